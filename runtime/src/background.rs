@@ -1,0 +1,255 @@
+//! Background dispatch: async handlers run on runtrace's own dispatch thread, each fed by a
+//! bounded queue that keeps its events in emission order.
+//!
+//! The dispatch thread runs a one-worker tokio runtime of its own, so events are delivered
+//! whether or not the emitting code runs inside a runtime, and a runtime that shuts down
+//! (the end of a `#[tokio::main]`) cannot strand queued events: [`flush`] still reaches them.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+
+use async_channel::{Receiver, Sender, TrySendError};
+
+use crate::dispatch::{CatchUnwind, panic_message, report};
+use crate::event::Event;
+use crate::handler::{AsyncCallbackHandler, Handler, HandlerRepr, Ignore, IntoHandler};
+
+/// How many events a background handler's queue holds by default.
+pub const DEFAULT_CAPACITY: usize = 4096;
+
+/// What happens when a background handler falls `capacity` events behind.
+///
+/// ```
+/// use runtrace_runtime::{Background, Overflow};
+/// # struct Exporter;
+/// # impl runtrace_runtime::AsyncCallbackHandler for Exporter {
+/// #     fn on_event<'a>(&'a self, _: &'a runtrace_runtime::Event<'static>)
+/// #         -> runtrace_runtime::BoxFuture<'a, runtrace_runtime::HandlerResult> { Box::pin(async { Ok(()) }) }
+/// # }
+/// let handler = Background::new(Exporter).capacity(1024).overflow(Overflow::DropNewest);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Overflow {
+    /// The emitting thread waits for room: nothing is lost, memory stays bounded, and a
+    /// handler that cannot keep up slows the traced code down to its pace. The default.
+    #[default]
+    Block,
+    /// The new event is dropped and counted, so the traced code never waits; the drops
+    /// are reported as warnings and by [`Handler::dropped_events`].
+    DropNewest,
+}
+
+/// An async handler with its queue settings, ready for `with_handler`.
+///
+/// ```
+/// use runtrace_runtime::{Background, CallbackManager};
+/// # struct Exporter;
+/// # impl runtrace_runtime::AsyncCallbackHandler for Exporter {
+/// #     fn on_event<'a>(&'a self, _: &'a runtrace_runtime::Event<'static>)
+/// #         -> runtrace_runtime::BoxFuture<'a, runtrace_runtime::HandlerResult> { Box::pin(async { Ok(()) }) }
+/// # }
+/// let callbacks = CallbackManager::new().with_handler(Background::new(Exporter).capacity(64));
+/// assert!(callbacks.handlers()[0].is_background());
+/// ```
+#[derive(Debug)]
+pub struct Background<H> {
+    handler: H,
+    capacity: usize,
+    overflow: Overflow,
+}
+
+impl<H: AsyncCallbackHandler> Background<H> {
+    /// `handler` with a queue of [`DEFAULT_CAPACITY`] events and [`Overflow::Block`].
+    #[must_use]
+    pub fn new(handler: H) -> Self {
+        Background { handler, capacity: DEFAULT_CAPACITY, overflow: Overflow::Block }
+    }
+
+    /// How many events may wait in the queue (at least 1).
+    #[must_use]
+    pub fn capacity(mut self, capacity: usize) -> Self {
+        self.capacity = capacity.max(1);
+        self
+    }
+
+    /// What to do when the queue is full.
+    #[must_use]
+    pub fn overflow(mut self, overflow: Overflow) -> Self {
+        self.overflow = overflow;
+        self
+    }
+}
+
+impl<H: AsyncCallbackHandler> IntoHandler<Handler> for Background<H> {
+    fn into_handler(self) -> Handler {
+        let worker = Worker::start(Arc::new(self.handler), self.capacity, self.overflow);
+        Handler(HandlerRepr::Background(worker))
+    }
+}
+
+enum Message {
+    Event(Arc<Event<'static>>),
+    Flush(Sender<()>),
+}
+
+/// The sending side of one background handler.
+pub(crate) struct Worker {
+    name: String,
+    ignore: Ignore,
+    overflow: Overflow,
+    queue: Sender<Message>,
+    dropped: AtomicU64,
+}
+
+impl Worker {
+    fn start(handler: Arc<dyn AsyncCallbackHandler>, capacity: usize, overflow: Overflow) -> Arc<Worker> {
+        let (queue, inbox) = async_channel::bounded(capacity);
+        let worker = Arc::new(Worker {
+            name: handler.name().to_owned(),
+            ignore: handler.ignore(),
+            overflow,
+            queue,
+            dropped: AtomicU64::new(0),
+        });
+        match dispatch_runtime() {
+            Some(runtime) => {
+                runtime.spawn(drain(handler, inbox));
+            }
+            None => tracing::error!(
+                handler = %worker.name,
+                "runtrace could not start its dispatch thread: this background handler gets no events"
+            ),
+        }
+        register(&worker);
+        worker
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn ignore(&self) -> Ignore {
+        self.ignore
+    }
+
+    pub(crate) fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn send(&self, event: Arc<Event<'static>>) {
+        let message = match self.queue.try_send(Message::Event(event)) {
+            Ok(()) | Err(TrySendError::Closed(_)) => return,
+            Err(TrySendError::Full(message)) => message,
+        };
+        match self.overflow {
+            // A blocking send is safe even on an async runtime's thread: the queue drains
+            // on runtrace's own dispatch thread, which never waits for the caller.
+            Overflow::Block => {
+                let _ = self.queue.send_blocking(message);
+            }
+            Overflow::DropNewest => {
+                let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                if dropped.is_power_of_two() {
+                    tracing::warn!(
+                        handler = %self.name,
+                        dropped,
+                        "background handler is behind: its queue is full and new events are dropped"
+                    );
+                }
+            }
+        }
+    }
+
+    pub(crate) async fn flush(&self) {
+        let (done, wait) = async_channel::bounded(1);
+        if self.queue.send(Message::Flush(done)).await.is_ok() {
+            let _ = wait.recv().await;
+        }
+    }
+
+    pub(crate) fn flush_blocking(&self) {
+        let (done, wait) = async_channel::bounded(1);
+        if self.queue.send_blocking(Message::Flush(done)).is_ok() {
+            let _ = wait.recv_blocking();
+        }
+    }
+}
+
+async fn drain(handler: Arc<dyn AsyncCallbackHandler>, inbox: Receiver<Message>) {
+    while let Ok(message) = inbox.recv().await {
+        match message {
+            Message::Event(event) => {
+                let outcome = CatchUnwind(handler.on_event(&event)).await;
+                let error = match outcome {
+                    Ok(Ok(())) => continue,
+                    Ok(Err(error)) => error.to_string(),
+                    Err(panic) => panic_message(&*panic),
+                };
+                report(handler.name(), &event, &error);
+            }
+            Message::Flush(done) => {
+                let _ = done.send(()).await;
+            }
+        }
+    }
+}
+
+fn dispatch_runtime() -> Option<&'static tokio::runtime::Runtime> {
+    static RUNTIME: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("runtrace-dispatch")
+                .enable_all()
+                .build()
+                .ok()
+        })
+        .as_ref()
+}
+
+/// Every live background handler, for the process-wide [`flush`]. Touched when a background
+/// handler is created and on flush, never per event.
+static WORKERS: Mutex<Vec<Weak<Worker>>> = Mutex::new(Vec::new());
+
+fn register(worker: &Arc<Worker>) {
+    let mut workers = WORKERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if workers.len() >= 64 && workers.len().is_power_of_two() {
+        workers.retain(|w| w.strong_count() > 0);
+    }
+    workers.push(Arc::downgrade(worker));
+}
+
+fn live_workers() -> Vec<Arc<Worker>> {
+    let mut workers = WORKERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    workers.retain(|w| w.strong_count() > 0);
+    workers.iter().filter_map(Weak::upgrade).collect()
+}
+
+/// Waits until every background handler of the process has handled every event emitted
+/// before the call. Call it before a program exits, so nothing is lost.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// runtrace_runtime::flush().await;
+/// # }
+/// ```
+pub async fn flush() {
+    for worker in live_workers() {
+        worker.flush().await;
+    }
+}
+
+/// [`flush`] for synchronous code: blocks the calling thread until every background handler
+/// has handled every event emitted before the call. Safe to call inside or outside a tokio
+/// runtime; do not call it from an async handler itself.
+///
+/// ```
+/// runtrace_runtime::flush_blocking();
+/// ```
+pub fn flush_blocking() {
+    for worker in live_workers() {
+        worker.flush_blocking();
+    }
+}

@@ -1,0 +1,62 @@
+//! The errors runtrace gives back to the code it traces.
+
+use crate::event::EventType;
+use crate::handler::HandlerError;
+
+/// An error from the callback system that the traced code gets back.
+///
+/// A traced function whose error type implements `From<CallbackError>` receives it as its
+/// own error; derive it with `thiserror`'s `#[from]`, or use `anyhow::Error` or
+/// `Box<dyn Error + Send + Sync>`, which accept it as they are.
+///
+/// ```
+/// use runtrace_runtime::CallbackError;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum AppError {
+///     #[error("the model failed: {0}")]
+///     Model(String),
+///     #[error(transparent)]
+///     Callback(#[from] CallbackError),
+/// }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallbackError {
+    /// A handler that opted in with
+    /// [`raise_error`](crate::CallbackHandler::raise_error) failed, which stops the run.
+    #[error("handler `{handler}` stopped the run at {event}: {source}")]
+    Raised {
+        /// The handler's name.
+        handler: String,
+        /// The event it failed at.
+        event: EventType,
+        /// Its error; `downcast_ref` it to match on your handler's own error type.
+        #[source]
+        source: HandlerError,
+    },
+    /// A custom event was sent from a manager that belongs to no run.
+    #[error("custom event `{name}` was sent outside any run: send it from a traced run's manager")]
+    NoParentRun {
+        /// The event's name.
+        name: String,
+    },
+}
+
+impl CallbackError {
+    /// The handler's own error, if this error is one a handler raised.
+    ///
+    /// ```
+    /// # use runtrace_runtime::CallbackError;
+    /// fn is_budget(error: &CallbackError) -> bool {
+    ///     error.handler_error().is_some_and(|e| e.to_string().contains("budget"))
+    /// }
+    /// ```
+    #[must_use]
+    pub fn handler_error(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        match self {
+            CallbackError::Raised { source, .. } => Some(&**source),
+            CallbackError::NoParentRun { .. } => None,
+        }
+    }
+}

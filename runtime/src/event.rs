@@ -1,0 +1,418 @@
+//! What handlers hear: one [`Event`] per thing that happens to a run.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize, Serializer};
+use serde_json::Value;
+
+use crate::handler::Ignore;
+use crate::{Metadata, RunId, RunKind, Tags};
+
+/// The identity of a run, carried by each of its events.
+///
+/// ```
+/// use runtrace_runtime::{CallbackManager, RunKind};
+///
+/// let recorder = std::sync::Arc::new(runtrace_runtime::RecordingHandler::new());
+/// let callbacks = CallbackManager::new().with_handler(recorder.clone());
+/// let run = callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?;
+/// run.end(&4)?;
+/// let info = &recorder.events()[0].run;
+/// assert_eq!((info.kind, &*info.name), (RunKind::Tool, "calculator"));
+/// assert_eq!(info.trace_id, info.run_id); // a root run starts its own trace
+/// # Ok::<(), runtrace_runtime::CallbackError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RunInfo {
+    /// This run's id.
+    pub run_id: RunId,
+    /// The id of the run this one is a child of; `None` for a root.
+    pub parent_run_id: Option<RunId>,
+    /// The id of the root run of this run's tree.
+    pub trace_id: RunId,
+    /// What the run is.
+    pub kind: RunKind,
+    /// Its name: the function's, unless `name = "..."` said otherwise.
+    pub name: Cow<'static, str>,
+}
+
+/// One thing that happened to a run, as handlers receive it.
+///
+/// Borrowed data (`'a`) lets a synchronous handler read inputs and outputs without copies;
+/// [`Event::to_static`] makes the owned copy that background handlers receive.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Event<'a> {
+    /// The run the event belongs to.
+    pub run: Cow<'a, RunInfo>,
+    /// When it happened.
+    pub time: SystemTime,
+    /// What happened.
+    pub data: EventData<'a>,
+}
+
+/// What happened, with the data that belongs to it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum EventData<'a> {
+    /// The run started.
+    Start(RunStart<'a>),
+    /// The run ended with an output.
+    End(RunEnd<'a>),
+    /// The run failed: an `Err`, a panic, a cancellation or a handler that stopped it.
+    Error(RunError),
+    /// A model streamed a token.
+    NewToken(Cow<'a, str>),
+    /// Free text, such as a formatted prompt.
+    Text(Cow<'a, str>),
+    /// The run retries after a failure.
+    Retry(Retry),
+    /// An agent decided to call a tool.
+    AgentAction(AgentAction),
+    /// An agent finished with an answer.
+    AgentFinish(AgentFinish),
+    /// A user-defined event.
+    Custom(CustomEvent),
+}
+
+/// Which event a handler is being told about: names the method it arrives at.
+///
+/// ```
+/// use runtrace_runtime::EventType;
+/// assert_eq!(EventType::NewToken.to_string(), "on_llm_new_token");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EventType {
+    /// [`EventData::Start`].
+    Start,
+    /// [`EventData::End`].
+    End,
+    /// [`EventData::Error`].
+    Error,
+    /// [`EventData::NewToken`].
+    NewToken,
+    /// [`EventData::Text`].
+    Text,
+    /// [`EventData::Retry`].
+    Retry,
+    /// [`EventData::AgentAction`].
+    AgentAction,
+    /// [`EventData::AgentFinish`].
+    AgentFinish,
+    /// [`EventData::Custom`].
+    Custom,
+}
+
+impl EventType {
+    /// The [`CallbackHandler`](crate::CallbackHandler) method the event arrives at.
+    #[must_use]
+    pub const fn method(self) -> &'static str {
+        match self {
+            EventType::Start => "on_run_start",
+            EventType::End => "on_run_end",
+            EventType::Error => "on_run_error",
+            EventType::NewToken => "on_llm_new_token",
+            EventType::Text => "on_text",
+            EventType::Retry => "on_retry",
+            EventType::AgentAction => "on_agent_action",
+            EventType::AgentFinish => "on_agent_finish",
+            EventType::Custom => "on_custom_event",
+        }
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.method())
+    }
+}
+
+/// A start: the run's inputs, tags and metadata.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RunStart<'a> {
+    /// The inputs, a JSON object `{argument: value}` for a traced function.
+    pub inputs: Payload<'a>,
+    /// The run's tags: inherited ones first, then its own.
+    pub tags: Tags,
+    /// The run's metadata.
+    pub metadata: Metadata,
+}
+
+/// An end: the run's output.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RunEnd<'a> {
+    /// The output as JSON.
+    pub outputs: Payload<'a>,
+}
+
+/// A failure of a run.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RunError {
+    /// The error rendered as text.
+    pub message: String,
+    /// The Rust type of the error, where known.
+    pub type_name: Option<Cow<'static, str>>,
+    /// How the run failed.
+    pub cause: ErrorCause,
+}
+
+impl RunError {
+    /// A failure with a message, of the given cause.
+    ///
+    /// ```
+    /// use runtrace_runtime::{ErrorCause, RunError};
+    /// let error = RunError::new("timeout", ErrorCause::Returned);
+    /// assert_eq!(error.to_string(), "timeout");
+    /// ```
+    #[must_use]
+    pub fn new(message: impl Into<String>, cause: ErrorCause) -> Self {
+        RunError { message: message.into(), type_name: None, cause }
+    }
+
+    /// Records the Rust type of the error.
+    #[must_use]
+    pub fn with_type_name(mut self, type_name: impl Into<Cow<'static, str>>) -> Self {
+        self.type_name = Some(type_name.into());
+        self
+    }
+}
+
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// How a run failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCause {
+    /// The function returned `Err`.
+    Returned,
+    /// The function panicked; the panic went on after the event.
+    Panicked,
+    /// The run's future was dropped before it finished.
+    Cancelled,
+    /// A handler that raises stopped the run.
+    Stopped,
+}
+
+/// A retry of a run after a failed attempt.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Retry {
+    /// The attempt about to start, counting from 1 for the first retry.
+    pub attempt: u32,
+    /// Why the previous attempt failed.
+    pub reason: String,
+}
+
+/// An agent's decision to call a tool.
+///
+/// ```
+/// use runtrace_runtime::AgentAction;
+/// let action = AgentAction::new("calculator", serde_json::json!("2+2")).with_log("I should add.");
+/// assert_eq!(action.tool, "calculator");
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AgentAction {
+    /// The tool to call.
+    pub tool: String,
+    /// Its input.
+    pub tool_input: Value,
+    /// The agent's reasoning, as logged.
+    pub log: String,
+}
+
+impl AgentAction {
+    /// An action calling `tool` with `tool_input`.
+    #[must_use]
+    pub fn new(tool: impl Into<String>, tool_input: Value) -> Self {
+        AgentAction { tool: tool.into(), tool_input, log: String::new() }
+    }
+
+    /// Adds the agent's reasoning.
+    #[must_use]
+    pub fn with_log(mut self, log: impl Into<String>) -> Self {
+        self.log = log.into();
+        self
+    }
+}
+
+/// An agent's final answer.
+///
+/// ```
+/// use runtrace_runtime::AgentFinish;
+/// let finish = AgentFinish::new(serde_json::json!({"answer": 4}));
+/// assert_eq!(finish.output["answer"], 4);
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct AgentFinish {
+    /// The answer.
+    pub output: Value,
+    /// The agent's reasoning, as logged.
+    pub log: String,
+}
+
+impl AgentFinish {
+    /// A finish with `output`.
+    #[must_use]
+    pub fn new(output: Value) -> Self {
+        AgentFinish { output, log: String::new() }
+    }
+
+    /// Adds the agent's reasoning.
+    #[must_use]
+    pub fn with_log(mut self, log: impl Into<String>) -> Self {
+        self.log = log.into();
+        self
+    }
+}
+
+/// A user-defined event, sent with [`RunManager::on_custom_event`](crate::RunManager::on_custom_event).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CustomEvent {
+    /// Its name.
+    pub name: String,
+    /// Its data.
+    pub data: Value,
+}
+
+/// A JSON value that is made only when a handler first asks for it, then shared.
+///
+/// Traced functions hand their inputs and outputs over as payloads, so a run whose handlers
+/// never read them never serializes them.
+pub struct Payload<'a>(PayloadRepr<'a>);
+
+enum PayloadRepr<'a> {
+    Deferred { make: &'a (dyn Fn() -> Value + Sync + 'a), value: OnceLock<Value> },
+    Ready(Value),
+}
+
+impl<'a> Payload<'a> {
+    /// A payload that is already JSON.
+    ///
+    /// ```
+    /// let payload = runtrace_runtime::Payload::new(serde_json::json!({"x": 1}));
+    /// assert_eq!(payload.get()["x"], 1);
+    /// ```
+    #[must_use]
+    pub fn new(value: Value) -> Payload<'static> {
+        Payload(PayloadRepr::Ready(value))
+    }
+
+    /// A payload made by `make` on first use.
+    ///
+    /// ```
+    /// let make = || serde_json::json!("made");
+    /// let payload = runtrace_runtime::Payload::deferred(&make);
+    /// assert_eq!(payload.get(), "made");
+    /// ```
+    #[must_use]
+    pub fn deferred(make: &'a (dyn Fn() -> Value + Sync + 'a)) -> Self {
+        Payload(PayloadRepr::Deferred { make, value: OnceLock::new() })
+    }
+
+    /// The JSON value, made now if no one asked before.
+    #[must_use]
+    pub fn get(&self) -> &Value {
+        match &self.0 {
+            PayloadRepr::Deferred { make, value } => value.get_or_init(make),
+            PayloadRepr::Ready(value) => value,
+        }
+    }
+
+    /// An owned copy.
+    #[must_use]
+    pub fn to_static(&self) -> Payload<'static> {
+        Payload::new(self.get().clone())
+    }
+}
+
+impl fmt::Debug for Payload<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.get(), f)
+    }
+}
+
+impl Serialize for Payload<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(serializer)
+    }
+}
+
+impl Clone for Payload<'_> {
+    fn clone(&self) -> Self {
+        Payload(PayloadRepr::Ready(self.get().clone()))
+    }
+}
+
+impl<'a> Event<'a> {
+    /// Which event this is.
+    #[must_use]
+    pub fn event_type(&self) -> EventType {
+        match &self.data {
+            EventData::Start(_) => EventType::Start,
+            EventData::End(_) => EventType::End,
+            EventData::Error(_) => EventType::Error,
+            EventData::NewToken(_) => EventType::NewToken,
+            EventData::Text(_) => EventType::Text,
+            EventData::Retry(_) => EventType::Retry,
+            EventData::AgentAction(_) => EventType::AgentAction,
+            EventData::AgentFinish(_) => EventType::AgentFinish,
+            EventData::Custom(_) => EventType::Custom,
+        }
+    }
+
+    /// An owned copy, making any payload that was not made yet.
+    #[must_use]
+    pub fn to_static(&self) -> Event<'static> {
+        Event {
+            run: Cow::Owned(self.run.clone().into_owned()),
+            time: self.time,
+            data: match &self.data {
+                EventData::Start(start) => EventData::Start(RunStart {
+                    inputs: start.inputs.to_static(),
+                    tags: start.tags.clone(),
+                    metadata: start.metadata.clone(),
+                }),
+                EventData::End(end) => EventData::End(RunEnd { outputs: end.outputs.to_static() }),
+                EventData::Error(error) => EventData::Error(error.clone()),
+                EventData::NewToken(token) => EventData::NewToken(Cow::Owned(token.clone().into_owned())),
+                EventData::Text(text) => EventData::Text(Cow::Owned(text.clone().into_owned())),
+                EventData::Retry(retry) => EventData::Retry(retry.clone()),
+                EventData::AgentAction(action) => EventData::AgentAction(action.clone()),
+                EventData::AgentFinish(finish) => EventData::AgentFinish(finish.clone()),
+                EventData::Custom(custom) => EventData::Custom(custom.clone()),
+            },
+        }
+    }
+
+    /// The ignore flag that silences this event for a handler (see [`Ignore`]).
+    pub(crate) fn ignore_flag(kind: RunKind, data: &EventData<'_>) -> Ignore {
+        match data {
+            EventData::Retry(_) => Ignore::RETRY,
+            EventData::Custom(_) => Ignore::CUSTOM_EVENT,
+            EventData::AgentAction(_) | EventData::AgentFinish(_) => Ignore::AGENT,
+            _ => Ignore::kind(kind),
+        }
+    }
+}
+
+impl Clone for Event<'_> {
+    fn clone(&self) -> Self {
+        self.to_static()
+    }
+}

@@ -1,0 +1,170 @@
+//! [`ConsoleHandler`]: one readable line per event, what `verbose` adds.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::RunId;
+use crate::event::{Event, EventData};
+use crate::handler::{CallbackHandler, HandlerResult};
+
+/// Prints one line per event, with the run's breadcrumb path and elapsed time:
+///
+/// ```text
+/// [chain/start] [1:chain:answer] Entering chain run with input: {"question":"hi"}
+/// [tool/end] [1:chain:answer > 2:tool:calculator] [81µs] Exiting tool run with output: 4.0
+/// ```
+///
+/// Colours are on when standard output is a terminal and `NO_COLOR` is not set.
+///
+/// ```
+/// use runtrace_runtime::{CallbackManager, ConsoleHandler, RunKind};
+///
+/// let callbacks = CallbackManager::new().with_handler(ConsoleHandler::new());
+/// callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+/// # Ok::<(), runtrace_runtime::CallbackError>(())
+/// ```
+pub struct ConsoleHandler {
+    out: Mutex<Box<dyn Write + Send>>,
+    color: bool,
+    runs: Mutex<HashMap<RunId, Crumb>>,
+}
+
+struct Crumb {
+    path: String,
+    depth: usize,
+    started: Instant,
+}
+
+const GREEN: &str = "\x1b[1;32m";
+const BLUE: &str = "\x1b[1;34m";
+const RED: &str = "\x1b[1;31m";
+const DIM: &str = "\x1b[2m";
+const YELLOW: &str = "\x1b[1;33m";
+const RESET: &str = "\x1b[0m";
+
+impl ConsoleHandler {
+    /// Prints to standard output.
+    #[must_use]
+    pub fn new() -> Self {
+        let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+        ConsoleHandler { out: Mutex::new(Box::new(std::io::stdout())), color, runs: Mutex::default() }
+    }
+
+    /// Prints to `writer`, without colours.
+    ///
+    /// ```
+    /// let handler = runtrace_runtime::ConsoleHandler::with_writer(std::io::stderr());
+    /// ```
+    #[must_use]
+    pub fn with_writer(writer: impl Write + Send + 'static) -> Self {
+        ConsoleHandler { out: Mutex::new(Box::new(writer)), color: false, runs: Mutex::default() }
+    }
+
+    /// Turns colours on or off.
+    #[must_use]
+    pub fn with_color(mut self, color: bool) -> Self {
+        self.color = color;
+        self
+    }
+
+    fn runs(&self) -> MutexGuard<'_, HashMap<RunId, Crumb>> {
+        self.runs.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The breadcrumb of the event's run and, once it ended, its elapsed time.
+    fn locate(&self, event: &Event<'_>) -> (String, Option<Duration>) {
+        let run = &event.run;
+        let mut runs = self.runs();
+        match &event.data {
+            EventData::Start(_) => {
+                let (parent_path, depth) = run
+                    .parent_run_id
+                    .and_then(|parent| runs.get(&parent))
+                    .map_or((None, 1), |parent| (Some(parent.path.clone()), parent.depth + 1));
+                let own = format!("{depth}:{}:{}", run.kind, run.name);
+                let path = match parent_path {
+                    Some(parent) => format!("{parent} > {own}"),
+                    None => own,
+                };
+                runs.insert(run.run_id, Crumb { path: path.clone(), depth, started: Instant::now() });
+                (path, None)
+            }
+            EventData::End(_) | EventData::Error(_) => match runs.remove(&run.run_id) {
+                Some(crumb) => (crumb.path, Some(crumb.started.elapsed())),
+                None => (format!("?:{}:{}", run.kind, run.name), None),
+            },
+            _ => match runs.get(&run.run_id) {
+                Some(crumb) => (crumb.path.clone(), None),
+                None => (format!("?:{}:{}", run.kind, run.name), None),
+            },
+        }
+    }
+
+    fn line(&self, event: &Event<'_>) -> String {
+        let kind = event.run.kind;
+        let (path, elapsed) = self.locate(event);
+        let (label, color, text) = match &event.data {
+            EventData::Start(start) => {
+                ("start", GREEN, format!("Entering {kind} run with input: {}", start.inputs.get()))
+            }
+            EventData::End(end) => ("end", BLUE, format!("Exiting {kind} run with output: {}", end.outputs.get())),
+            EventData::Error(error) => ("error", RED, format!("{kind} run failed: {}", error.message)),
+            EventData::NewToken(token) => ("token", DIM, format!("{token:?}")),
+            EventData::Text(text) => ("text", DIM, text.to_string()),
+            EventData::Retry(retry) => ("retry", YELLOW, format!("attempt {}: {}", retry.attempt, retry.reason)),
+            EventData::AgentAction(action) => {
+                ("action", YELLOW, format!("calls tool `{}` with {}", action.tool, action.tool_input))
+            }
+            EventData::AgentFinish(finish) => ("finish", BLUE, format!("Agent finished with: {}", finish.output)),
+            EventData::Custom(custom) => ("custom", YELLOW, format!("{}: {}", custom.name, custom.data)),
+        };
+        let mut line = String::new();
+        let (on, off) = if self.color { (color, RESET) } else { ("", "") };
+        let _ = write!(line, "{on}[{kind}/{label}]{off} [{path}]");
+        if let Some(elapsed) = elapsed {
+            let _ = write!(line, " [{}]", Elapsed(elapsed));
+        }
+        let _ = write!(line, " {text}");
+        line
+    }
+}
+
+impl Default for ConsoleHandler {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for ConsoleHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConsoleHandler").field("color", &self.color).finish_non_exhaustive()
+    }
+}
+
+impl CallbackHandler for ConsoleHandler {
+    fn on_event(&self, event: &Event<'_>) -> HandlerResult {
+        let line = self.line(event);
+        let mut out = self.out.lock().unwrap_or_else(PoisonError::into_inner);
+        writeln!(out, "{line}")?;
+        Ok(())
+    }
+}
+
+/// A duration as a person reads it: `81µs`, `12.3ms`, `1.20s`.
+struct Elapsed(Duration);
+
+impl std::fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let micros = self.0.as_secs_f64() * 1e6;
+        if micros < 1_000.0 {
+            write!(f, "{micros:.0}µs")
+        } else if micros < 1_000_000.0 {
+            write!(f, "{:.1}ms", micros / 1e3)
+        } else {
+            write!(f, "{:.2}s", micros / 1e6)
+        }
+    }
+}

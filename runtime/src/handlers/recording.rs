@@ -1,0 +1,103 @@
+//! [`RecordingHandler`]: keeps every event, for tests and small tools.
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::event::{Event, EventData, EventType, RunInfo};
+use crate::handler::{CallbackHandler, HandlerResult, Ignore};
+
+/// Keeps an owned copy of every event it hears, in order: the handler to assert on in your
+/// own tests.
+///
+/// ```
+/// use std::sync::Arc;
+/// use runtrace_runtime::{CallbackManager, EventType, RecordingHandler, RunKind};
+///
+/// let recorder = Arc::new(RecordingHandler::new());
+/// let callbacks = CallbackManager::new().with_handler(recorder.clone());
+/// callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+///
+/// assert_eq!(recorder.event_types(), [EventType::Start, EventType::End]);
+/// assert_eq!(recorder.runs()[0].name, "calculator");
+/// # Ok::<(), runtrace_runtime::CallbackError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct RecordingHandler {
+    events: Mutex<Vec<Event<'static>>>,
+    ignore: Ignore,
+}
+
+impl RecordingHandler {
+    /// A recorder that hears everything.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A recorder that ignores the events in `ignore`.
+    ///
+    /// ```
+    /// use runtrace_runtime::{Ignore, RecordingHandler};
+    /// let chains_only = RecordingHandler::ignoring(Ignore::LLM | Ignore::TOOL);
+    /// ```
+    #[must_use]
+    pub fn ignoring(ignore: Ignore) -> Self {
+        RecordingHandler { events: Mutex::default(), ignore }
+    }
+
+    /// A copy of the events so far.
+    #[must_use]
+    pub fn events(&self) -> Vec<Event<'static>> {
+        self.lock().clone()
+    }
+
+    /// The events so far, leaving the recorder empty.
+    #[must_use]
+    pub fn take(&self) -> Vec<Event<'static>> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// The type of each event so far.
+    #[must_use]
+    pub fn event_types(&self) -> Vec<EventType> {
+        self.lock().iter().map(Event::event_type).collect()
+    }
+
+    /// The runs that started, in start order.
+    #[must_use]
+    pub fn runs(&self) -> Vec<RunInfo> {
+        self.lock()
+            .iter()
+            .filter(|event| matches!(event.data, EventData::Start(_)))
+            .map(|event| event.run.clone().into_owned())
+            .collect()
+    }
+
+    /// How many events were recorded.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no event was recorded.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<Event<'static>>> {
+        // A poisoned recorder still holds every event pushed before the panic.
+        self.events.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl CallbackHandler for RecordingHandler {
+    fn on_event(&self, event: &Event<'_>) -> HandlerResult {
+        let event = event.to_static();
+        self.lock().push(event);
+        Ok(())
+    }
+
+    fn ignore(&self) -> Ignore {
+        self.ignore
+    }
+}

@@ -1,0 +1,269 @@
+//! [`RunManager`]: one run's handle, for streaming events and starting child runs.
+
+use std::borrow::Cow;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::callback_manager::{CallbackManager, HandlerList};
+use crate::dispatch::{dispatch, listens};
+use crate::error::CallbackError;
+use crate::event::{AgentAction, AgentFinish, CustomEvent, Event, EventData, Retry, RunInfo};
+use crate::handler::Handler;
+use crate::{Metadata, RunId, RunKind, Tags, record};
+
+/// The handle of one run: streams its events (tokens, text, agent steps, custom events) and
+/// is the parent of the runs started from it.
+///
+/// It dereferences to the [`CallbackManager`] of its children, so passing `run` (a
+/// `&RunManager`) where a `&CallbackManager` is expected starts a child run: that is how
+/// traced functions nest. Cloning is cheap; clones are the same run. A run with no handlers
+/// is a no-op whose methods return at once.
+///
+/// ```
+/// use std::sync::Arc;
+/// use runtrace_runtime::{CallbackManager, RecordingHandler, RunKind};
+///
+/// let recorder = Arc::new(RecordingHandler::new());
+/// let callbacks = CallbackManager::new().with_handler(recorder.clone());
+///
+/// let llm = callbacks.start_run(RunKind::Llm, "fake_llm", &"Say hello")?;
+/// for token in ["Hel", "lo"] {
+///     llm.on_llm_new_token(token)?;
+/// }
+/// let tool = llm.start_run(RunKind::Tool, "spell_check", &"Hello")?; // a child of `llm`
+/// assert_eq!(tool.parent_run_id(), llm.run_id());
+/// tool.end(&true)?;
+/// llm.end(&"Hello")?;
+/// assert_eq!(recorder.events().len(), 6);
+/// # Ok::<(), runtrace_runtime::CallbackError>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct RunManager {
+    inner: Option<Arc<RunInner>>,
+}
+
+struct RunInner {
+    info: RunInfo,
+    handlers: HandlerList,
+    child: CallbackManager,
+    tags: Tags,
+    metadata: Metadata,
+}
+
+impl RunManager {
+    pub(crate) fn new(
+        info: RunInfo,
+        handlers: HandlerList,
+        child: CallbackManager,
+        tags: Tags,
+        metadata: Metadata,
+    ) -> Self {
+        RunManager { inner: Some(Arc::new(RunInner { info, handlers, child, tags, metadata })) }
+    }
+
+    /// A run that no handler hears.
+    ///
+    /// ```
+    /// let run = runtrace_runtime::RunManager::noop();
+    /// assert!(run.run_id().is_none());
+    /// run.on_llm_new_token("ignored")?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
+    #[must_use]
+    pub const fn noop() -> Self {
+        RunManager { inner: None }
+    }
+
+    /// Whether any handler hears this run; `false` for a no-op run.
+    #[must_use]
+    pub fn is_recording(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// The run's identity, or `None` for a no-op run.
+    #[must_use]
+    pub fn info(&self) -> Option<&RunInfo> {
+        self.inner.as_deref().map(|inner| &inner.info)
+    }
+
+    /// The run's id; `None` for a no-op run, which draws none.
+    #[must_use]
+    pub fn run_id(&self) -> Option<RunId> {
+        self.info().map(|info| info.run_id)
+    }
+
+    /// The parent run's id; `None` for a root or a no-op run.
+    #[must_use]
+    pub fn parent_run_id(&self) -> Option<RunId> {
+        self.info().and_then(|info| info.parent_run_id)
+    }
+
+    /// The id of the root of this run's tree.
+    #[must_use]
+    pub fn trace_id(&self) -> Option<RunId> {
+        self.info().map(|info| info.trace_id)
+    }
+
+    /// The run's kind, or `None` for a no-op run.
+    #[must_use]
+    pub fn kind(&self) -> Option<RunKind> {
+        self.info().map(|info| info.kind)
+    }
+
+    /// The handlers of this run (its inheritable and local ones).
+    #[must_use]
+    pub fn handlers(&self) -> &[Handler] {
+        self.inner.as_deref().map_or(&[], |inner| inner.handlers.as_slice())
+    }
+
+    /// The tags of this run.
+    #[must_use]
+    pub fn tags(&self) -> &Tags {
+        self.inner.as_deref().map_or(&Tags::EMPTY, |inner| &inner.tags)
+    }
+
+    /// The metadata of this run.
+    #[must_use]
+    pub fn metadata(&self) -> &Metadata {
+        self.inner.as_deref().map_or(&Metadata::EMPTY, |inner| &inner.metadata)
+    }
+
+    /// The manager for a child run: this run's inheritable handlers, tags and metadata, this
+    /// run as parent, and `tag` (if any) as a local tag of the child only. As in LangChain,
+    /// the child's tag is not inherited, so grandchildren do not see it.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, ConsoleHandler, RunKind};
+    ///
+    /// let callbacks = CallbackManager::new().with_handler(ConsoleHandler::new());
+    /// let run = callbacks.start_run(RunKind::Chain, "map", &())?;
+    /// let child = run.get_child("step:1");
+    /// assert_eq!(&child.tags()[..], ["step:1"]);
+    /// assert!(child.inheritable_tags().is_empty());
+    /// assert_eq!(child.parent_run_id(), run.run_id());
+    /// # run.end(&())?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
+    #[must_use]
+    pub fn get_child<'t>(&self, tag: impl Into<Option<&'t str>>) -> CallbackManager {
+        let child = (**self).clone();
+        match tag.into() {
+            Some(tag) => child.with_local_tags([tag]),
+            None => child,
+        }
+    }
+
+    /// Sends a streamed token.
+    ///
+    /// # Errors
+    ///
+    /// A handler that raises failed: return the error (with `?`) to stop the run.
+    pub fn on_llm_new_token(&self, token: &str) -> Result<(), CallbackError> {
+        self.emit(EventData::NewToken(Cow::Borrowed(token)))
+    }
+
+    /// Sends free text, such as a formatted prompt.
+    ///
+    /// # Errors
+    ///
+    /// A handler that raises failed.
+    pub fn on_text(&self, text: &str) -> Result<(), CallbackError> {
+        self.emit(EventData::Text(Cow::Borrowed(text)))
+    }
+
+    /// Tells that the run retries: `attempt` counts retries from 1.
+    ///
+    /// # Errors
+    ///
+    /// A handler that raises failed.
+    pub fn on_retry(&self, attempt: u32, reason: impl std::fmt::Display) -> Result<(), CallbackError> {
+        if !self.is_recording() {
+            return Ok(());
+        }
+        self.emit(EventData::Retry(Retry { attempt, reason: reason.to_string() }))
+    }
+
+    /// Sends an agent's decision to call a tool.
+    ///
+    /// # Errors
+    ///
+    /// A handler that raises failed.
+    pub fn on_agent_action(&self, action: AgentAction) -> Result<(), CallbackError> {
+        self.emit(EventData::AgentAction(action))
+    }
+
+    /// Sends an agent's final answer.
+    ///
+    /// # Errors
+    ///
+    /// A handler that raises failed.
+    pub fn on_agent_finish(&self, finish: AgentFinish) -> Result<(), CallbackError> {
+        self.emit(EventData::AgentFinish(finish))
+    }
+
+    /// Sends a custom event carrying this run's id.
+    ///
+    /// # Errors
+    ///
+    /// A handler that raises failed.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, EventData, RecordingHandler, RunKind};
+    ///
+    /// let recorder = Arc::new(RecordingHandler::new());
+    /// let run = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Chain, "index", &())?;
+    /// run.on_custom_event("progress", &serde_json::json!({"done": 3, "of": 10}))?;
+    /// let events = recorder.events();
+    /// assert!(matches!(&events[1].data, EventData::Custom(c) if c.name == "progress"));
+    /// assert_eq!(Some(events[1].run.run_id), run.run_id());
+    /// # run.end(&())?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
+    pub fn on_custom_event<T>(&self, name: &str, data: &T) -> Result<(), CallbackError>
+    where
+        T: Serialize + ?Sized,
+    {
+        if !self.is_recording() {
+            return Ok(());
+        }
+        self.emit(EventData::Custom(CustomEvent { name: name.to_owned(), data: record(data) }))
+    }
+
+    /// Sends `data` to the run's handlers that want it.
+    pub(crate) fn emit(&self, data: EventData<'_>) -> Result<(), CallbackError> {
+        let Some(inner) = &self.inner else {
+            return Ok(());
+        };
+        let flag = Event::ignore_flag(inner.info.kind, &data);
+        let handlers = inner.handlers.as_slice();
+        if !listens(handlers, flag) {
+            return Ok(());
+        }
+        dispatch(handlers, flag, &Event { run: Cow::Borrowed(&inner.info), time: SystemTime::now(), data })
+    }
+}
+
+impl Deref for RunManager {
+    type Target = CallbackManager;
+
+    /// The manager of this run's children.
+    fn deref(&self) -> &CallbackManager {
+        match &self.inner {
+            Some(inner) => &inner.child,
+            None => CallbackManager::none(),
+        }
+    }
+}
+
+impl std::fmt::Debug for RunManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.info() {
+            Some(info) => f.debug_tuple("RunManager").field(info).finish(),
+            None => f.write_str("RunManager(noop)"),
+        }
+    }
+}
