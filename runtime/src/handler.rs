@@ -432,3 +432,8 @@ impl Handler {
         }
     }
 }
+
+// Dispatch catches every handler panic and managers hold no state a panic could leave
+// half-written, so code that catches panics may hold handlers across the boundary.
+impl std::panic::UnwindSafe for Handler {}
+impl std::panic::RefUnwindSafe for Handler {}

@@ -1,7 +1,9 @@
 //! What `#[traced_run]` expands to calls into. Not a public API: reach it through
 //! `runtrace::__private`, whose contents may change in any release.
 
+use std::borrow::Cow;
 use std::marker::PhantomData;
+use std::sync::OnceLock;
 
 use serde_json::{Map, Value};
 
@@ -16,8 +18,8 @@ pub use crate::record;
 pub struct RunSpec<'a> {
     /// `kind = "..."`.
     pub kind: RunKind,
-    /// `name = "..."`, or the function's name.
-    pub name: &'static str,
+    /// `name = "..."`, the function's name, or `Type::method`.
+    pub name: RunName,
     /// `tags(..)`: local tags of the run.
     pub tags: &'a [&'static str],
     /// `metadata(..)`: local metadata, evaluated only when a handler listens.
@@ -57,7 +59,7 @@ fn start_recorded(
     spec: &RunSpec<'_>,
     inputs: &(dyn Fn() -> Value + Sync),
 ) -> Result<RunGuard, CallbackError> {
-    let name = std::borrow::Cow::Borrowed(spec.name);
+    let name = spec.name.resolve();
     if local.is_none() && !spec.verbose && spec.tags.is_empty() && spec.metadata.is_none() {
         return parent.start(spec.kind, name, inputs);
     }
@@ -77,46 +79,86 @@ pub fn inputs<const N: usize>(fields: [(&'static str, Value); N]) -> Value {
     Value::Object(fields.into_iter().map(|(name, value)| (name.to_owned(), value)).collect::<Map<_, _>>())
 }
 
-/// Ends the run of a function returning a plain value.
+/// Fails the run with the error of an `Err`, rendered by `render`. A handler that raises
+/// cannot turn an error into another one, so its failure here is reported.
 ///
 /// # Errors
 ///
-/// A handler that raises failed on the end event.
+/// Never; the signature matches the end event's, whose failure can stop a run.
 #[inline]
-pub fn end<T>(guard: RunGuard, ret: &T, output: impl Fn(&T) -> Value + Sync) -> Result<(), CallbackError>
-where
-    T: Sync + ?Sized,
-{
-    guard.end_with(&|| output(ret))
+pub fn fail<E>(guard: RunGuard, error: &E, render: impl FnOnce(&E) -> String) -> Result<(), CallbackError> {
+    let type_name = std::any::type_name::<E>();
+    report_unraisable(guard.fail_with(|| RunError::new(render(error), ErrorCause::Returned).with_type_name(type_name)));
+    Ok(())
 }
 
-/// Ends the run of a function returning a `Result`: the end event for `Ok`, the error
-/// event, rendered by `render`, for `Err`. Only a failure at the end event is returned, as
-/// only it can still replace an `Ok`.
-///
-/// # Errors
-///
-/// A handler that raises failed on the end event.
+/// Gives the body's closure its return type, so `?` and errors see the declared type.
 #[inline]
-pub fn end_result<T, E>(
-    guard: RunGuard,
-    ret: &Result<T, E>,
-    output: impl Fn(&T) -> Value + Sync,
-    render: impl FnOnce(&E) -> String,
-) -> Result<(), CallbackError>
-where
-    T: Sync,
-{
-    match ret {
-        Ok(value) => guard.end_with(&|| output(value)),
-        Err(error) => {
-            let type_name = std::any::type_name::<E>();
-            report_unraisable(
-                guard.fail_with(|| RunError::new(render(error), ErrorCause::Returned).with_type_name(type_name)),
-            );
-            Ok(())
+pub fn typed_fn<R, F: FnOnce() -> R>(body: F) -> F {
+    body
+}
+
+/// Gives the body's future its output type, so `?` and errors see the declared type.
+#[inline]
+pub fn typed_future<R, F: std::future::Future<Output = R>>(body: F) -> F {
+    body
+}
+
+/// `callbacks = expr`: the constructor callbacks, which must be a `CallbackManager`.
+#[inline]
+#[must_use]
+pub fn constructor_callbacks(callbacks: &CallbackManager) -> Option<&CallbackManager> {
+    Some(callbacks)
+}
+
+/// `verbose = expr`, which must be a `bool`.
+#[inline]
+#[must_use]
+pub fn verbose(verbose: bool) -> bool {
+    verbose
+}
+
+/// The name of a traced function's runs.
+pub enum RunName {
+    /// Known when the function was compiled.
+    Static(&'static str),
+    /// `Type::method`, with `Type` known only in the monomorphized body.
+    Method {
+        /// `type_name::<Self>`.
+        type_name: fn() -> &'static str,
+        /// The method's name.
+        method: &'static str,
+        /// The name made for the first `Self`, reused while `Self` stays the same type.
+        cache: &'static NameCache,
+    },
+}
+
+/// The per-method cache of [`RunName::Method`].
+pub type NameCache = OnceLock<(&'static str, String)>;
+
+impl RunName {
+    fn resolve(&self) -> Cow<'static, str> {
+        match *self {
+            RunName::Static(name) => Cow::Borrowed(name),
+            RunName::Method { type_name, method, cache } => {
+                let type_name = type_name();
+                let (cached_for, name) = cache.get_or_init(|| (type_name, method_name(type_name, method)));
+                // One cache serves every `Self` of a generic or trait default method.
+                if std::ptr::eq(*cached_for, type_name) || *cached_for == type_name {
+                    Cow::Borrowed(name.as_str())
+                } else {
+                    Cow::Owned(method_name(type_name, method))
+                }
+            }
         }
     }
+}
+
+/// `my_crate::chains::MyChain<T>` and `call` make `MyChain::call`.
+fn method_name(type_name: &str, method: &str) -> String {
+    let without_generics = type_name.split('<').next().unwrap_or(type_name);
+    let short = without_generics.rsplit("::").next().unwrap_or(without_generics);
+    format!("{short}::{method}")
 }
 
 /// Picks how a handler's request to stop a run reaches the caller of a function returning

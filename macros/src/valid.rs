@@ -1,0 +1,239 @@
+//! Checks the rules that span several options or the function's signature, and decides
+//! what the expansion records: which parameter is the run manager, which arguments are
+//! inputs, what the function returns.
+
+use syn::{Attribute, FnArg, Ident, Pat, PatIdent, ReturnType, Signature, Type};
+
+use crate::attr::{Errors, Options};
+
+/// What `#[traced_run]` was put on: a function with a body, or a trait method declaration.
+pub struct Item {
+    pub attrs: Vec<Attribute>,
+    pub vis: syn::Visibility,
+    pub sig: Signature,
+    pub body: Option<Box<syn::Block>>,
+}
+
+/// A validated traced function: everything the expansion needs.
+pub struct Plan {
+    pub item: Item,
+    pub options: Options,
+    /// The `run: &RunManager` parameter: its position and name.
+    pub run_param: Option<(usize, PatIdent)>,
+    pub inputs: Vec<Input>,
+    pub returns: Returns,
+}
+
+/// An argument recorded in the run's inputs.
+pub struct Input {
+    pub ident: Ident,
+    /// The parameter's `#[cfg]`s, repeated on its entry in the inputs.
+    pub cfgs: Vec<Attribute>,
+    pub redacted: bool,
+}
+
+/// What the function returns.
+pub struct Returns {
+    /// The declared type; `()` when none is written.
+    pub ty: Type,
+    /// Written as `Result<..>` (any path ending in `Result`), so `Ok` ends the run and
+    /// `Err` fails it.
+    pub is_result: bool,
+    /// Free of `impl Trait`, so the expansion can name it.
+    pub nameable: bool,
+}
+
+/// Validates `item` against `options`, reporting every broken rule at once.
+pub fn validate(item: Item, options: Options) -> syn::Result<Plan> {
+    let mut errors = Errors::default();
+    check_item(&item, &options, &mut errors);
+    let run_param = find_run_param(&item.sig, &mut errors);
+    let inputs = collect_inputs(&item.sig, &options, &mut errors);
+    let returns = returns(&item.sig);
+    check_options(&options, &returns, &mut errors);
+    errors.finish()?;
+    Ok(Plan { item, options, run_param, inputs, returns })
+}
+
+fn check_item(item: &Item, options: &Options, errors: &mut Errors) {
+    let sig = &item.sig;
+    if let Some(constness) = &sig.constness {
+        errors.add(syn::Error::new_spanned(
+            constness,
+            "#[traced_run] cannot trace a `const fn`: runs happen at run time",
+        ));
+    }
+    if let Some(abi) = &sig.abi {
+        errors.add(syn::Error::new_spanned(
+            abi,
+            "#[traced_run] cannot trace an `extern` fn: it adds a `&CallbackManager` parameter, which no foreign caller passes",
+        ));
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.add(syn::Error::new_spanned(variadic, "#[traced_run] cannot trace a variadic function"));
+    }
+    if item.body.is_none() {
+        for option in options.seen.iter().filter(|seen| *seen != "crate") {
+            errors.add(syn::Error::new_spanned(
+                option,
+                "options have no effect on a trait method declaration: put them on the implementations",
+            ));
+        }
+    }
+}
+
+/// Finds the one `&RunManager` parameter, rejecting a second one and a `&CallbackManager`.
+fn find_run_param(sig: &Signature, errors: &mut Errors) -> Option<(usize, PatIdent)> {
+    let mut found: Option<(usize, PatIdent)> = None;
+    for (index, arg) in sig.inputs.iter().enumerate() {
+        let FnArg::Typed(typed) = arg else { continue };
+        match manager_type(&typed.ty) {
+            Some(Manager::Run) => {}
+            Some(Manager::Callback) => {
+                errors.add(syn::Error::new_spanned(
+                    &typed.ty,
+                    "declare the run manager as `run: &RunManager`: #[traced_run] turns it into the \
+                     `&CallbackManager` parameter that callers pass",
+                ));
+                continue;
+            }
+            None => continue,
+        }
+        let Pat::Ident(pat) = &*typed.pat else {
+            errors.add(syn::Error::new_spanned(&typed.pat, "bind the run manager to a name, as in `run: &RunManager`"));
+            continue;
+        };
+        if let Some((_, first)) = &found {
+            let mut error = syn::Error::new_spanned(
+                typed,
+                "a traced function takes one run manager; pass the same `run` on to the functions you call",
+            );
+            error.combine(syn::Error::new_spanned(&first.ident, "the first run manager parameter is here"));
+            errors.add(error);
+        } else {
+            found = Some((index, pat.clone()));
+        }
+    }
+    found
+}
+
+pub enum Manager {
+    Run,
+    Callback,
+}
+
+/// `&RunManager` / `&CallbackManager`, by the last segment of the referenced path.
+pub fn manager_type(ty: &Type) -> Option<Manager> {
+    let Type::Reference(reference) = ty else { return None };
+    let Type::Path(path) = &*reference.elem else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident == "RunManager" {
+        Some(Manager::Run)
+    } else if last.ident == "CallbackManager" {
+        Some(Manager::Callback)
+    } else {
+        None
+    }
+}
+
+fn collect_inputs(sig: &Signature, options: &Options, errors: &mut Errors) -> Vec<Input> {
+    let mut inputs = Vec::new();
+    let mut named: Vec<&Ident> = Vec::new();
+    for arg in &sig.inputs {
+        let FnArg::Typed(typed) = arg else { continue };
+        if manager_type(&typed.ty).is_some() {
+            continue;
+        }
+        let Pat::Ident(pat) = &*typed.pat else {
+            if options.skip_all.is_none() {
+                errors.add(syn::Error::new_spanned(
+                    &typed.pat,
+                    "#[traced_run] records arguments by name: bind this one to a name, or use `skip_all`",
+                ));
+            }
+            continue;
+        };
+        let ident = &pat.ident;
+        named.push(ident);
+        if options.skip_all.is_some() || options.skip.contains(ident) {
+            continue;
+        }
+        inputs.push(Input {
+            ident: ident.clone(),
+            cfgs: typed.attrs.iter().filter(|attr| attr.path().is_ident("cfg")).cloned().collect(),
+            redacted: options.redact.contains(ident),
+        });
+    }
+    for listed in options.skip.iter().chain(&options.redact) {
+        if !named.contains(&listed) {
+            let names: Vec<String> = named.iter().map(ToString::to_string).collect();
+            let known =
+                if names.is_empty() { "it has none".to_owned() } else { format!("it has {}", names.join(", ")) };
+            errors.add(syn::Error::new_spanned(listed, format!("the function has no argument `{listed}`: {known}")));
+        }
+    }
+    for skipped in &options.skip {
+        if let Some(redacted) = options.redact.iter().find(|redacted| *redacted == skipped) {
+            errors.add(syn::Error::new_spanned(
+                redacted,
+                format!("`{skipped}` is both skipped and redacted: choose one"),
+            ));
+        }
+    }
+    inputs
+}
+
+fn returns(sig: &Signature) -> Returns {
+    match &sig.output {
+        ReturnType::Default => Returns { ty: syn::parse_quote!(()), is_result: false, nameable: true },
+        ReturnType::Type(_, ty) => {
+            Returns { ty: (**ty).clone(), is_result: is_result(ty), nameable: !mentions_impl(ty) }
+        }
+    }
+}
+
+fn is_result(ty: &Type) -> bool {
+    match ty {
+        Type::Path(path) => {
+            path.qself.is_none() && path.path.segments.last().is_some_and(|last| last.ident == "Result")
+        }
+        Type::Group(group) => is_result(&group.elem),
+        Type::Paren(paren) => is_result(&paren.elem),
+        _ => false,
+    }
+}
+
+fn mentions_impl(ty: &Type) -> bool {
+    fn walk(tokens: proc_macro2::TokenStream) -> bool {
+        tokens.into_iter().any(|token| match token {
+            proc_macro2::TokenTree::Ident(ident) => ident == "impl",
+            proc_macro2::TokenTree::Group(group) => walk(group.stream()),
+            _ => false,
+        })
+    }
+    walk(quote::ToTokens::to_token_stream(ty))
+}
+
+fn check_options(options: &Options, returns: &Returns, errors: &mut Errors) {
+    if let Some(skip_all) = &options.skip_all {
+        for listed in options.skip.iter().chain(&options.redact) {
+            let mut error =
+                syn::Error::new_spanned(listed, format!("`{listed}` is listed, but `skip_all` skips every argument"));
+            error.combine(syn::Error::new_spanned(skip_all, "`skip_all` is here"));
+            errors.add(error);
+        }
+    }
+    if let (Some(skip), Some(redact)) = (&options.skip_output, &options.redact_output) {
+        let mut error = syn::Error::new_spanned(redact, "the output is both skipped and redacted: choose one");
+        error.combine(syn::Error::new_spanned(skip, "`skip_output` is here"));
+        errors.add(error);
+    }
+    if let Some((_, err)) = &options.err {
+        if !returns.is_result {
+            errors.add(syn::Error::new_spanned(
+                err,
+                "`err(..)` renders the error of a function returning `Result`; this one does not",
+            ));
+        }
+    }
+}
