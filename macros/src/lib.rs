@@ -1,4 +1,5 @@
-//! placeholder docs
+//! The `#[traced_run]` attribute of [runtrace](https://docs.rs/runtrace). Use it through
+//! `runtrace`, which re-exports it; its documentation is the manual.
 #![deny(missing_docs)]
 
 mod attr;
@@ -7,7 +8,201 @@ mod valid;
 
 use proc_macro::TokenStream;
 
-/// Traces a function as a run.
+/// Turns a function into a traced *run*: every handler of the callbacks it is called with
+/// hears it start, stream, and end or fail, and the traced functions it calls with its `run`
+/// become its child runs.
+///
+/// ```
+/// use std::sync::Arc;
+/// use runtrace::prelude::*;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// enum AppError {
+///     #[error("the calculator cannot read `{0}`")]
+///     Parse(String),
+///     #[error(transparent)]
+///     Callback(#[from] CallbackError), // lets a handler stop the run
+/// }
+///
+/// #[traced_run(kind = "tool", name = "calculator")]
+/// async fn calculator(expr: String) -> Result<f64, AppError> {
+///     let terms: Result<Vec<f64>, _> = expr.split('+').map(|t| t.trim().parse::<f64>()).collect();
+///     Ok(terms.map_err(|_| AppError::Parse(expr.clone()))?.iter().sum())
+/// }
+///
+/// #[traced_run(kind = "llm")]
+/// async fn fake_llm(prompt: String, run: &RunManager) -> Result<String, AppError> {
+///     for token in ["The ", "answer ", "is ", "4"] {
+///         run.on_llm_new_token(token)?; // streamed to every handler
+///     }
+///     Ok("The answer is 4".into())
+/// }
+///
+/// #[traced_run(kind = "chain")]
+/// async fn answer(question: String, run: &RunManager) -> Result<String, AppError> {
+///     let sum = calculator("2 + 2".into(), run).await?; // pass *your* run: a child run
+///     fake_llm(format!("{question} (the calculator says {sum})"), run).await
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), AppError> {
+/// let recorder = Arc::new(RecordingHandler::new());
+/// let callbacks = CallbackManager::new().with_handler(recorder.clone());
+/// answer("What is 2 + 2?".into(), &callbacks).await?;
+///
+/// let names: Vec<_> = recorder.runs().iter().map(|run| run.name.to_string()).collect();
+/// assert_eq!(names, ["answer", "calculator", "fake_llm"]);
+///
+/// // No handlers: the same call, at next to no cost.
+/// answer("What is 2 + 2?".into(), CallbackManager::none()).await?;
+/// # Ok(()) }
+/// ```
+///
+/// # What to pass
+///
+/// The function's run-manager parameter (`run: &RunManager`) becomes a `&CallbackManager`
+/// parameter in its signature: the *parent* of the new run. Pass
+/// - a parent's `run` (a `&RunManager` dereferences to the manager of its children): the new
+///   run is its child;
+/// - `&callbacks`, a [`CallbackManager`] with handlers for this request: the new run is a root
+///   and every run nested in it reports to those handlers;
+/// - `CallbackManager::none()`: nobody listens; the call costs a few nanoseconds more than
+///   the plain function.
+///
+/// Inside the body, the parameter is the `&RunManager` of this run. A function that declares
+/// no run-manager parameter gets one appended, named `callbacks`; declare `run: &RunManager`
+/// to stream events or start child runs. Pass a manager you own by reference (`&callbacks`).
+///
+/// # What happens
+///
+/// The expansion keeps your signature (but for that parameter) and wraps your body:
+/// 1. a run starts: with no handlers this is one branch, with no id drawn, no clock read and
+///    nothing serialized;
+/// 2. your body runs unchanged, in a closure (sync fns) or an `async move` block (async fns)
+///    typed by your return type, so `return`, `?` and type errors behave as before;
+/// 3. the run ends with exactly one event: the output for `Ok(..)` or a plain value; the
+///    error for `Err(..)`; `panicked: <message>` for a panic, which then goes on; and, when
+///    the future of an `async fn` is dropped before it finishes (a timeout, a client that
+///    went away), `cancelled`.
+///
+/// An `async fn`'s future stays `Send` when it was: the run's state is `Send + Sync`.
+///
+/// # Inputs and outputs
+///
+/// Arguments are recorded as a JSON object `{argument: value}` through `serde`, the output as
+/// JSON, both only when a handler reads them. A recorded value must implement
+/// `serde::Serialize + Sync`; for an argument that does not, `skip` it (the compile error
+/// says so), for an output, use `skip_output`. `self` is never recorded.
+///
+/// # Errors and handlers that stop runs
+///
+/// A return type written as a path ending in `Result` (`Result<T, E>`, `io::Result<T>`,
+/// `anyhow::Result<T>`) ends the run by its variant. A handler that opted in to raising
+/// (`CallbackHandler::raise_error`) can stop a run: at the start (the body never runs) or at
+/// the end, its [`CallbackError`] becomes the function's `Err` when `E: From<CallbackError>`
+/// (derive it with `thiserror`'s `#[from]`; `anyhow::Error` and
+/// `Box<dyn Error + Send + Sync>` accept it as they are). Other functions cannot carry the
+/// error: it is reported as a warning and they go on. Inside the body,
+/// `run.on_llm_new_token(t)?` returns it like any other error.
+///
+/// # Options
+///
+/// | option | effect |
+/// |---|---|
+/// | `kind = "tool"` | the run kind: `chain` (default), `llm`, `chat_model`, `tool`, `retriever`, `agent`, `embedding`, `parser`, `prompt`, `custom` |
+/// | `name = "calculator"` | the run name; default: the function's name, `Type::method` for methods |
+/// | `tags("a", "b")` | tags of this run (local: not inherited by child runs) |
+/// | `metadata(model = "gpt-4o", temperature = t)` | metadata of this run (local); values are expressions, evaluated only when a handler listens |
+/// | `skip(arg, ..)` / `skip_all` | arguments left out of the inputs |
+/// | `redact(arg, ..)` | arguments recorded as `"[REDACTED]"` |
+/// | `skip_output` / `redact_output` | the output recorded as `null` / `"[REDACTED]"` |
+/// | `err(Display)` / `err(Debug)` | how an `Err` is rendered in the error event; default `Display` |
+/// | `callbacks = expr` | constructor callbacks (a `CallbackManager`): handlers of this run only, not of its children |
+/// | `verbose = expr` | a `bool`; when true, adds the console handler to this run only |
+/// | `crate = path` | where runtrace is, for crates that re-export it |
+///
+/// ```
+/// use std::sync::Arc;
+/// use runtrace::prelude::*;
+///
+/// struct Retriever {
+///     index: String,
+///     callbacks: CallbackManager, // constructor callbacks: this object's runs only
+///     verbose: bool,
+/// }
+///
+/// impl Retriever {
+///     #[traced_run(
+///         kind = "retriever",
+///         tags("search"),
+///         metadata(index = self.index.clone(), top_k = 3),
+///         redact(api_key),
+///         callbacks = self.callbacks,
+///         verbose = self.verbose,
+///     )]
+///     fn search(&self, query: &str, api_key: &str) -> Vec<String> {
+///         let _ = api_key;
+///         vec![format!("{}: {query}", self.index)]
+///     }
+/// }
+///
+/// let mine = Arc::new(RecordingHandler::new());
+/// let retriever = Retriever {
+///     index: "docs".into(),
+///     callbacks: CallbackManager::new().with_handler(mine.clone()),
+///     verbose: false,
+/// };
+/// retriever.search("rust callbacks", "sk-secret", CallbackManager::none());
+///
+/// let events = mine.events();
+/// let EventData::Start(start) = &events[0].data else { unreachable!() };
+/// assert_eq!(events[0].run.name, "Retriever::search");
+/// assert_eq!(start.inputs.get(), &serde_json::json!({"query": "rust callbacks", "api_key": "[REDACTED]"}));
+/// assert_eq!(&start.tags[..], ["search"]);
+/// assert_eq!(start.metadata.get("top_k"), Some(&serde_json::json!(3)));
+/// ```
+///
+/// # Trait objects
+///
+/// Because the parameter is a plain `&CallbackManager`, traced methods stay object-safe:
+/// declare the trait method with it, and trace the implementations.
+///
+/// ```
+/// use std::sync::Arc;
+/// use runtrace::prelude::*;
+///
+/// trait Tool: Send + Sync {
+///     fn call(&self, input: &str, callbacks: &CallbackManager) -> String;
+/// }
+///
+/// struct Shout;
+///
+/// impl Tool for Shout {
+///     #[traced_run(kind = "tool")]
+///     fn call(&self, input: &str, run: &RunManager) -> String {
+///         run.on_text("shouting").ok();
+///         input.to_uppercase()
+///     }
+/// }
+///
+/// let tools: Vec<Box<dyn Tool>> = vec![Box::new(Shout)];
+/// let recorder = Arc::new(RecordingHandler::new());
+/// let callbacks = CallbackManager::new().with_handler(recorder.clone());
+/// assert_eq!(tools[0].call("hi", &callbacks), "HI");
+/// assert_eq!(recorder.runs()[0].name, "Shout::call");
+/// ```
+///
+/// `#[traced_run]` on a trait method *declaration* only rewrites its signature, so that the
+/// trait and its traced implementations can both be written with `run: &RunManager`.
+///
+/// # Misuse
+///
+/// Unknown or duplicate options, an unknown kind, `skip` or `redact` of a missing argument, two
+/// run-manager parameters, an unrecordable argument, and attributes on items that are not
+/// functions (or on `const` and `extern` fns) are compile errors on your own tokens, all
+/// reported at once; the function is still emitted, so the rest of your code keeps compiling.
+///
+/// [`CallbackManager`]: https://docs.rs/runtrace/latest/runtrace/struct.CallbackManager.html
+/// [`CallbackError`]: https://docs.rs/runtrace/latest/runtrace/enum.CallbackError.html
 #[proc_macro_attribute]
 pub fn traced_run(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::traced_run(args.into(), item.into()).into()
