@@ -112,16 +112,20 @@ impl Worker {
             queue,
             dropped: AtomicU64::new(0),
         });
+        // The drain task holds `drained` until it has handled its last event, so a flush can
+        // still wait for a handler whose managers are all gone.
+        let (drained, drain_done) = async_channel::bounded(1);
         match dispatch_runtime() {
             Some(runtime) => {
-                runtime.spawn(drain(handler, inbox));
+                runtime.spawn(drain(handler, inbox, drained));
             }
             None => tracing::error!(
+                target: "runtrace",
                 handler = %worker.name,
                 "runtrace could not start its dispatch thread: this background handler gets no events"
             ),
         }
-        register(&worker);
+        register(&worker, drain_done);
         worker
     }
 
@@ -152,6 +156,7 @@ impl Worker {
                 let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
                 if dropped.is_power_of_two() {
                     tracing::warn!(
+                        target: "runtrace",
                         handler = %self.name,
                         dropped,
                         "background handler is behind: its queue is full and new events are dropped"
@@ -176,7 +181,7 @@ impl Worker {
     }
 }
 
-async fn drain(handler: Arc<dyn AsyncCallbackHandler>, inbox: Receiver<Message>) {
+async fn drain(handler: Arc<dyn AsyncCallbackHandler>, inbox: Receiver<Message>, drained: Sender<()>) {
     while let Ok(message) = inbox.recv().await {
         match message {
             Message::Event(event) => {
@@ -193,6 +198,7 @@ async fn drain(handler: Arc<dyn AsyncCallbackHandler>, inbox: Receiver<Message>)
             }
         }
     }
+    drop(drained);
 }
 
 fn dispatch_runtime() -> Option<&'static tokio::runtime::Runtime> {
@@ -209,22 +215,50 @@ fn dispatch_runtime() -> Option<&'static tokio::runtime::Runtime> {
         .as_ref()
 }
 
-/// Every live background handler, for the process-wide [`flush`]. Touched when a background
-/// handler is created and on flush, never per event.
-static WORKERS: Mutex<Vec<Weak<Worker>>> = Mutex::new(Vec::new());
+/// Every background handler whose queue may still hold events, for the process-wide
+/// [`flush`]. Touched when a background handler is created and on flush, never per event.
+static WORKERS: Mutex<Vec<Registered>> = Mutex::new(Vec::new());
 
-fn register(worker: &Arc<Worker>) {
-    let mut workers = WORKERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if workers.len() >= 64 && workers.len().is_power_of_two() {
-        workers.retain(|w| w.strong_count() > 0);
-    }
-    workers.push(Arc::downgrade(worker));
+struct Registered {
+    worker: Weak<Worker>,
+    /// Closed once the worker's drain task has handled its last event.
+    drain_done: Receiver<()>,
 }
 
-fn live_workers() -> Vec<Arc<Worker>> {
-    let mut workers = WORKERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    workers.retain(|w| w.strong_count() > 0);
-    workers.iter().filter_map(Weak::upgrade).collect()
+impl Registered {
+    fn pending(&self) -> bool {
+        self.worker.strong_count() > 0 || !self.drain_done.is_closed()
+    }
+}
+
+/// A worker to flush: still in use, or dropped with events left in its queue.
+enum Pending {
+    Open(Arc<Worker>),
+    Draining(Receiver<()>),
+}
+
+fn registry() -> std::sync::MutexGuard<'static, Vec<Registered>> {
+    WORKERS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn register(worker: &Arc<Worker>, drain_done: Receiver<()>) {
+    let mut workers = registry();
+    if workers.len() >= 64 && workers.len().is_power_of_two() {
+        workers.retain(Registered::pending);
+    }
+    workers.push(Registered { worker: Arc::downgrade(worker), drain_done });
+}
+
+fn pending_workers() -> Vec<Pending> {
+    let mut workers = registry();
+    workers.retain(Registered::pending);
+    workers
+        .iter()
+        .map(|registered| match registered.worker.upgrade() {
+            Some(worker) => Pending::Open(worker),
+            None => Pending::Draining(registered.drain_done.clone()),
+        })
+        .collect()
 }
 
 /// Waits until every background handler of the process has handled every event emitted
@@ -236,8 +270,13 @@ fn live_workers() -> Vec<Arc<Worker>> {
 /// # }
 /// ```
 pub async fn flush() {
-    for worker in live_workers() {
-        worker.flush().await;
+    for pending in pending_workers() {
+        match pending {
+            Pending::Open(worker) => worker.flush().await,
+            Pending::Draining(drain_done) => {
+                let _ = drain_done.recv().await;
+            }
+        }
     }
 }
 
@@ -249,7 +288,12 @@ pub async fn flush() {
 /// runtrace_runtime::flush_blocking();
 /// ```
 pub fn flush_blocking() {
-    for worker in live_workers() {
-        worker.flush_blocking();
+    for pending in pending_workers() {
+        match pending {
+            Pending::Open(worker) => worker.flush_blocking(),
+            Pending::Draining(drain_done) => {
+                let _ = drain_done.recv_blocking();
+            }
+        }
     }
 }

@@ -151,8 +151,9 @@ impl RunManager {
     pub fn get_child<'t>(&self, tag: impl Into<Option<&'t str>>) -> CallbackManager {
         let child = (**self).clone();
         match tag.into() {
-            Some(tag) => child.with_local_tags([tag]),
-            None => child,
+            // A tag nobody can hear is not worth an allocation.
+            Some(tag) if self.is_recording() => child.with_local_tags([tag]),
+            _ => child,
         }
     }
 

@@ -1,0 +1,163 @@
+//! With no handlers, tracing costs no allocation and serializes nothing: a counting global
+//! allocator watches the calls a traced function makes. The allocator is per test binary, so
+//! this file holds this one concern; its counter is per thread, so tests may run in parallel.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use runtrace::{CallbackError, CallbackManager, RunKind, RunManager};
+use serde::{Serialize, Serializer};
+
+struct CountingAllocator;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+fn count_allocation() {
+    // `try_with`: the allocator may run while this thread's locals are torn down.
+    let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+}
+
+// SAFETY: every call is passed on unchanged to the system allocator; counting touches only a
+// const-initialized thread-local without destructor, which never allocates.
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_allocation();
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which `System` shares.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_allocation();
+        // SAFETY: as for `alloc`.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_allocation();
+        // SAFETY: `ptr` was allocated by `System` through this allocator with `layout`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` through this allocator with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// How many allocations `f` made on this thread.
+fn allocations_in<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    let before = ALLOCATIONS.with(Cell::get);
+    let result = black_box(f());
+    (result, ALLOCATIONS.with(Cell::get) - before)
+}
+
+/// Inputs that count how often they are serialized.
+#[derive(Default)]
+struct Question {
+    text: &'static str,
+    serialized: AtomicUsize,
+}
+
+impl Serialize for Question {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.serialized.fetch_add(1, Ordering::Relaxed);
+        serializer.serialize_str(self.text)
+    }
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    let ((), allocations) = allocations_in(|| drop(black_box(vec![1u8; 64])));
+    assert_eq!(allocations, 1, "the allocator counts, so a zero below means something");
+}
+
+#[test]
+fn starting_and_ending_a_run_with_no_handlers_allocates_nothing() {
+    let question = Question { text: "What is 2+2?", ..Question::default() };
+    let (ended, allocations) = allocations_in(|| -> Result<(), CallbackError> {
+        let run = CallbackManager::none().start_run(RunKind::Chain, "answer", &question)?;
+        run.end(&"4")
+    });
+    assert!(ended.is_ok());
+    assert_eq!(allocations, 0);
+    assert_eq!(question.serialized.load(Ordering::Relaxed), 0, "inputs are not serialized when no handler listens");
+}
+
+#[test]
+fn streaming_from_a_run_with_no_handlers_allocates_nothing() {
+    let (streamed, allocations) = allocations_in(|| -> Result<(), CallbackError> {
+        let run = CallbackManager::none().start_run(RunKind::Llm, "fake_llm", &"Say hello")?;
+        for token in ["Hel", "lo"] {
+            run.on_llm_new_token(black_box(token))?;
+        }
+        run.on_text("done")?;
+        run.on_retry(1, "rate limited")?;
+        run.on_custom_event("usage", &[1, 2, 3])?;
+        run.dispatch_custom_event("usage", &[1, 2, 3])?;
+        run.end(&"Hello")
+    });
+    assert!(streamed.is_ok());
+    assert_eq!(allocations, 0);
+}
+
+#[test]
+fn nested_runs_with_no_handlers_allocate_nothing() {
+    let question = Question { text: "2+2", ..Question::default() };
+    let (nested, allocations) = allocations_in(|| -> Result<(), CallbackError> {
+        let chain = CallbackManager::none().start_run(RunKind::Chain, "answer", &question)?;
+        let child = chain.get_child(None);
+        let tool = child.start_run(RunKind::Tool, "calculator", &question)?;
+        let model = tool.start_run(RunKind::Llm, "fake_llm", &question)?;
+        model.on_llm_new_token("4")?;
+        model.end(&"4")?;
+        tool.end(&4)?;
+        chain.end(&"4")
+    });
+    assert!(nested.is_ok());
+    assert_eq!(allocations, 0);
+    assert_eq!(question.serialized.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn runs_of_an_empty_new_manager_or_a_noop_run_allocate_nothing() {
+    let (ran, allocations) = allocations_in(|| -> Result<(), CallbackError> {
+        let callbacks = CallbackManager::new();
+        callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+        let parent = RunManager::noop();
+        parent.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+        parent.get_child(None).start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)
+    });
+    assert!(ran.is_ok());
+    assert_eq!(allocations, 0);
+}
+
+#[test]
+fn failing_or_dropping_a_run_with_no_handlers_allocates_nothing() {
+    let (failed, allocations) = allocations_in(|| -> Result<(), CallbackError> {
+        let run = CallbackManager::none().start_run(RunKind::Tool, "calculator", &"1/0")?;
+        run.error(&"division by zero")?;
+        drop(CallbackManager::none().start_run(RunKind::Tool, "calculator", &"1/0")?);
+        Ok(())
+    });
+    assert!(failed.is_ok());
+    assert_eq!(allocations, 0);
+}
+
+#[test]
+fn tagged_child_of_a_run_with_no_handlers_allocates_nothing() {
+    let (ran, allocations) = allocations_in(|| -> Result<(), CallbackError> {
+        let chain = CallbackManager::none().start_run(RunKind::Chain, "map", &())?;
+        let step = chain.get_child("step:1").start_run(RunKind::Tool, "calculator", &"2+2")?;
+        step.end(&4)?;
+        chain.end(&())
+    });
+    assert!(ran.is_ok());
+    assert_eq!(allocations, 0);
+}

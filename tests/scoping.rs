@@ -1,0 +1,305 @@
+//! Which handlers, tags and metadata each run of a tree sees, and how the runs of a tree are
+//! linked: LangChain's scoping rules, through the facade.
+
+use std::sync::Arc;
+
+use runtrace::{CallbackError, CallbackManager, EventData, EventType, Handler, RecordingHandler, RunKind, RunStart};
+
+/// The start events a recorder saw, by run name.
+fn start_of<'r>(recorder: &'r [runtrace::Event<'static>], name: &str) -> &'r RunStart<'static> {
+    recorder
+        .iter()
+        .find_map(|event| match &event.data {
+            EventData::Start(start) if event.run.name == name => Some(start),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no start event for run `{name}`"))
+}
+
+fn names(recorder: &RecordingHandler) -> Vec<String> {
+    recorder.runs().into_iter().map(|run| run.name.into_owned()).collect()
+}
+
+/// outer (chain) > model (llm) > calculator (tool), each ended.
+fn run_tree(callbacks: &CallbackManager) -> Result<(), CallbackError> {
+    let outer = callbacks.start_run(RunKind::Chain, "outer", &"question")?;
+    let model = outer.start_run(RunKind::Llm, "model", &"prompt")?;
+    model.on_llm_new_token("4")?;
+    let tool = model.start_run(RunKind::Tool, "calculator", &"2+2")?;
+    tool.end(&4)?;
+    model.end(&"4")?;
+    outer.end(&"the answer is 4")
+}
+
+#[test]
+fn request_handler_sees_the_outer_run_and_every_nested_run() -> Result<(), CallbackError> {
+    let request = Arc::new(RecordingHandler::new());
+    run_tree(&CallbackManager::new().with_handler(request.clone()))?;
+
+    assert_eq!(names(&request), ["outer", "model", "calculator"]);
+    assert_eq!(
+        request.event_types(),
+        [
+            EventType::Start,
+            EventType::Start,
+            EventType::NewToken,
+            EventType::Start,
+            EventType::End,
+            EventType::End,
+            EventType::End
+        ]
+    );
+    Ok(())
+}
+
+#[test]
+fn local_handler_sees_only_the_run_it_was_given_to() -> Result<(), CallbackError> {
+    let request = Arc::new(RecordingHandler::new());
+    let constructor = Arc::new(RecordingHandler::new());
+    run_tree(&CallbackManager::new().with_handler(request.clone()).with_local_handler(constructor.clone()))?;
+
+    assert_eq!(names(&constructor), ["outer"]);
+    assert_eq!(constructor.event_types(), [EventType::Start, EventType::End]);
+    assert_eq!(names(&request), ["outer", "model", "calculator"]);
+    Ok(())
+}
+
+#[test]
+fn constructor_callbacks_given_through_configure_stay_on_their_own_run() -> Result<(), CallbackError> {
+    let request = Arc::new(RecordingHandler::new());
+    let constructor = Arc::new(RecordingHandler::new());
+    let configured = CallbackManager::configure(
+        &CallbackManager::new().with_handler(request.clone()),
+        &CallbackManager::new().with_handler(constructor.clone()),
+        false,
+    );
+    run_tree(&configured)?;
+
+    assert_eq!(names(&constructor), ["outer"]);
+    assert_eq!(names(&request), ["outer", "model", "calculator"]);
+    Ok(())
+}
+
+#[test]
+fn constructor_callbacks_of_a_nested_object_hear_its_run_as_a_child_of_the_caller() -> Result<(), CallbackError> {
+    let request = Arc::new(RecordingHandler::new());
+    let constructor = Arc::new(RecordingHandler::new());
+    let own_callbacks = CallbackManager::new().with_handler(constructor.clone());
+
+    let outer = CallbackManager::new().with_handler(request.clone()).start_run(RunKind::Chain, "outer", &())?;
+    // What `#[traced_run(callbacks = self.callbacks)]` does for a method called with `outer`.
+    let configured = CallbackManager::configure(&outer, &own_callbacks, false);
+    let method = configured.start_run(RunKind::Chain, "MyChain::call", &())?;
+    let inner = method.start_run(RunKind::Llm, "model", &())?;
+    inner.end(&())?;
+    method.end(&())?;
+    let outer_id = outer.run_id();
+    outer.end(&())?;
+
+    assert_eq!(names(&constructor), ["MyChain::call"]);
+    assert_eq!(constructor.runs()[0].parent_run_id, outer_id);
+    assert_eq!(names(&request), ["outer", "MyChain::call", "model"]);
+    Ok(())
+}
+
+#[test]
+fn configure_puts_inheritable_then_local_then_console_and_passes_on_only_inheritable() {
+    let [a, b, c, d] = [(); 4].map(|()| Handler::new(RecordingHandler::new()));
+    let inheritable = CallbackManager::new().with_handler(a.clone()).with_handler(b.clone());
+    let local = CallbackManager::new().with_handler(c.clone()).with_handler(d.clone());
+
+    let configured = CallbackManager::configure(&inheritable, &local, true);
+
+    let handlers = configured.handlers();
+    assert_eq!(handlers.len(), 5, "{handlers:?}");
+    assert_eq!(handlers[..4], [a.clone(), b.clone(), c, d]);
+    let console = &handlers[4];
+    assert!(console.name().contains("ConsoleHandler"), "the last handler is {console:?}");
+    assert_eq!(configured.inheritable_handlers(), [a, b]);
+}
+
+#[test]
+fn configure_without_verbose_adds_no_console() {
+    let a = Handler::new(RecordingHandler::new());
+    let configured =
+        CallbackManager::configure(&CallbackManager::new().with_handler(a.clone()), &CallbackManager::new(), false);
+    assert_eq!(configured.handlers(), [a]);
+}
+
+#[test]
+fn same_handler_added_twice_is_kept_once_and_hears_each_event_once() -> Result<(), CallbackError> {
+    let recorder = Arc::new(RecordingHandler::new());
+    let handler = Handler::from_arc(recorder.clone());
+    let callbacks = CallbackManager::new()
+        .with_handler(recorder.clone())
+        .with_handler(recorder.clone())
+        .with_handler(handler.clone())
+        .with_local_handler(handler);
+    assert_eq!(callbacks.handlers().len(), 1);
+    assert_eq!(callbacks.inheritable_handlers().len(), 1);
+
+    callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    assert_eq!(recorder.event_types(), [EventType::Start, EventType::End]);
+    Ok(())
+}
+
+#[test]
+fn handler_both_inheritable_and_local_in_configure_is_kept_once() -> Result<(), CallbackError> {
+    let recorder = Arc::new(RecordingHandler::new());
+    let configured = CallbackManager::configure(
+        &CallbackManager::new().with_handler(recorder.clone()),
+        &CallbackManager::new().with_handler(recorder.clone()),
+        false,
+    );
+    assert_eq!(configured.handlers().len(), 1);
+
+    configured.start_run(RunKind::Chain, "answer", &())?.end(&())?;
+    assert_eq!(recorder.len(), 2);
+    Ok(())
+}
+
+#[test]
+fn get_child_tag_is_on_the_child_run_but_not_on_the_grandchild() -> Result<(), CallbackError> {
+    let recorder = Arc::new(RecordingHandler::new());
+    let callbacks = CallbackManager::new().with_handler(recorder.clone()).with_tags(["request"]);
+
+    let outer = callbacks.start_run(RunKind::Chain, "map", &())?;
+    let child = outer.get_child("step:1").start_run(RunKind::Llm, "model", &())?;
+    let grandchild = child.start_run(RunKind::Tool, "calculator", &())?;
+    grandchild.end(&())?;
+    child.end(&())?;
+    outer.end(&())?;
+
+    let events = recorder.events();
+    assert_eq!(&start_of(&events, "map").tags[..], ["request"]);
+    assert_eq!(&start_of(&events, "model").tags[..], ["request", "step:1"]);
+    assert_eq!(&start_of(&events, "calculator").tags[..], ["request"]);
+    Ok(())
+}
+
+#[test]
+fn get_child_makes_a_manager_whose_runs_are_children_of_the_run() -> Result<(), CallbackError> {
+    let recorder = Arc::new(RecordingHandler::new());
+    let outer = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Chain, "map", &())?;
+
+    let child_callbacks = outer.get_child(None);
+    assert_eq!(child_callbacks.parent_run_id(), outer.run_id());
+    assert!(child_callbacks.tags().is_empty());
+    child_callbacks.start_run(RunKind::Tool, "calculator", &())?.end(&())?;
+    outer.end(&())?;
+
+    let runs = recorder.runs();
+    assert_eq!(runs[1].parent_run_id, Some(runs[0].run_id));
+    Ok(())
+}
+
+#[test]
+fn local_tags_and_metadata_stay_on_the_run_inheritable_ones_reach_the_child() -> Result<(), CallbackError> {
+    let recorder = Arc::new(RecordingHandler::new());
+    let callbacks = CallbackManager::new()
+        .with_handler(recorder.clone())
+        .with_tags(["request-42"])
+        .with_local_tags(["draft"])
+        .with_metadata([("user", "ada")])
+        .with_local_metadata([("step", 1)]);
+
+    let outer = callbacks.start_run(RunKind::Chain, "outer", &())?;
+    let child = outer.start_run(RunKind::Llm, "model", &())?;
+    let grandchild = child.start_run(RunKind::Tool, "calculator", &())?;
+    grandchild.end(&())?;
+    child.end(&())?;
+    outer.end(&())?;
+
+    let events = recorder.events();
+    let outer = start_of(&events, "outer");
+    assert_eq!(&outer.tags[..], ["request-42", "draft"]);
+    assert_eq!(outer.metadata.get("user"), Some(&serde_json::json!("ada")));
+    assert_eq!(outer.metadata.get("step"), Some(&serde_json::json!(1)));
+
+    for name in ["model", "calculator"] {
+        let nested = start_of(&events, name);
+        assert_eq!(&nested.tags[..], ["request-42"], "tags of {name}");
+        assert_eq!(nested.metadata.get("user"), Some(&serde_json::json!("ada")), "metadata of {name}");
+        assert_eq!(nested.metadata.get("step"), None, "metadata of {name}");
+    }
+    Ok(())
+}
+
+#[test]
+fn local_metadata_overrides_inheritable_metadata_on_the_run_only() -> Result<(), CallbackError> {
+    let recorder = Arc::new(RecordingHandler::new());
+    let callbacks = CallbackManager::new()
+        .with_handler(recorder.clone())
+        .with_metadata([("model", "small")])
+        .with_local_metadata([("model", "large")]);
+
+    let outer = callbacks.start_run(RunKind::Chain, "outer", &())?;
+    outer.start_run(RunKind::Llm, "model", &())?.end(&())?;
+    outer.end(&())?;
+
+    let events = recorder.events();
+    assert_eq!(start_of(&events, "outer").metadata.get("model"), Some(&serde_json::json!("large")));
+    assert_eq!(start_of(&events, "model").metadata.get("model"), Some(&serde_json::json!("small")));
+    Ok(())
+}
+
+#[test]
+fn nested_runs_point_to_their_parent_and_a_tree_shares_the_root_trace_id() -> Result<(), CallbackError> {
+    let recorder = Arc::new(RecordingHandler::new());
+    let callbacks = CallbackManager::new().with_handler(recorder.clone());
+
+    // root > (a > a1, b); then a second, unrelated root.
+    let root = callbacks.start_run(RunKind::Chain, "root", &())?;
+    let a = root.start_run(RunKind::Agent, "a", &())?;
+    let a1 = a.start_run(RunKind::Tool, "a1", &())?;
+    a1.end(&())?;
+    a.end(&())?;
+    let b = root.start_run(RunKind::Retriever, "b", &())?;
+    b.end(&())?;
+    root.end(&())?;
+    let other = callbacks.start_run(RunKind::Chain, "other", &())?;
+    other.end(&())?;
+
+    let runs = recorder.runs();
+    let run = |name: &str| runs.iter().find(|run| run.name == name).unwrap_or_else(|| panic!("no run `{name}`"));
+    let id = |name: &str| run(name).run_id;
+
+    assert_eq!(run("root").parent_run_id, None);
+    assert_eq!(run("a").parent_run_id, Some(id("root")));
+    assert_eq!(run("a1").parent_run_id, Some(id("a")));
+    assert_eq!(run("b").parent_run_id, Some(id("root")));
+    assert_eq!(run("other").parent_run_id, None);
+
+    for name in ["root", "a", "a1", "b"] {
+        assert_eq!(run(name).trace_id, id("root"), "trace of {name}");
+    }
+    assert_eq!(run("other").trace_id, id("other"));
+
+    let mut ids: Vec<_> = runs.iter().map(|run| run.run_id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5, "every run has its own id");
+
+    // Every event of a run, not only its start, carries the same identity.
+    for event in recorder.events() {
+        assert_eq!(Some(&*event.run), runs.iter().find(|run| run.run_id == event.run.run_id));
+    }
+    Ok(())
+}
+
+#[test]
+fn run_manager_reports_the_ids_its_events_carry() -> Result<(), CallbackError> {
+    let recorder = Arc::new(RecordingHandler::new());
+    let root = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Chain, "root", &())?;
+    let child = root.start_run(RunKind::Llm, "model", &())?;
+
+    assert_eq!(child.parent_run_id(), root.run_id());
+    assert_eq!(child.trace_id(), root.run_id());
+    assert_eq!(root.trace_id(), root.run_id());
+    assert_eq!(root.parent_run_id(), None);
+    let runs = recorder.runs();
+    assert_eq!((Some(runs[0].run_id), Some(runs[1].run_id)), (root.run_id(), child.run_id()));
+
+    child.end(&())?;
+    root.end(&())
+}
