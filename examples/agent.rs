@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use runtrace::prelude::*;
-use runtrace::{AgentAction, AgentFinish, RunId, RunInfo};
+use runtrace::{AgentAction, AgentFinish, RunCollector};
 
 #[derive(Debug, thiserror::Error)]
 enum AgentError {
@@ -132,28 +132,22 @@ async fn main() -> Result<(), AgentError> {
 
     let questions = ["What is 12 * 7?", "Who wrote Dune?", "What is 2 + 2?"];
     let requests = questions.map(|question| {
-        let recorder = Arc::new(RecordingHandler::new());
-        let callbacks = CallbackManager::new().with_handler(recorder.clone()).with_metadata([("question", question)]);
+        // Each request has its own callbacks: here, a collector of its own run trees.
+        let runs = RunCollector::new();
+        let callbacks =
+            CallbackManager::new().with_handler(Tracer::new(runs.clone())).with_metadata([("question", question)]);
         let (model, tools) = (&model, &tools);
-        async move { (question, agent(question.into(), model, tools, &callbacks).await, recorder) }
+        async move { (question, agent(question.into(), model, tools, &callbacks).await, runs) }
     });
 
-    for (question, answer, recorder) in futures::future::join_all(requests).await {
+    for (question, answer, runs) in futures::future::join_all(requests).await {
         println!("{question}  →  {}", answer?);
-        print_tree(&recorder.runs(), None, 1);
+        for tree in runs.take() {
+            print!("{}", tree.view());
+        }
         println!();
     }
-    println!("the model's own handler heard {} runs, all of them chat_model runs:", model_runs.runs().len());
-    for run in model_runs.runs() {
-        println!("  {} {}", run.kind, run.name);
-    }
+    let kinds: Vec<String> = model_runs.runs().iter().map(|run| run.kind.to_string()).collect();
+    println!("the model's own handler heard {} runs: {}", kinds.len(), kinds.join(", "));
     Ok(())
-}
-
-/// Prints the runs under `parent`, indented by depth.
-fn print_tree(runs: &[RunInfo], parent: Option<RunId>, depth: usize) {
-    for run in runs.iter().filter(|run| run.parent_run_id == parent) {
-        println!("{:indent$}{} {}", "", run.kind, run.name, indent = depth * 2);
-        print_tree(runs, Some(run.run_id), depth + 1);
-    }
 }

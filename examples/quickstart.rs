@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use runtrace::RunInfo;
+use runtrace::collect_runs_async;
 use runtrace::prelude::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,16 +57,12 @@ async fn main() -> Result<(), AppError> {
         .with_handler(recorder.clone())
         .with_tags(["quickstart"]);
 
-    let reply = answer("What is two plus two?".into(), &callbacks).await?;
-    println!("\nreply: {reply}\n\nrun tree:");
-    print_tree(&recorder.runs(), None, 0);
-    Ok(())
-}
-
-/// Prints the runs under `parent`, indented by depth.
-fn print_tree(runs: &[RunInfo], parent: Option<runtrace::RunId>, depth: usize) {
-    for run in runs.iter().filter(|run| run.parent_run_id == parent) {
-        println!("{:indent$}{} {} ({})", "", run.kind, run.name, run.run_id, indent = depth * 2);
-        print_tree(runs, Some(run.run_id), depth + 1);
+    // `collect_runs_async` traces every run tree started inside it and hands the trees back.
+    let (reply, trees) = collect_runs_async(answer("What is two plus two?".into(), &callbacks)).await;
+    println!("\nreply: {}", reply?);
+    println!("the recorder heard {} events; the run tree:\n", recorder.len());
+    for tree in &trees {
+        print!("{}", tree.view());
     }
+    Ok(())
 }

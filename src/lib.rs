@@ -47,8 +47,8 @@ pub use runtrace_runtime::*;
 pub mod prelude {
     pub use runtrace_macros::traced_run;
     pub use runtrace_runtime::{
-        AsyncCallbackHandler, CallbackError, CallbackHandler, CallbackManager, ConsoleHandler, Event, EventData,
-        HandlerResult, RecordingHandler, RunKind, RunManager,
+        AsyncCallbackHandler, CallbackError, CallbackHandler, CallbackManager, ChannelHandler, ConsoleHandler, Event,
+        EventData, HandlerResult, RecordingHandler, RunKind, RunManager, RunTree, Tracer, collect_runs,
     };
 }
 

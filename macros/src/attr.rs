@@ -4,6 +4,7 @@
 //! unknown kind) is collected, so that one compile shows them all.
 
 use proc_macro2::TokenStream;
+use syn::ext::IdentExt;
 use syn::parse::{ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, Lit, LitStr, Meta, Path, Token};
@@ -54,15 +55,25 @@ pub enum ErrRender {
 }
 
 impl Options {
-    /// Parses the attribute's arguments.
+    /// Parses the attribute's arguments, failing on the first syntax error or with every
+    /// other mistake at once.
+    #[cfg(test)]
     pub fn parse(args: TokenStream) -> syn::Result<Options> {
+        let (options, errors) = Options::parse_lenient(args)?;
+        errors.finish().map(|()| options)
+    }
+
+    /// Parses the attribute's arguments, keeping every option that parsed beside the errors
+    /// of those that did not, so that validation can still report its own findings in the
+    /// same compile. Only a syntax error that leaves no options to read is returned as `Err`.
+    pub fn parse_lenient(args: TokenStream) -> syn::Result<(Options, Errors)> {
         let metas = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args)?;
         let mut options = Options::default();
         let mut errors = Errors::default();
         for meta in metas {
             errors.push(options.set(meta));
         }
-        errors.finish().map(|()| options)
+        Ok((options, errors))
     }
 
     fn set(&mut self, meta: Meta) -> syn::Result<()> {
@@ -76,12 +87,12 @@ impl Options {
         match name.to_string().as_str() {
             "kind" => self.kind = Some(parse_kind(&meta)?),
             "name" => self.name = Some(string_value(&meta, "name = \"my_chain\"")?),
-            "tags" => self.tags = Some(list(&meta, "tags(\"a\", \"b\")", |input| input.parse::<LitStr>())?),
+            "tags" => self.tags = Some(list(&meta, "tags(\"a\", \"b\")", parse_tag)?),
             "metadata" => {
                 self.metadata = Some(list(&meta, "metadata(model = \"gpt-4o\", temperature = 0.2)", parse_entry)?)
             }
-            "skip" => self.skip = list(&meta, "skip(arg, ..)", |input| input.parse::<Ident>())?,
-            "redact" => self.redact = list(&meta, "redact(arg, ..)", |input| input.parse::<Ident>())?,
+            "skip" => self.skip = list(&meta, "skip(arg, ..)", |input| parse_arg(input, "skip"))?,
+            "redact" => self.redact = list(&meta, "redact(arg, ..)", |input| parse_arg(input, "redact"))?,
             "skip_all" => self.skip_all = Some(flag(&meta)?),
             "skip_output" => self.skip_output = Some(flag(&meta)?),
             "redact_output" => self.redact_output = Some(flag(&meta)?),
@@ -89,12 +100,13 @@ impl Options {
             "callbacks" => self.callbacks = Some(expr_value(&meta, "callbacks = self.callbacks")?),
             "verbose" => self.verbose = Some(expr_value(&meta, "verbose = true")?),
             "crate" => self.krate = Some(parse_crate(&meta)?),
-            _ => {
+            unknown => {
                 self.seen.pop();
-                return Err(syn::Error::new_spanned(
-                    meta.path(),
-                    format!("unknown option `{name}`; expected one of {OPTIONS}"),
-                ));
+                let message = match closest(unknown, OPTIONS.split(", ")) {
+                    Some(near) => format!("unknown option `{name}`; did you mean `{near}`?"),
+                    None => format!("unknown option `{name}`; expected one of {OPTIONS}"),
+                };
+                return Err(syn::Error::new_spanned(meta.path(), message));
             }
         }
         Ok(())
@@ -117,6 +129,10 @@ impl Errors {
             Some(errors) => errors.combine(error),
             None => self.0 = Some(error),
         }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
     }
 
     pub fn finish(self) -> syn::Result<()> {
@@ -145,10 +161,11 @@ fn parse_kind(meta: &Meta) -> syn::Result<(Ident, LitStr)> {
         Some((_, variant)) => Ok((Ident::new(variant, lit.span()), lit.clone())),
         None => {
             let expected: Vec<&str> = KINDS.iter().map(|(spelled, _)| *spelled).collect();
-            Err(syn::Error::new_spanned(
-                lit,
-                format!("unknown run kind `{value}`; expected one of {}", expected.join(", ")),
-            ))
+            let message = match closest(&value, expected.iter().copied()) {
+                Some(near) => format!("unknown run kind `{value}`; did you mean `{near}`?"),
+                None => format!("unknown run kind `{value}`; expected one of {}", expected.join(", ")),
+            };
+            Err(syn::Error::new_spanned(lit, message))
         }
     }
 }
@@ -190,9 +207,26 @@ fn list<T>(meta: &Meta, example: &str, item: fn(ParseStream<'_>) -> syn::Result<
     }
 }
 
+fn parse_tag(input: ParseStream<'_>) -> syn::Result<LitStr> {
+    if input.peek(LitStr) {
+        input.parse()
+    } else {
+        Err(input.error("tags are string literals, as in `tags(\"a\", \"b\")`"))
+    }
+}
+
+fn parse_arg(input: ParseStream<'_>, option: &str) -> syn::Result<Ident> {
+    if input.peek(Ident) {
+        input.parse()
+    } else {
+        Err(input.error(format!("`{option}` lists argument names, as in `{option}(api_key)`")))
+    }
+}
+
 fn parse_entry(input: ParseStream<'_>) -> syn::Result<(Ident, Expr)> {
-    let key: Ident = input.parse()?;
-    input.parse::<Token![=]>()?;
+    const EXPECTED: &str = "metadata entries are `key = value`, as in `metadata(model = \"gpt-4o\")`";
+    let key = input.call(Ident::parse_any).map_err(|error| syn::Error::new(error.span(), EXPECTED))?;
+    input.parse::<Token![=]>().map_err(|error| syn::Error::new(error.span(), EXPECTED))?;
     let value: Expr = input.parse()?;
     Ok((key, value))
 }
@@ -201,11 +235,17 @@ fn parse_err(meta: &Meta) -> syn::Result<(ErrRender, Path)> {
     let Meta::List(list) = meta else {
         return Err(syn::Error::new_spanned(meta, "expected `err(Display)` or `err(Debug)`"));
     };
-    let how: Ident = list.parse_args()?;
+    let how: Ident =
+        list.parse_args().map_err(|error| syn::Error::new(error.span(), "expected `err(Display)` or `err(Debug)`"))?;
     let render = match how.to_string().as_str() {
         "Display" => ErrRender::Display,
         "Debug" => ErrRender::Debug,
-        _ => return Err(syn::Error::new_spanned(how, "expected `Display` or `Debug`")),
+        _ => {
+            return Err(syn::Error::new_spanned(
+                &how,
+                format!("unknown error rendering `{how}`: expected `err(Display)` or `err(Debug)`"),
+            ));
+        }
     };
     Ok((render, list.path.clone()))
 }
@@ -218,5 +258,290 @@ fn parse_crate(meta: &Meta) -> syn::Result<Path> {
         Expr::Path(path) => Ok(path.path.clone()),
         Expr::Lit(syn::ExprLit { lit: Lit::Str(lit), .. }) => lit.parse(),
         other => Err(syn::Error::new_spanned(other, "expected a path, as in `crate = my_crate::runtrace`")),
+    }
+}
+
+/// The candidate nearest to `word` by edit distance, if it is near enough to be a typo.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|candidate| (edit_distance(word, candidate), candidate))
+        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(1))
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Edit distance by characters, a swap of two neighbours counting as one edit (the optimal
+/// string alignment distance), since `chian` is one slip from `chain`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    // distances[i][j]: between the first i characters of `a` and the first j of `b`.
+    let mut distances = vec![vec![0; b.len() + 1]; a.len() + 1];
+    for (i, row) in distances.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in distances[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let substitution = distances[i - 1][j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            let mut best = substitution.min(distances[i - 1][j] + 1).min(distances[i][j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(distances[i - 2][j - 2] + 1);
+            }
+            distances[i][j] = best;
+        }
+    }
+    distances[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::{ToTokens, quote};
+
+    use super::*;
+
+    fn parse(args: TokenStream) -> Options {
+        match Options::parse(args) {
+            Ok(options) => options,
+            Err(error) => panic!("expected the options to parse, got: {error}"),
+        }
+    }
+
+    /// Every message of a failed parse, in order.
+    fn errors(args: TokenStream) -> Vec<String> {
+        match Options::parse(args) {
+            Ok(_) => panic!("expected the options to be rejected"),
+            Err(error) => error.into_iter().map(|error| error.to_string()).collect(),
+        }
+    }
+
+    fn text(tokens: &impl ToTokens) -> String {
+        tokens.to_token_stream().to_string()
+    }
+
+    fn names(idents: &[Ident]) -> Vec<String> {
+        idents.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn no_options_leave_every_default() {
+        let options = parse(quote!());
+        assert!(options.kind.is_none() && options.name.is_none() && options.tags.is_none());
+        assert!(options.metadata.is_none() && options.skip.is_empty() && options.redact.is_empty());
+        assert!(options.skip_all.is_none() && options.skip_output.is_none() && options.redact_output.is_none());
+        assert!(options.err.is_none() && options.callbacks.is_none() && options.verbose.is_none());
+        assert!(options.krate.is_none() && options.seen.is_empty());
+    }
+
+    #[test]
+    fn every_kind_maps_to_its_variant() {
+        for (spelled, variant) in KINDS {
+            let options = parse(quote!(kind = #spelled));
+            let (ident, literal) = options.kind.expect("kind");
+            assert_eq!(ident, variant);
+            assert_eq!(literal.value(), spelled);
+        }
+    }
+
+    #[test]
+    fn name_alone() {
+        assert_eq!(parse(quote!(name = "calculator")).name.expect("name").value(), "calculator");
+    }
+
+    #[test]
+    fn tags_alone() {
+        let tags = parse(quote!(tags("a", "b",))).tags.expect("tags");
+        assert_eq!(tags.iter().map(LitStr::value).collect::<Vec<_>>(), ["a", "b"]);
+        assert!(parse(quote!(tags())).tags.expect("empty tags").is_empty());
+    }
+
+    #[test]
+    fn metadata_alone_keeps_keys_and_expressions() {
+        let metadata = parse(quote!(metadata(model = "gpt-4o", temperature = 0.2, r#type = self.kind())))
+            .metadata
+            .expect("metadata");
+        let entries: Vec<(String, String)> =
+            metadata.iter().map(|(key, value)| (key.to_string(), text(value))).collect();
+        assert_eq!(
+            entries,
+            [
+                ("model".to_owned(), "\"gpt-4o\"".to_owned()),
+                ("temperature".to_owned(), "0.2".to_owned()),
+                ("r#type".to_owned(), "self . kind ()".to_owned()),
+            ]
+        );
+        let keyword_key = parse(quote!(metadata(type = 1))).metadata.expect("metadata");
+        assert_eq!(keyword_key[0].0, "type");
+    }
+
+    #[test]
+    fn skip_and_redact_alone_list_argument_names() {
+        assert_eq!(names(&parse(quote!(skip(api_key, r#type))).skip), ["api_key", "r#type"]);
+        assert_eq!(names(&parse(quote!(redact(password))).redact), ["password"]);
+    }
+
+    #[test]
+    fn flags_alone() {
+        assert!(parse(quote!(skip_all)).skip_all.is_some());
+        assert!(parse(quote!(skip_output)).skip_output.is_some());
+        assert!(parse(quote!(redact_output)).redact_output.is_some());
+    }
+
+    #[test]
+    fn err_alone_picks_the_rendering() {
+        assert!(matches!(parse(quote!(err(Display))).err, Some((ErrRender::Display, _))));
+        assert!(matches!(parse(quote!(err(Debug))).err, Some((ErrRender::Debug, _))));
+    }
+
+    #[test]
+    fn callbacks_and_verbose_alone_keep_their_expressions() {
+        assert_eq!(text(&parse(quote!(callbacks = self.callbacks)).callbacks.expect("callbacks")), "self . callbacks");
+        assert_eq!(
+            text(&parse(quote!(verbose = cfg!(debug_assertions))).verbose.expect("verbose")),
+            "cfg ! (debug_assertions)"
+        );
+    }
+
+    #[test]
+    fn crate_alone_takes_a_path_or_a_string() {
+        assert_eq!(text(&parse(quote!(crate = my::runtrace)).krate.expect("path")), "my :: runtrace");
+        assert_eq!(text(&parse(quote!(crate = "::my::runtrace")).krate.expect("string")), ":: my :: runtrace");
+    }
+
+    #[test]
+    fn every_option_together() {
+        let options = parse(quote! {
+            kind = "tool", name = "calculator", tags("math"), metadata(precision = 2),
+            skip(api_key), redact(password), skip_output, err(Debug),
+            callbacks = self.callbacks, verbose = true, crate = runtrace,
+        });
+        assert_eq!(options.kind.expect("kind").0, "Tool");
+        assert_eq!(options.name.expect("name").value(), "calculator");
+        assert_eq!(options.tags.expect("tags").len(), 1);
+        assert_eq!(options.metadata.expect("metadata").len(), 1);
+        assert_eq!(names(&options.skip), ["api_key"]);
+        assert_eq!(names(&options.redact), ["password"]);
+        assert!(options.skip_output.is_some() && options.redact_output.is_none() && options.skip_all.is_none());
+        assert!(matches!(options.err, Some((ErrRender::Debug, _))));
+        assert!(options.callbacks.is_some() && options.verbose.is_some() && options.krate.is_some());
+        assert_eq!(
+            names(&options.seen),
+            [
+                "kind",
+                "name",
+                "tags",
+                "metadata",
+                "skip",
+                "redact",
+                "skip_output",
+                "err",
+                "callbacks",
+                "verbose",
+                "crate"
+            ]
+        );
+    }
+
+    #[test]
+    fn options_combine_in_any_order() {
+        let options = parse(quote!(redact_output, skip_all, kind = "llm"));
+        assert!(options.redact_output.is_some() && options.skip_all.is_some());
+        assert_eq!(options.kind.expect("kind").0, "Llm");
+    }
+
+    #[test]
+    fn a_duplicate_points_at_both_settings() {
+        assert_eq!(
+            errors(quote!(kind = "tool", name = "x", kind = "llm")),
+            ["duplicate option `kind`", "`kind` is first set here"]
+        );
+        assert_eq!(errors(quote!(skip(a), skip(b)))[0], "duplicate option `skip`");
+        assert_eq!(errors(quote!(skip_output, skip_output))[0], "duplicate option `skip_output`");
+    }
+
+    #[test]
+    fn an_unknown_option_is_named_with_a_suggestion_when_one_is_near() {
+        assert_eq!(errors(quote!(skip_ouput)), ["unknown option `skip_ouput`; did you mean `skip_output`?"]);
+        assert_eq!(errors(quote!(tag("a"))), ["unknown option `tag`; did you mean `tags`?"]);
+        assert_eq!(
+            errors(quote!(sample_rate = 0.5)),
+            [format!("unknown option `sample_rate`; expected one of {OPTIONS}")]
+        );
+        assert_eq!(errors(quote!(a::b = 1)), [format!("unknown option; expected one of {OPTIONS}")]);
+    }
+
+    #[test]
+    fn an_unknown_kind_is_named_with_a_suggestion_when_one_is_near() {
+        assert_eq!(errors(quote!(kind = "toll")), ["unknown run kind `toll`; did you mean `tool`?"]);
+        assert_eq!(errors(quote!(kind = "chatmodel")), ["unknown run kind `chatmodel`; did you mean `chat_model`?"]);
+        assert!(
+            errors(quote!(kind = "database"))[0].starts_with("unknown run kind `database`; expected one of chain, llm")
+        );
+    }
+
+    #[test]
+    fn options_of_the_wrong_shape_say_what_they_take() {
+        assert_eq!(errors(quote!(kind = RunKind::Tool)), ["`kind` takes a string literal, such as `kind = \"tool\"`"]);
+        assert_eq!(errors(quote!(kind("tool"))), ["expected `kind = \"chain\"` (or llm, tool, ...)"]);
+        assert_eq!(errors(quote!(name = calculator)), ["expected a string literal, as in `name = \"my_chain\"`"]);
+        assert_eq!(errors(quote!(skip_all = true)), ["`skip_all` takes no value"]);
+        assert_eq!(errors(quote!(redact_output(x))), ["`redact_output` takes no value"]);
+        assert_eq!(errors(quote!(skip = api_key)), ["expected a list, as in `skip(arg, ..)`"]);
+        assert_eq!(errors(quote!(skip(1))), ["`skip` lists argument names, as in `skip(api_key)`"]);
+        assert_eq!(errors(quote!(redact("password"))), ["`redact` lists argument names, as in `redact(api_key)`"]);
+        assert_eq!(errors(quote!(tags(math))), ["tags are string literals, as in `tags(\"a\", \"b\")`"]);
+        assert_eq!(
+            errors(quote!(metadata("gpt-4o"))),
+            ["metadata entries are `key = value`, as in `metadata(model = \"gpt-4o\")`"]
+        );
+        assert_eq!(
+            errors(quote!(err(Json))),
+            ["unknown error rendering `Json`: expected `err(Display)` or `err(Debug)`"]
+        );
+        assert_eq!(errors(quote!(err = Debug)), ["expected `err(Display)` or `err(Debug)`"]);
+        assert_eq!(errors(quote!(err())), ["expected `err(Display)` or `err(Debug)`"]);
+        assert_eq!(errors(quote!(callbacks)), ["expected `callbacks = self.callbacks`"]);
+        assert_eq!(errors(quote!(verbose)), ["expected `verbose = true`"]);
+        assert_eq!(errors(quote!(crate = 1)), ["expected a path, as in `crate = my_crate::runtrace`"]);
+    }
+
+    #[test]
+    fn every_mistake_is_reported_in_one_parse() {
+        assert_eq!(
+            errors(quote!(kind = "tol", colour = "red", name = 1, skip_all = yes)),
+            [
+                "unknown run kind `tol`; did you mean `tool`?",
+                format!("unknown option `colour`; expected one of {OPTIONS}").as_str(),
+                "expected a string literal, as in `name = \"my_chain\"`",
+                "`skip_all` takes no value",
+            ]
+        );
+    }
+
+    #[test]
+    fn lenient_parsing_keeps_the_good_options_beside_the_errors() {
+        let (options, errors) = Options::parse_lenient(quote!(kind = "tol", skip(query), bogus)).expect("syntax");
+        assert_eq!(names(&options.skip), ["query"]);
+        assert!(options.kind.is_none());
+        assert_eq!(errors.finish().expect_err("errors").into_iter().count(), 2);
+    }
+
+    #[test]
+    fn a_syntax_error_stops_the_parse() {
+        assert!(Options::parse_lenient(quote!(kind = "tool" name = "x")).is_err());
+        assert!(Options::parse_lenient(quote!(kind = )).is_err());
+    }
+
+    #[test]
+    fn suggestions_are_made_only_for_near_misses() {
+        assert_eq!(edit_distance("skip", "skip"), 0);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(closest("redact_ouput", OPTIONS.split(", ")), Some("redact_output"));
+        assert_eq!(edit_distance("chian", "chain"), 1);
+        assert_eq!(closest("nmae", OPTIONS.split(", ")), Some("name"));
+        assert_eq!(closest("chian", KINDS.iter().map(|(spelled, _)| *spelled)), Some("chain"));
+        assert_eq!(closest("zzz", OPTIONS.split(", ")), None);
     }
 }

@@ -27,6 +27,9 @@ pub struct Plan {
 /// An argument recorded in the run's inputs.
 pub struct Input {
     pub ident: Ident,
+    /// The parameter's type, when it is the binding's and can be named in the body (not a
+    /// `ref` binding, no `impl Trait`).
+    pub ty: Option<Type>,
     /// The parameter's `#[cfg]`s, repeated on its entry in the inputs.
     pub cfgs: Vec<Attribute>,
     pub redacted: bool,
@@ -41,6 +44,8 @@ pub struct Returns {
     pub is_result: bool,
     /// Free of `impl Trait`, so the expansion can name it.
     pub nameable: bool,
+    /// Written by the user, so its tokens can carry errors about it.
+    pub written: bool,
 }
 
 /// Validates `item` against `options`, reporting every broken rule at once.
@@ -76,7 +81,10 @@ fn check_item(item: &Item, options: &Options, errors: &mut Errors) {
         for option in options.seen.iter().filter(|seen| *seen != "crate") {
             errors.add(syn::Error::new_spanned(
                 option,
-                "options have no effect on a trait method declaration: put them on the implementations",
+                format!(
+                    "`{option}` has no effect on a trait method declaration, which has no body to trace: \
+                     put it on the implementations"
+                ),
             ));
         }
     }
@@ -87,6 +95,13 @@ fn find_run_param(sig: &Signature, errors: &mut Errors) -> Option<(usize, PatIde
     let mut found: Option<(usize, PatIdent)> = None;
     for (index, arg) in sig.inputs.iter().enumerate() {
         let FnArg::Typed(typed) = arg else { continue };
+        if let Some(by_value) = manager_by_value(&typed.ty) {
+            errors.add(syn::Error::new_spanned(
+                &typed.ty,
+                format!("take the run manager by reference, as in `run: &RunManager`, not as `{by_value}`"),
+            ));
+            continue;
+        }
         match manager_type(&typed.ty) {
             Some(Manager::Run) => {}
             Some(Manager::Callback) => {
@@ -122,6 +137,21 @@ pub enum Manager {
     Callback,
 }
 
+/// `RunManager`, `&mut RunManager` and the same of `CallbackManager`: how a manager parameter
+/// is spelled by mistake.
+fn manager_by_value(ty: &Type) -> Option<String> {
+    let (path, spelled) = match ty {
+        Type::Path(path) => (path, ""),
+        Type::Reference(reference) if reference.mutability.is_some() => match &*reference.elem {
+            Type::Path(path) => (path, "&mut "),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let last = &path.path.segments.last()?.ident;
+    (last == "RunManager" || last == "CallbackManager").then(|| format!("{spelled}{last}"))
+}
+
 /// `&RunManager` / `&CallbackManager`, by the last segment of the referenced path.
 pub fn manager_type(ty: &Type) -> Option<Manager> {
     let Type::Reference(reference) = ty else { return None };
@@ -141,7 +171,7 @@ fn collect_inputs(sig: &Signature, options: &Options, errors: &mut Errors) -> Ve
     let mut named: Vec<&Ident> = Vec::new();
     for arg in &sig.inputs {
         let FnArg::Typed(typed) = arg else { continue };
-        if manager_type(&typed.ty).is_some() {
+        if manager_type(&typed.ty).is_some() || manager_by_value(&typed.ty).is_some() {
             continue;
         }
         let Pat::Ident(pat) = &*typed.pat else {
@@ -160,6 +190,7 @@ fn collect_inputs(sig: &Signature, options: &Options, errors: &mut Errors) -> Ve
         }
         inputs.push(Input {
             ident: ident.clone(),
+            ty: (pat.by_ref.is_none() && !mentions_impl(&typed.ty)).then(|| (*typed.ty).clone()),
             cfgs: typed.attrs.iter().filter(|attr| attr.path().is_ident("cfg")).cloned().collect(),
             redacted: options.redact.contains(ident),
         });
@@ -167,8 +198,11 @@ fn collect_inputs(sig: &Signature, options: &Options, errors: &mut Errors) -> Ve
     for listed in options.skip.iter().chain(&options.redact) {
         if !named.contains(&listed) {
             let names: Vec<String> = named.iter().map(ToString::to_string).collect();
-            let known =
-                if names.is_empty() { "it has none".to_owned() } else { format!("it has {}", names.join(", ")) };
+            let known = match crate::attr::closest(&listed.to_string(), names.iter().map(String::as_str)) {
+                Some(near) => format!("did you mean `{near}`?"),
+                None if names.is_empty() => "it has none".to_owned(),
+                None => format!("it has {}", names.join(", ")),
+            };
             errors.add(syn::Error::new_spanned(listed, format!("the function has no argument `{listed}`: {known}")));
         }
     }
@@ -183,11 +217,47 @@ fn collect_inputs(sig: &Signature, options: &Options, errors: &mut Errors) -> Ve
     inputs
 }
 
+impl Returns {
+    /// The type of the recorded output, as written: `T` of `Result<T, E>` (and of the
+    /// `Result<T>` aliases, which all put it first), else the whole return type. `None` when
+    /// it is not written (no return type, `fmt::Result`) or cannot be named (`impl Trait`).
+    pub fn output_ty(&self) -> Option<&Type> {
+        if self.is_result {
+            self.result_args().next().filter(|ok| !mentions_impl(ok))
+        } else {
+            (self.written && self.nameable).then_some(&self.ty)
+        }
+    }
+
+    /// The error type, when written: `E` of `Result<T, E>`; `None` for `io::Result<T>`.
+    pub fn error_ty(&self) -> Option<&Type> {
+        self.result_args().nth(1).filter(|error| !mentions_impl(error))
+    }
+
+    fn result_args(&self) -> impl Iterator<Item = &Type> {
+        let mut ty = &self.ty;
+        while let Type::Group(syn::TypeGroup { elem, .. }) | Type::Paren(syn::TypeParen { elem, .. }) = ty {
+            ty = elem;
+        }
+        let args = match ty {
+            Type::Path(path) => match path.path.segments.last().map(|last| &last.arguments) {
+                Some(syn::PathArguments::AngleBracketed(args)) => Some(&args.args),
+                _ => None,
+            },
+            _ => None,
+        };
+        args.into_iter().flatten().filter_map(|arg| match arg {
+            syn::GenericArgument::Type(ty) => Some(ty),
+            _ => None,
+        })
+    }
+}
+
 fn returns(sig: &Signature) -> Returns {
     match &sig.output {
-        ReturnType::Default => Returns { ty: syn::parse_quote!(()), is_result: false, nameable: true },
+        ReturnType::Default => Returns { ty: syn::parse_quote!(()), is_result: false, nameable: true, written: false },
         ReturnType::Type(_, ty) => {
-            Returns { ty: (**ty).clone(), is_result: is_result(ty), nameable: !mentions_impl(ty) }
+            Returns { ty: (**ty).clone(), is_result: is_result(ty), nameable: !mentions_impl(ty), written: true }
         }
     }
 }

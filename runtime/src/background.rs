@@ -14,8 +14,10 @@ use crate::dispatch::{CatchUnwind, panic_message, report};
 use crate::event::Event;
 use crate::handler::{AsyncCallbackHandler, Handler, HandlerRepr, Ignore, IntoHandler};
 
-/// How many events a background handler's queue holds by default.
-pub const DEFAULT_CAPACITY: usize = 4096;
+/// How many events a background handler's queue holds by default. The queue is reserved
+/// when the handler is added, about 24 bytes a slot: mind it for per-request async handlers
+/// (`Background::new(h).capacity(64)`).
+pub const DEFAULT_CAPACITY: usize = 1024;
 
 /// What happens when a background handler falls `capacity` events behind.
 ///

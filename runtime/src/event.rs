@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize, Serializer};
@@ -38,6 +38,11 @@ pub struct RunInfo {
     pub kind: RunKind,
     /// Its name: the function's, unless `name = "..."` said otherwise.
     pub name: Cow<'static, str>,
+    /// The parent's dotted order, only when the parent runs in another process and was read
+    /// from trace headers (see [`TraceContext`](crate::TraceContext)); `None` otherwise.
+    /// Tracers compute the dotted orders of local runs themselves, from start times they
+    /// saw, so the core never formats one.
+    pub parent_dotted_order: Option<Arc<str>>,
 }
 
 /// One thing that happened to a run, as handlers receive it.

@@ -10,7 +10,10 @@
 //! - handlers implement [`CallbackHandler`] (called inline) or [`AsyncCallbackHandler`]
 //!   (called in the background; [`flush`] waits for them);
 //! - they receive [`Event`]s, which carry the run's [`RunInfo`] and its [`EventData`];
-//! - built in: [`ConsoleHandler`] and [`RecordingHandler`].
+//! - built in: [`ConsoleHandler`] and [`RecordingHandler`];
+//! - a [`Tracer`] assembles runs into [`RunTree`]s for an [`Exporter`] (a JSON Lines file, or
+//!   memory); [`collect_runs`], [`Tracer::in_scope`] and `RUNTRACE_TRACE=runs.jsonl` trace
+//!   without passing it by hand; [`TraceContext`] continues a trace in another process.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -40,6 +43,7 @@ mod kind;
 mod run_guard;
 mod run_manager;
 mod tags;
+mod tracer;
 
 #[doc(hidden)]
 pub mod traced;
@@ -55,6 +59,7 @@ pub use handler::{
     AsyncCallbackHandler, AsyncMarker, BoxFuture, CallbackHandler, Handler, HandlerError, HandlerResult, Ignore,
     IntoHandler, SyncMarker,
 };
+pub use handlers::channel::{ChannelHandler, StreamEvent};
 pub use handlers::console::ConsoleHandler;
 pub use handlers::recording::RecordingHandler;
 pub use id::RunId;
@@ -62,6 +67,11 @@ pub use kind::{RunKind, UnknownRunKind};
 pub use run_guard::RunGuard;
 pub use run_manager::RunManager;
 pub use tags::{Metadata, Tags};
+pub use tracer::{
+    BAGGAGE_HEADER, ExportError, Exporter, HeaderError, JsonlExporter, MAX_HEADER_LEN, ReadError, RunCollector,
+    RunEvent, RunTree, TRACE_ENV, TRACE_HEADER, TraceContext, Tracer, TreeView, collect_runs, collect_runs_async,
+    scoped_callbacks,
+};
 
 /// Records `value` as JSON, the way inputs and outputs of traced runs are recorded. A value
 /// that fails to serialize (a map with non-string keys, say) is recorded as a string saying

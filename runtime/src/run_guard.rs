@@ -71,8 +71,14 @@ impl RunGuard {
     /// # Errors
     ///
     /// A handler that raises failed on the end event.
+    #[inline]
     pub fn end_with(mut self, outputs: &(dyn Fn() -> Value + Sync)) -> Result<(), CallbackError> {
         self.open = false;
+        // Inlined up to here, so that a traced call no handler hears ends with one check:
+        // no event is built, dropped, or passed to a call.
+        if !self.run.is_recording() {
+            return Ok(());
+        }
         self.run.emit(EventData::End(RunEnd { outputs: Payload::deferred(outputs) }))
     }
 
@@ -102,7 +108,7 @@ impl RunGuard {
     /// A handler that raises failed on the error event.
     pub fn fail_with(mut self, render: impl FnOnce() -> RunError) -> Result<(), CallbackError> {
         self.open = false;
-        if !self.run.is_recording() {
+        if !self.run.hears_run_events() {
             return Ok(());
         }
         self.run.emit(EventData::Error(render()))
@@ -119,16 +125,26 @@ impl RunGuard {
 impl Deref for RunGuard {
     type Target = RunManager;
 
+    #[inline]
     fn deref(&self) -> &RunManager {
         &self.run
     }
 }
 
 impl Drop for RunGuard {
+    // Inlined, like `end_with`, so that dropping an ended or unheard guard is one check.
+    #[inline]
     fn drop(&mut self) {
-        if !self.open || !self.run.is_recording() {
-            return;
+        if self.open && self.run.is_recording() {
+            self.report_unended();
         }
+    }
+}
+
+impl RunGuard {
+    #[cold]
+    #[inline(never)]
+    fn report_unended(&self) {
         let error = if std::thread::panicking() {
             RunError::new("panicked", ErrorCause::Panicked)
         } else {

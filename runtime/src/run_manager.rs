@@ -2,16 +2,15 @@
 
 use std::borrow::Cow;
 use std::ops::Deref;
-use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::Serialize;
 
-use crate::callback_manager::{CallbackManager, HandlerList};
+use crate::callback_manager::{CallbackManager, CallbackSet, Callbacks};
 use crate::dispatch::{dispatch, listens};
 use crate::error::CallbackError;
 use crate::event::{AgentAction, AgentFinish, CustomEvent, Event, EventData, Retry, RunInfo};
-use crate::handler::Handler;
+use crate::handler::{Handler, Ignore};
 use crate::{Metadata, RunId, RunKind, Tags, record};
 
 /// The handle of one run: streams its events (tokens, text, agent steps, custom events) and
@@ -42,26 +41,32 @@ use crate::{Metadata, RunId, RunKind, Tags, record};
 /// ```
 #[derive(Clone, Default)]
 pub struct RunManager {
-    inner: Option<Arc<RunInner>>,
+    /// `None` for a run no handler hears.
+    inner: Option<Box<RunInner>>,
 }
 
+#[derive(Clone)]
 struct RunInner {
-    info: RunInfo,
-    handlers: HandlerList,
+    /// The manager of this run's children. Its parent is this run's [`RunInfo`], kept there
+    /// only, so that starting a run copies no identity.
     child: CallbackManager,
-    tags: Tags,
-    metadata: Metadata,
+    /// This run's handlers, tags and metadata when they are not its children's (it has
+    /// local ones); `None` when they are.
+    own: Option<Callbacks>,
 }
 
 impl RunManager {
-    pub(crate) fn new(
-        info: RunInfo,
-        handlers: HandlerList,
-        child: CallbackManager,
-        tags: Tags,
-        metadata: Metadata,
-    ) -> Self {
-        RunManager { inner: Some(Arc::new(RunInner { info, handlers, child, tags, metadata })) }
+    pub(crate) fn new(child: CallbackManager, own: Option<Callbacks>) -> Self {
+        RunManager { inner: Some(Box::new(RunInner { child, own })) }
+    }
+
+    /// The run's handlers, tags and metadata.
+    #[inline]
+    pub(crate) fn callbacks(&self) -> &CallbackSet {
+        match &self.inner {
+            Some(inner) => inner.own.as_ref().unwrap_or(&inner.child.callbacks).get(),
+            None => Callbacks::NONE.get(),
+        }
     }
 
     /// A run that no handler hears.
@@ -79,6 +84,7 @@ impl RunManager {
 
     /// Whether any handler hears this run; `false` for a no-op run.
     #[must_use]
+    #[inline]
     pub fn is_recording(&self) -> bool {
         self.inner.is_some()
     }
@@ -86,7 +92,7 @@ impl RunManager {
     /// The run's identity, or `None` for a no-op run.
     #[must_use]
     pub fn info(&self) -> Option<&RunInfo> {
-        self.inner.as_deref().map(|inner| &inner.info)
+        self.inner.as_ref().and_then(|inner| inner.child.parent.as_ref())
     }
 
     /// The run's id; `None` for a no-op run, which draws none.
@@ -116,19 +122,19 @@ impl RunManager {
     /// The handlers of this run (its inheritable and local ones).
     #[must_use]
     pub fn handlers(&self) -> &[Handler] {
-        self.inner.as_deref().map_or(&[], |inner| inner.handlers.as_slice())
+        self.callbacks().handlers()
     }
 
     /// The tags of this run.
     #[must_use]
     pub fn tags(&self) -> &Tags {
-        self.inner.as_deref().map_or(&Tags::EMPTY, |inner| &inner.tags)
+        self.callbacks().tags()
     }
 
     /// The metadata of this run.
     #[must_use]
     pub fn metadata(&self) -> &Metadata {
-        self.inner.as_deref().map_or(&Metadata::EMPTY, |inner| &inner.metadata)
+        self.callbacks().metadata()
     }
 
     /// The manager for a child run: this run's inheritable handlers, tags and metadata, this
@@ -234,17 +240,23 @@ impl RunManager {
         self.emit(EventData::Custom(CustomEvent { name: name.to_owned(), data: record(data) }))
     }
 
+    /// Whether a handler hears this run's start, end and error events, so that making their
+    /// data is worth it.
+    pub(crate) fn hears_run_events(&self) -> bool {
+        self.info().is_some_and(|info| listens(self.handlers(), Ignore::kind(info.kind)))
+    }
+
     /// Sends `data` to the run's handlers that want it.
     pub(crate) fn emit(&self, data: EventData<'_>) -> Result<(), CallbackError> {
-        let Some(inner) = &self.inner else {
+        let Some(info) = self.info() else {
             return Ok(());
         };
-        let flag = Event::ignore_flag(inner.info.kind, &data);
-        let handlers = inner.handlers.as_slice();
+        let flag = Event::ignore_flag(info.kind, &data);
+        let handlers = self.handlers();
         if !listens(handlers, flag) {
             return Ok(());
         }
-        dispatch(handlers, flag, &Event { run: Cow::Borrowed(&inner.info), time: SystemTime::now(), data })
+        dispatch(handlers, flag, &Event { run: Cow::Borrowed(info), time: SystemTime::now(), data })
     }
 }
 
@@ -252,11 +264,9 @@ impl Deref for RunManager {
     type Target = CallbackManager;
 
     /// The manager of this run's children.
+    #[inline]
     fn deref(&self) -> &CallbackManager {
-        match &self.inner {
-            Some(inner) => &inner.child,
-            None => CallbackManager::none(),
-        }
+        self.inner.as_ref().map_or(CallbackManager::none(), |inner| &inner.child)
     }
 }
 

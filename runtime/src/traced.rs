@@ -2,19 +2,23 @@
 //! `runtrace::__private`, whose contents may change in any release.
 
 use std::borrow::Cow;
+use std::fmt::{Debug, Display};
 use std::marker::PhantomData;
 use std::sync::OnceLock;
 
+use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::dispatch::report_unraisable;
+use crate::dispatch::{listens, report_unraisable};
 use crate::event::{ErrorCause, RunError};
+use crate::handler::Ignore;
 use crate::{CallbackError, CallbackManager, RunGuard, RunKind};
 
 pub use crate::dispatch::CatchUnwind;
 pub use crate::record;
 
 /// The static description of a traced function's runs, plus its per-call options.
+#[derive(Clone, Copy)]
 pub struct RunSpec<'a> {
     /// `kind = "..."`.
     pub kind: RunKind,
@@ -45,18 +49,21 @@ pub fn start(
     spec: &RunSpec<'_>,
     inputs: &(dyn Fn() -> Value + Sync),
 ) -> Result<RunGuard, CallbackError> {
-    let local = spec.callbacks.filter(|callbacks| !callbacks.is_empty());
-    if parent.is_empty() && local.is_none() && !spec.verbose {
+    let quiet_constructor = spec.callbacks.is_none_or(CallbackManager::is_empty);
+    if !crate::tracer::scope::watching() && parent.is_empty() && quiet_constructor && !spec.verbose {
         return Ok(RunGuard::noop());
     }
-    start_recorded(parent, local, spec, inputs)
+    // Constructor callbacks without handlers still bring their tags and metadata. The spec
+    // goes by value so that the compiler writes it out on this path only, not before the
+    // check above.
+    start_recorded(parent, spec.callbacks, *spec, inputs)
 }
 
 #[cold]
 fn start_recorded(
     parent: &CallbackManager,
     local: Option<&CallbackManager>,
-    spec: &RunSpec<'_>,
+    spec: RunSpec<'_>,
     inputs: &(dyn Fn() -> Value + Sync),
 ) -> Result<RunGuard, CallbackError> {
     let name = spec.name.resolve();
@@ -68,7 +75,11 @@ fn start_recorded(
         configured = configured.with_local_tags(spec.tags);
     }
     if let Some(metadata) = spec.metadata {
-        configured = configured.with_local_metadata(metadata());
+        // Metadata expressions are the user's code: run them only for a handler that hears
+        // this run (an ambient tracer scope is added later, so it counts as one).
+        if crate::tracer::scope::watching() || listens(configured.handlers(), Ignore::kind(spec.kind)) {
+            configured = configured.with_local_metadata(metadata());
+        }
     }
     configured.start(spec.kind, name, inputs)
 }
@@ -98,27 +109,156 @@ pub fn typed_fn<R, F: FnOnce() -> R>(body: F) -> F {
     body
 }
 
-/// Gives the body's future its output type, so `?` and errors see the declared type.
-#[inline]
-pub fn typed_future<R, F: std::future::Future<Output = R>>(body: F) -> F {
-    body
+/// A recorded argument or output, erased for the lazy closure that makes its JSON: `Sync`,
+/// because a handler may read the record on another thread while the run goes on.
+pub trait Recorded: Sync {
+    /// The value as JSON.
+    fn to_json(&self) -> Value;
 }
 
-/// `callbacks = expr`: the constructor callbacks, which must be a `CallbackManager`.
-#[inline]
-#[must_use]
-pub fn constructor_callbacks(callbacks: &CallbackManager) -> Option<&CallbackManager> {
-    Some(callbacks)
+impl<T: Serialize + Sync + ?Sized> Recorded for T {
+    #[inline]
+    fn to_json(&self) -> Value {
+        crate::record(self)
+    }
 }
 
-/// `verbose = expr`, which must be a `bool`.
+// The checks below are one trait per requirement, each with its own message on the user's
+// tokens. `do_not_recommend` keeps rustc on that message when the type that fails is nested
+// (`Vec<Embedding>`), instead of serde's, which knows nothing of `skip`.
+
+/// An argument recorded in the run's inputs must be `Serialize`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be recorded in the run's inputs: it does not implement `serde::Serialize`",
+    label = "this argument is recorded as JSON",
+    note = "leave the argument out of the run's inputs with `#[traced_run(skip(..))]` or `skip_all`, \
+            or record it as \"[REDACTED]\" with `redact(..)`"
+)]
+pub trait RecordInput: Serialize {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Serialize + ?Sized> RecordInput for T {}
+
+/// An argument recorded in the run's inputs must be `Sync`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be recorded in the run's inputs: it is not `Sync`",
+    label = "handlers may read the run's inputs from another thread",
+    note = "leave the argument out of the run's inputs with `#[traced_run(skip(..))]` or `skip_all`, \
+            or record it as \"[REDACTED]\" with `redact(..)`"
+)]
+pub trait ShareInput: Sync {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Sync + ?Sized> ShareInput for T {}
+
+/// Checks that an argument can be recorded and erases its type.
 #[inline]
 #[must_use]
-pub fn verbose(verbose: bool) -> bool {
-    verbose
+pub fn input<'a, T: RecordInput + ShareInput + 'a>(value: &'a T) -> &'a (dyn Recorded + 'a) {
+    value
+}
+
+/// The value a traced function returns (its `Ok` value for a `Result`) must be `Serialize`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be recorded as the run's output: it does not implement `serde::Serialize`",
+    label = "the function's output is recorded as JSON",
+    note = "leave the output out of the record with `#[traced_run(skip_output)]`, \
+            or record it as \"[REDACTED]\" with `redact_output`"
+)]
+pub trait RecordOutput: Serialize {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Serialize + ?Sized> RecordOutput for T {}
+
+/// The value a traced function returns must be `Sync` to be recorded.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be recorded as the run's output: it is not `Sync`",
+    label = "handlers may read the run's output from another thread",
+    note = "leave the output out of the record with `#[traced_run(skip_output)]`, \
+            or record it as \"[REDACTED]\" with `redact_output`"
+)]
+pub trait ShareOutput: Sync {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Sync + ?Sized> ShareOutput for T {}
+
+/// Checks that the output can be recorded and erases its type.
+#[inline]
+#[must_use]
+pub fn output<'a, T: RecordOutput + ShareOutput + 'a>(value: &'a T) -> &'a (dyn Recorded + 'a) {
+    value
+}
+
+/// A value of `metadata(key = value)` must be `Serialize`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be recorded as a metadata value: it does not implement `serde::Serialize`",
+    label = "metadata values are recorded as JSON",
+    note = "record something that describes it instead, such as its name: `metadata(model = \"gpt-4o\")`"
+)]
+pub trait RecordMetadata: Serialize {}
+
+#[diagnostic::do_not_recommend]
+impl<T: Serialize + ?Sized> RecordMetadata for T {}
+
+/// The JSON of a `metadata(key = value)` value.
+#[inline]
+#[must_use]
+pub fn metadata<T: RecordMetadata + ?Sized>(value: &T) -> Value {
+    crate::record(value)
+}
+
+/// The error of a traced function that returns `Result`, rendered with `Display` (the default,
+/// and `err(Display)`).
+#[diagnostic::on_unimplemented(
+    message = "the error type `{Self}` does not implement `Display`",
+    label = "a failed run records its error with `Display`",
+    note = "implement `std::fmt::Display` for it (`thiserror` derives it), or record the error with `Debug`: \
+            `#[traced_run(err(Debug))]`"
+)]
+pub trait DisplayError {
+    /// The error as the run's error message.
+    fn render(&self) -> String;
+}
+
+impl<E: Display + ?Sized> DisplayError for E {
+    #[inline]
+    fn render(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// Renders an error with [`DisplayError`].
+#[must_use]
+pub fn display_error<E: DisplayError + ?Sized>(error: &E) -> String {
+    error.render()
+}
+
+/// The error of a traced function with `err(Debug)`, rendered with `Debug`.
+#[diagnostic::on_unimplemented(
+    message = "the error type `{Self}` does not implement `Debug`",
+    label = "`err(Debug)` records the error of a failed run with `Debug`",
+    note = "derive `Debug` for it, or record the error with `Display`: `#[traced_run(err(Display))]`"
+)]
+pub trait DebugError {
+    /// The error as the run's error message.
+    fn render(&self) -> String;
+}
+
+impl<E: Debug + ?Sized> DebugError for E {
+    #[inline]
+    fn render(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+/// Renders an error with [`DebugError`].
+#[must_use]
+pub fn debug_error<E: DebugError + ?Sized>(error: &E) -> String {
+    error.render()
 }
 
 /// The name of a traced function's runs.
+#[derive(Clone, Copy)]
 pub enum RunName {
     /// Known when the function was compiled.
     Static(&'static str),
@@ -156,9 +296,25 @@ impl RunName {
 
 /// `my_crate::chains::MyChain<T>` and `call` make `MyChain::call`.
 fn method_name(type_name: &str, method: &str) -> String {
-    let without_generics = type_name.split('<').next().unwrap_or(type_name);
-    let short = without_generics.rsplit("::").next().unwrap_or(without_generics);
+    // Every path in the type name loses its module prefix, so `(a::Calculator, b::Search)`
+    // reads `(Calculator, Search)`; generic arguments of a named type are dropped.
+    let mut short = String::with_capacity(type_name.len());
+    let mut segment_start = 0;
+    for (index, c) in type_name.char_indices() {
+        if !(c.is_alphanumeric() || c == '_' || c == ':') {
+            short.push_str(last_segment(&type_name[segment_start..index]));
+            short.push(c);
+            segment_start = index + c.len_utf8();
+        }
+    }
+    short.push_str(last_segment(&type_name[segment_start..]));
+    let short =
+        if short.starts_with(['(', '[', '&', '*']) { &short[..] } else { short.split('<').next().unwrap_or(&short) };
     format!("{short}::{method}")
+}
+
+fn last_segment(path: &str) -> &str {
+    path.rsplit("::").next().unwrap_or(path)
 }
 
 /// Picks how a handler's request to stop a run reaches the caller of a function returning

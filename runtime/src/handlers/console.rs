@@ -154,7 +154,7 @@ impl CallbackHandler for ConsoleHandler {
 }
 
 /// A duration as a person reads it: `81µs`, `12.3ms`, `1.20s`.
-struct Elapsed(Duration);
+pub(crate) struct Elapsed(pub(crate) Duration);
 
 impl std::fmt::Display for Elapsed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

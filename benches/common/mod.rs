@@ -1,0 +1,315 @@
+//! The workload both benchmarks measure: one top-level call of a 3-level nested call
+//! (`outer` → `middle` → `inner`, each returning a small value), written once per
+//! instrumentation, and the handlers, layers and reporters the configurations use.
+//!
+//! Every function is `#[inline(never)]`, so each variant pays for three real calls and the
+//! plain baseline is a call, not a constant folded away.
+
+#![allow(dead_code)] // each bench binary uses its own part of this module
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use runtrace::prelude::*;
+use runtrace::{BoxFuture, Event, HandlerResult};
+
+/// Traced runs (and spans) per top-level call.
+pub const RUNS_PER_CALL: u64 = 3;
+
+// ---------------------------------------------------------------------------------------
+// Plain functions: the baseline.
+
+pub mod plain {
+    #[inline(never)]
+    pub fn outer(x: u64) -> u64 {
+        middle(x) + 1
+    }
+
+    #[inline(never)]
+    fn middle(x: u64) -> u64 {
+        inner(x) * 2
+    }
+
+    #[inline(never)]
+    fn inner(x: u64) -> u64 {
+        x + 3
+    }
+
+    #[inline(never)]
+    pub async fn outer_async(x: u64) -> u64 {
+        middle_async(x).await + 1
+    }
+
+    #[inline(never)]
+    async fn middle_async(x: u64) -> u64 {
+        inner_async(x).await * 2
+    }
+
+    #[inline(never)]
+    async fn inner_async(x: u64) -> u64 {
+        x + 3
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// runtrace: `#[traced_run]`, each run a child of the one above through `run`.
+
+pub mod traced {
+    use runtrace::prelude::*;
+
+    #[traced_run(kind = "chain")]
+    #[inline(never)]
+    pub fn outer(x: u64, run: &RunManager) -> u64 {
+        middle(x, run) + 1
+    }
+
+    #[traced_run(kind = "chain")]
+    #[inline(never)]
+    fn middle(x: u64, run: &RunManager) -> u64 {
+        inner(x, run) * 2
+    }
+
+    #[traced_run(kind = "tool")]
+    #[inline(never)]
+    fn inner(x: u64) -> u64 {
+        x + 3
+    }
+
+    #[traced_run(kind = "chain")]
+    #[inline(never)]
+    pub async fn outer_async(x: u64, run: &RunManager) -> u64 {
+        middle_async(x, run).await + 1
+    }
+
+    #[traced_run(kind = "chain")]
+    #[inline(never)]
+    async fn middle_async(x: u64, run: &RunManager) -> u64 {
+        inner_async(x, run).await * 2
+    }
+
+    #[traced_run(kind = "tool")]
+    #[inline(never)]
+    async fn inner_async(x: u64) -> u64 {
+        x + 3
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// tracing: `#[instrument]` (records `x` as a field, as `#[traced_run]` records its inputs).
+
+pub mod instrumented {
+    #[tracing::instrument]
+    #[inline(never)]
+    pub fn outer(x: u64) -> u64 {
+        middle(x) + 1
+    }
+
+    #[tracing::instrument]
+    #[inline(never)]
+    fn middle(x: u64) -> u64 {
+        inner(x) * 2
+    }
+
+    #[tracing::instrument]
+    #[inline(never)]
+    fn inner(x: u64) -> u64 {
+        x + 3
+    }
+
+    #[tracing::instrument]
+    #[inline(never)]
+    pub async fn outer_async(x: u64) -> u64 {
+        middle_async(x).await + 1
+    }
+
+    #[tracing::instrument]
+    #[inline(never)]
+    async fn middle_async(x: u64) -> u64 {
+        inner_async(x).await * 2
+    }
+
+    #[tracing::instrument]
+    #[inline(never)]
+    async fn inner_async(x: u64) -> u64 {
+        x + 3
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// fastrace: `#[trace]`.
+
+pub mod fastraced {
+    #[fastrace::trace]
+    #[inline(never)]
+    pub fn outer(x: u64) -> u64 {
+        middle(x) + 1
+    }
+
+    #[fastrace::trace]
+    #[inline(never)]
+    fn middle(x: u64) -> u64 {
+        inner(x) * 2
+    }
+
+    #[fastrace::trace]
+    #[inline(never)]
+    fn inner(x: u64) -> u64 {
+        x + 3
+    }
+
+    #[fastrace::trace]
+    #[inline(never)]
+    pub async fn outer_async(x: u64) -> u64 {
+        middle_async(x).await + 1
+    }
+
+    #[fastrace::trace]
+    #[inline(never)]
+    async fn middle_async(x: u64) -> u64 {
+        inner_async(x).await * 2
+    }
+
+    #[fastrace::trace]
+    #[inline(never)]
+    async fn inner_async(x: u64) -> u64 {
+        x + 3
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// runtrace handlers.
+
+/// A sync handler that does nothing: the cost of dispatch itself.
+pub struct Noop;
+
+impl CallbackHandler for Noop {}
+
+/// An async handler that does nothing: the cost of handing events to the background.
+pub struct NoopAsync;
+
+impl AsyncCallbackHandler for NoopAsync {
+    fn on_event<'a>(&'a self, _event: &'a Event<'static>) -> BoxFuture<'a, HandlerResult> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// How many top-level calls pass between two flushes of the async handler (or two drains of
+/// the recorder): the flush's cost is spread over them, as a program's final flush is spread
+/// over its runs. 6 events per call keeps a batch (1536 events) inside the default queue.
+pub const BATCH: u32 = 256;
+
+/// An exporter that drops every finished tree: the tracer's cost is building the trees.
+pub struct DiscardExporter;
+
+impl runtrace::Exporter for DiscardExporter {
+    fn export(&self, tree: &runtrace::RunTree) -> Result<(), runtrace::ExportError> {
+        std::hint::black_box(tree);
+        Ok(())
+    }
+}
+
+/// A tracer building full run trees (inputs `{"x": ..}` and outputs as JSON), then
+/// discarding them.
+pub fn tracer() -> runtrace::Tracer {
+    runtrace::Tracer::new(DiscardExporter)
+}
+
+// ---------------------------------------------------------------------------------------
+// tracing layers.
+
+pub mod layers {
+    use std::sync::Arc;
+
+    use super::{Instant, Mutex};
+    use tracing::span::{Attributes, Id};
+    use tracing::{Subscriber, field};
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::Context;
+    use tracing_subscriber::registry::LookupSpan;
+
+    /// A layer that does nothing on span creation and close: the cost of the registry.
+    pub struct NoopLayer;
+
+    impl<S: Subscriber> Layer<S> for NoopLayer {
+        fn on_new_span(&self, _attrs: &Attributes<'_>, _id: &Id, _ctx: Context<'_, S>) {}
+        fn on_close(&self, _id: Id, _ctx: Context<'_, S>) {}
+    }
+
+    /// What [`StoringLayer`] keeps of a span: what a tracer keeps of a run.
+    pub struct SpanRecord {
+        pub name: &'static str,
+        pub fields: String,
+        pub parent: Option<u64>,
+        pub start: Instant,
+        pub end: Option<Instant>,
+    }
+
+    /// A layer that stores a record per span (name, fields, parent, start and end time):
+    /// the `tracing` counterpart of a tracer building run trees.
+    #[derive(Default)]
+    pub struct StoringLayer {
+        pub finished: Arc<Mutex<Vec<SpanRecord>>>,
+    }
+
+    struct Fields<'a>(&'a mut String);
+
+    impl field::Visit for Fields<'_> {
+        fn record_debug(&mut self, field: &field::Field, value: &dyn std::fmt::Debug) {
+            use std::fmt::Write;
+            let _ = write!(self.0, "{}={:?} ", field.name(), value);
+        }
+    }
+
+    impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for StoringLayer {
+        fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+            let Some(span) = ctx.span(id) else { return };
+            let mut fields = String::new();
+            attrs.record(&mut Fields(&mut fields));
+            let parent = span.parent().map(|parent| parent.id().into_u64());
+            let record = SpanRecord { name: attrs.metadata().name(), fields, parent, start: Instant::now(), end: None };
+            span.extensions_mut().insert(record);
+        }
+
+        fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+            let Some(span) = ctx.span(&id) else { return };
+            if let Some(mut record) = span.extensions_mut().remove::<SpanRecord>() {
+                record.end = Some(Instant::now());
+                self.finished.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(record);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// fastrace reporter.
+
+/// A reporter that drops every span it gets.
+pub struct DiscardReporter;
+
+impl fastrace::collector::Reporter for DiscardReporter {
+    fn report(&mut self, spans: Vec<fastrace::collector::SpanRecord>) {
+        drop(spans);
+    }
+}
+
+/// Installs [`DiscardReporter`] once for the process.
+pub fn install_discard_reporter() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| fastrace::set_reporter(DiscardReporter, fastrace::collector::Config::default()));
+}
+
+/// One top-level fastrace call under a root span, as a traced request runs.
+#[inline(never)]
+pub fn fastrace_rooted(x: u64) -> u64 {
+    use fastrace::prelude::*;
+    let root = Span::root("request", SpanContext::random());
+    let _guard = root.set_local_parent();
+    fastraced::outer(x)
+}
+
+/// [`fastrace_rooted`] for async code.
+pub async fn fastrace_rooted_async(x: u64) -> u64 {
+    use fastrace::prelude::*;
+    let root = Span::root("request", SpanContext::random());
+    fastraced::outer_async(x).in_span(root).await
+}

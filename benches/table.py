@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Turns the output of `cargo bench --bench overhead` into the README's results table.
+
+    cargo bench --bench overhead | tee overhead-1.txt
+    python3 benches/table.py overhead-1.txt [overhead-2.txt ...]
+
+For each group (sync, tokio current-thread) and configuration: the median time of one
+top-level call (3 nested runs), its range, the ratio to the group's `plain` baseline, and
+the cost per run, (median - plain) / 3. With one file the range is divan's fastest and
+slowest sample; with several runs the median is the median of the runs' medians and the
+range is that of the runs' medians, the steadier figure on a noisy machine.
+"""
+
+import re
+import statistics
+import sys
+
+RUNS_PER_CALL = 3
+UNITS = {"ps": 1e-3, "ns": 1.0, "µs": 1e3, "us": 1e3, "ms": 1e6, "s": 1e9}
+ROW = re.compile(r"^[│ ]*[├╰]─ (\S+)\s+(.*)$")
+TIME = re.compile(r"([\d.]+) (ps|ns|µs|us|ms|s)\b")
+
+GROUPS = {"sync": "sync", "tokio_current_thread": "async (tokio current-thread)"}
+
+# Rows in the order the README reads them, with what each measures.
+CONFIGURATIONS = [
+    ("plain", "plain functions (baseline)"),
+    ("runtrace_none", "runtrace, no handlers"),
+    ("runtrace_noop_sync", "runtrace, one no-op sync handler"),
+    ("runtrace_recording", "runtrace, `RecordingHandler`"),
+    ("runtrace_tracer", "runtrace, `Tracer` (run trees, discarded)"),
+    ("runtrace_noop_async", "runtrace, one no-op async handler (+ flush)"),
+    ("tracing_none", "tracing `#[instrument]`, no subscriber"),
+    ("tracing_noop_layer", "tracing, registry + no-op layer"),
+    ("tracing_storing_layer", "tracing, registry + layer storing spans"),
+    ("fastrace_none", "fastrace `#[trace]`, no reporter"),
+    ("fastrace_discard", "fastrace, root span + discarding reporter"),
+]
+
+
+def parse(path):
+    """{group: {bench: (fastest, slowest, median)}} in nanoseconds."""
+    groups, group = {}, None
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            match = ROW.match(line.rstrip("\n"))
+            if not match:
+                continue
+            name, rest = match.groups()
+            times = [float(value) * UNITS[unit] for value, unit in TIME.findall(rest)]
+            if not times:
+                group = groups.setdefault(name, {})
+            elif group is not None and len(times) >= 3:
+                group[name] = (times[0], times[1], times[2])
+    return groups
+
+
+def fmt(ns):
+    if ns >= 1000:
+        return f"{ns / 1000:.2f} µs"
+    return f"{ns:.1f} ns" if ns >= 10 else f"{ns:.2f} ns"
+
+
+def main(paths):
+    runs = [parse(path) for path in paths]
+    groups = [name for name in runs[0] if runs[0][name]]
+    header = "| configuration |"
+    rule = "|---|"
+    for group in groups:
+        header += f" {GROUPS.get(group, group)}: median | range | × plain | per run |"
+        rule += "---:|---:|---:|---:|"
+    print(header)
+    print(rule)
+    for bench, label in CONFIGURATIONS:
+        row = f"| {label} |"
+        for group in groups:
+            samples = [run.get(group, {}).get(bench) for run in runs]
+            samples = [s for s in samples if s]
+            baselines = [run[group]["plain"][2] for run in runs if "plain" in run.get(group, {})]
+            if not samples or not baselines:
+                row += " – | – | – | – |"
+                continue
+            medians = [s[2] for s in samples]
+            median = statistics.median(medians)
+            low, high = (samples[0][0], samples[0][1]) if len(samples) == 1 else (min(medians), max(medians))
+            plain = statistics.median(baselines)
+            per_run = (median - plain) / RUNS_PER_CALL
+            overhead = "–" if bench == "plain" else f"+{fmt(per_run)}" if per_run >= 0 else f"−{fmt(-per_run)}"
+            row += f" {fmt(median)} | {fmt(low)} – {fmt(high)} | {median / plain:.1f} | {overhead} |"
+        print(row)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    main(sys.argv[1:])

@@ -1,0 +1,222 @@
+//! Where finished trees go: the [`Exporter`] trait, a JSON Lines file, an in-memory collector.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use super::run_tree::RunTree;
+use crate::HandlerError;
+
+/// Receives each root tree a [`Tracer`](crate::Tracer) finishes, once its root ends.
+///
+/// Called inline, on the thread that ended the root run, outside the tracer's locks. An
+/// error is reported (a `tracing` warning) and the traced code goes on. Pairs export to
+/// both, as do vectors of exporters.
+///
+/// ```
+/// use runtrace_runtime::{ExportError, Exporter, RunTree, Tracer};
+///
+/// struct Printer;
+///
+/// impl Exporter for Printer {
+///     fn export(&self, tree: &RunTree) -> Result<(), ExportError> {
+///         println!("{} finished with {} children", tree.name, tree.child_runs.len());
+///         Ok(())
+///     }
+/// }
+///
+/// let tracer = Tracer::new(Printer);
+/// ```
+pub trait Exporter: Send + Sync + 'static {
+    /// Exports one finished root tree.
+    ///
+    /// # Errors
+    ///
+    /// Whatever kept the tree from its destination; it is reported, never raised.
+    fn export(&self, tree: &RunTree) -> Result<(), ExportError>;
+}
+
+/// Why an exporter could not export a tree.
+///
+/// ```
+/// let error = runtrace_runtime::ExportError::other("collector is down");
+/// assert_eq!(error.to_string(), "collector is down");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExportError {
+    /// Writing failed.
+    #[error("could not write the run tree: {0}")]
+    Io(#[from] std::io::Error),
+    /// The tree could not be turned into JSON.
+    #[error("could not serialize the run tree: {0}")]
+    Serialize(#[from] serde_json::Error),
+    /// Any other failure, from an exporter of your own.
+    #[error("{0}")]
+    Other(#[source] HandlerError),
+}
+
+impl ExportError {
+    /// Wraps an error of your own exporter.
+    #[must_use]
+    pub fn other(error: impl Into<HandlerError>) -> Self {
+        ExportError::Other(error.into())
+    }
+}
+
+/// Appends each root tree as one line of JSON to a file, flushed tree by tree, so a crash
+/// loses at most the trees whose roots had not ended.
+///
+/// The file is created if missing and appended to if not; each tree is written with one
+/// `write` call, so lines from several processes appending to one file stay whole.
+/// `cargo run --example trace_view -- runs.jsonl` draws the file as a tree.
+///
+/// ```
+/// use runtrace_runtime::{CallbackManager, JsonlExporter, RunKind, RunTree, Tracer};
+///
+/// let path = std::env::temp_dir().join(format!("runtrace-doc-{}.jsonl", std::process::id()));
+/// let tracer = Tracer::new(JsonlExporter::open(&path)?);
+/// let callbacks = CallbackManager::new().with_handler(&tracer);
+/// callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+///
+/// let trees = RunTree::read_jsonl(&path)?;
+/// assert_eq!(trees[0].name, "calculator");
+/// # std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct JsonlExporter {
+    path: PathBuf,
+    file: Mutex<File>,
+}
+
+impl JsonlExporter {
+    /// Opens `path` for appending, creating it if missing.
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Io`] if the file cannot be opened (a missing directory, no permission).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, ExportError> {
+        let path = path.as_ref().to_owned();
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        Ok(JsonlExporter { path, file: Mutex::new(file) })
+    }
+
+    /// The file's path.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("runtrace-doc-path-{}.jsonl", std::process::id()));
+    /// let exporter = runtrace_runtime::JsonlExporter::open(&path)?;
+    /// assert_eq!(exporter.path(), path);
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Exporter for JsonlExporter {
+    fn export(&self, tree: &RunTree) -> Result<(), ExportError> {
+        let mut line = serde_json::to_vec(tree)?;
+        line.push(b'\n');
+        // A writer that panicked mid-line leaves the file as it was; the next line is whole.
+        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        file.write_all(&line)?;
+        file.flush()?;
+        Ok(())
+    }
+}
+
+/// Keeps every root tree in memory: the exporter behind
+/// [`collect_runs`](crate::collect_runs), and the one to assert on in tests. Clones share
+/// the same trees.
+///
+/// ```
+/// use runtrace_runtime::{CallbackManager, RunCollector, RunKind, Tracer};
+///
+/// let collector = RunCollector::new();
+/// let callbacks = CallbackManager::new().with_handler(Tracer::new(collector.clone()));
+/// callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+/// assert_eq!(collector.len(), 1);
+/// assert_eq!(collector.take()[0].name, "calculator");
+/// assert!(collector.is_empty());
+/// # Ok::<(), runtrace_runtime::CallbackError>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct RunCollector {
+    trees: Arc<Mutex<Vec<RunTree>>>,
+}
+
+impl RunCollector {
+    /// An empty collector.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A copy of the trees so far, in the order their roots ended.
+    #[must_use]
+    pub fn trees(&self) -> Vec<RunTree> {
+        self.lock().clone()
+    }
+
+    /// The trees so far, leaving the collector empty.
+    #[must_use]
+    pub fn take(&self) -> Vec<RunTree> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// How many trees were collected.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no tree was collected.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Vec<RunTree>> {
+        self.trees.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Exporter for RunCollector {
+    fn export(&self, tree: &RunTree) -> Result<(), ExportError> {
+        self.lock().push(tree.clone());
+        Ok(())
+    }
+}
+
+impl<E: Exporter + ?Sized> Exporter for Box<E> {
+    fn export(&self, tree: &RunTree) -> Result<(), ExportError> {
+        (**self).export(tree)
+    }
+}
+
+impl<E: Exporter + ?Sized> Exporter for Arc<E> {
+    fn export(&self, tree: &RunTree) -> Result<(), ExportError> {
+        (**self).export(tree)
+    }
+}
+
+/// Exports to both; the first error is returned after both had the tree.
+impl<A: Exporter, B: Exporter> Exporter for (A, B) {
+    fn export(&self, tree: &RunTree) -> Result<(), ExportError> {
+        let first = self.0.export(tree);
+        let second = self.1.export(tree);
+        first.and(second)
+    }
+}
+
+/// Exports to each; the first error is returned after every one had the tree.
+impl<E: Exporter> Exporter for Vec<E> {
+    fn export(&self, tree: &RunTree) -> Result<(), ExportError> {
+        self.iter().map(|exporter| exporter.export(tree)).fold(Ok(()), Result::and)
+    }
+}

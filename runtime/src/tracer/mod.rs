@@ -1,0 +1,226 @@
+//! The tracer: assembles [`RunTree`]s from events and exports each finished root tree.
+//!
+//! - [`Tracer`] is the handler; [`Exporter`]s receive its trees: [`JsonlExporter`] (a JSON
+//!   Lines file) and [`RunCollector`] (memory);
+//! - scopes trace without passing a tracer by hand: [`Tracer::in_scope`] / [`Tracer::scope`]
+//!   ("trace this block"), [`collect_runs`], and the [`TRACE_ENV`] variable;
+//! - [`TraceContext`] carries a run's place in its trace across processes, as headers.
+
+mod assemble;
+mod exporter;
+mod headers;
+mod run_tree;
+pub(crate) mod scope;
+mod timestamp;
+mod view;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+pub use exporter::{ExportError, Exporter, JsonlExporter, RunCollector};
+pub use headers::{BAGGAGE_HEADER, HeaderError, MAX_HEADER_LEN, TRACE_HEADER, TraceContext};
+pub use run_tree::{ReadError, RunEvent, RunTree};
+pub use scope::{TRACE_ENV, collect_runs, collect_runs_async, scoped_callbacks};
+pub use view::TreeView;
+
+use assemble::TracerCore;
+
+use crate::handler::{CallbackHandler, Handler, HandlerRepr, IntoHandler};
+
+/// A handler that assembles the runs it hears into [`RunTree`]s and hands each finished
+/// root tree to its [`Exporter`].
+///
+/// - Exact under any interleaving: trees of concurrent runs, on any number of threads, are
+///   kept apart by run id, never by arrival order.
+/// - A run whose parent this tracer never saw (it was added below the root, as a local
+///   handler) becomes a root, as in LangChain. A run whose parent is in another process
+///   (see [`TraceContext`]) joins that trace.
+/// - An event for a run it does not hold is reported (a `tracing` warning), never a panic.
+/// - A tree leaves memory when its root ends; children still running then are exported as
+///   they are, without an end.
+///
+/// Cloning is cheap and clones are the same tracer: adding it twice, as a clone or a
+/// reference, keeps it once.
+///
+/// ```
+/// use runtrace_runtime::{CallbackManager, RunCollector, RunKind, Tracer};
+///
+/// let collector = RunCollector::new();
+/// let tracer = Tracer::new(collector.clone());
+/// let callbacks = CallbackManager::new().with_handler(&tracer);
+///
+/// let chain = callbacks.start_run(RunKind::Chain, "answer", &"What is 2+2?")?;
+/// let tool = chain.start_run(RunKind::Tool, "calculator", &"2+2")?;
+/// tool.end(&4)?;
+/// chain.end(&"4")?;
+///
+/// let tree = &collector.trees()[0];
+/// assert_eq!(tree.child_runs[0].name, "calculator");
+/// assert_eq!(tree.child_runs[0].parent_run_id, Some(tree.id));
+/// assert_eq!(tracer.open_runs(), 0);
+/// # Ok::<(), runtrace_runtime::CallbackError>(())
+/// ```
+#[derive(Clone)]
+pub struct Tracer {
+    core: Arc<TracerCore>,
+    handler: Handler,
+}
+
+/// Every live tracer, so a [`RunManager`](crate::RunManager) can find the one among its
+/// handlers that knows its dotted order (LangChain looks its tracer up the same way).
+/// Touched when a tracer is made and when headers are written, never per event.
+static TRACERS: Mutex<Vec<Weak<TracerCore>>> = Mutex::new(Vec::new());
+
+impl Tracer {
+    /// A tracer exporting to `exporter`.
+    ///
+    /// ```
+    /// let tracer = runtrace_runtime::Tracer::new(runtrace_runtime::RunCollector::new());
+    /// ```
+    #[must_use]
+    pub fn new(exporter: impl Exporter) -> Tracer {
+        let core = Arc::new(TracerCore::new(Box::new(exporter)));
+        let handler = Handler::from_arc(Arc::clone(&core) as Arc<dyn CallbackHandler>);
+        let mut tracers = TRACERS.lock().unwrap_or_else(PoisonError::into_inner);
+        tracers.retain(|tracer| tracer.strong_count() > 0);
+        tracers.push(Arc::downgrade(&core));
+        Tracer { core, handler }
+    }
+
+    /// A tracer appending to the JSON Lines file at `path` (see [`JsonlExporter`]).
+    ///
+    /// # Errors
+    ///
+    /// [`ExportError::Io`] if the file cannot be opened.
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("runtrace-doc-jsonl-{}.jsonl", std::process::id()));
+    /// let tracer = runtrace_runtime::Tracer::jsonl(&path)?;
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn jsonl(path: impl AsRef<Path>) -> Result<Tracer, ExportError> {
+        Ok(Tracer::new(JsonlExporter::open(path)?))
+    }
+
+    /// This tracer as a manager's handler.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunCollector, Tracer};
+    /// let tracer = Tracer::new(RunCollector::new());
+    /// let callbacks = CallbackManager::new().with_handler(tracer.handler()).with_handler(&tracer);
+    /// assert_eq!(callbacks.handlers().len(), 1);
+    /// ```
+    #[must_use]
+    pub fn handler(&self) -> Handler {
+        self.handler.clone()
+    }
+
+    /// How many runs it holds: started and not yet part of an exported tree. Zero once
+    /// every root has ended.
+    ///
+    /// ```
+    /// let tracer = runtrace_runtime::Tracer::new(runtrace_runtime::RunCollector::new());
+    /// assert_eq!(tracer.open_runs(), 0);
+    /// ```
+    #[must_use]
+    pub fn open_runs(&self) -> usize {
+        self.core.open_runs()
+    }
+
+    /// Runs `body` with this tracer added to every root run started inside it on this
+    /// thread — runs with no parent, or a parent in another process — whatever callbacks
+    /// they were given (LangChain's `tracing_v2_enabled`). Runs nested in those inherit it.
+    ///
+    /// The scope is thread-local: a thread spawned inside is not covered; pass it
+    /// [`scoped_callbacks`] or a parent run. Scopes nest: a root run gets the tracers of all
+    /// scopes around it.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunCollector, RunKind, Tracer};
+    ///
+    /// let collector = RunCollector::new();
+    /// let tracer = Tracer::new(collector.clone());
+    /// tracer.in_scope(|| -> Result<(), runtrace_runtime::CallbackError> {
+    ///     CallbackManager::none().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)
+    /// })?;
+    /// CallbackManager::none().start_run(RunKind::Tool, "outside", &())?.end(&())?;
+    /// assert_eq!(collector.trees().len(), 1);
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
+    pub fn in_scope<R>(&self, body: impl FnOnce() -> R) -> R {
+        scope::in_scope(self.handler(), body)
+    }
+
+    /// [`in_scope`](Self::in_scope) for a future: this tracer is added to every root run
+    /// started while `future` is polled (a tokio task-local).
+    ///
+    /// **A `tokio::spawn` inside the future starts a new task, which the scope does not
+    /// reach.** Pass the spawned task its callbacks explicitly: the parent run (`run.clone()`
+    /// moves into the task; its children there are traced as usual), or
+    /// [`scoped_callbacks`] for new roots — or wrap the spawned future in the scope again:
+    /// `tokio::spawn(tracer.scope(job))`.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunCollector, RunKind, Tracer};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    /// let collector = RunCollector::new();
+    /// let tracer = Tracer::new(collector.clone());
+    /// tracer
+    ///     .scope(async {
+    ///         let chain = CallbackManager::none().start_run(RunKind::Chain, "answer", &"2+2?")?;
+    ///         let run = chain.run().clone(); // the parent run, moved into the task
+    ///         tokio::spawn(async move {
+    ///             let tool = run.start_run(RunKind::Tool, "calculator", &"2+2")?;
+    ///             tool.end(&4)
+    ///         })
+    ///         .await??;
+    ///         chain.end(&"4")?;
+    ///         Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+    ///     })
+    ///     .await?;
+    /// assert_eq!(collector.trees()[0].child_runs[0].name, "calculator");
+    /// # Ok(()) }
+    /// ```
+    pub fn scope<F: Future>(&self, future: F) -> impl Future<Output = F::Output> + use<F> {
+        scope::scope(self.handler(), future)
+    }
+
+    /// The live tracers among `handlers`, in order.
+    fn holding(handlers: &[Handler]) -> Vec<Tracer> {
+        let tracers = TRACERS.lock().unwrap_or_else(PoisonError::into_inner);
+        let live: Vec<Arc<TracerCore>> = tracers.iter().filter_map(Weak::upgrade).collect();
+        drop(tracers);
+        handlers
+            .iter()
+            .filter_map(|handler| {
+                let HandlerRepr::Inline(inline) = &handler.0 else { return None };
+                let address = Arc::as_ptr(&inline.handler).cast::<()>();
+                let core = live.iter().find(|core| Arc::as_ptr(core).cast::<()>() == address)?;
+                Some(Tracer { core: Arc::clone(core), handler: handler.clone() })
+            })
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracer").field("open_runs", &self.open_runs()).finish_non_exhaustive()
+    }
+}
+
+/// Adds the tracer itself, so every clone is the same handler.
+impl IntoHandler<Tracer> for Tracer {
+    fn into_handler(self) -> Handler {
+        self.handler
+    }
+}
+
+/// Adds the tracer itself, so every clone is the same handler.
+impl IntoHandler<Tracer> for &Tracer {
+    fn into_handler(self) -> Handler {
+        self.handler()
+    }
+}
