@@ -1,10 +1,13 @@
 //! Async handlers run in the background: off the traced code's path, in order, with bounded
 //! memory, and nothing lost once flushed, from sync or async code, in or out of a runtime.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
+use common::assert_each_worker_in_order;
 use runtrace::{
     AsyncCallbackHandler, Background, BoxFuture, CallbackError, CallbackManager, Event, EventData, HandlerResult,
     IntoHandler, Overflow, RunKind,
@@ -327,13 +330,7 @@ fn runs_on_many_threads_each_reach_the_background_handler_in_their_own_order() {
         });
         callbacks.flush_blocking();
 
-        let seen = tally.seen();
-        assert_eq!(seen.len(), expected.iter().map(Vec::len).sum::<usize>());
-        for (worker, expected) in expected.iter().enumerate() {
-            let prefix = format!("worker-{worker} ");
-            let own: Vec<&String> = seen.iter().filter(|line| line.starts_with(&prefix)).collect();
-            assert_eq!(own, expected.iter().collect::<Vec<_>>(), "events of worker {worker}");
-        }
+        assert_each_worker_in_order(&tally.seen(), &expected);
     });
 }
 

@@ -1,8 +1,9 @@
 //! Custom events: they belong to the run they are sent from, and sending one from outside any
 //! run is a typed error, never a panic.
 
-use std::sync::Arc;
+mod common;
 
+use common::recording;
 use runtrace::{CallbackError, CallbackManager, CustomEvent, EventData, EventType, RecordingHandler, RunKind};
 use serde_json::json;
 
@@ -19,8 +20,7 @@ fn custom_events(recorder: &RecordingHandler) -> Vec<(Option<runtrace::RunId>, C
 
 #[test]
 fn custom_event_inside_a_run_carries_that_runs_id_and_data() -> Result<(), CallbackError> {
-    let recorder = Arc::new(RecordingHandler::new());
-    let callbacks = CallbackManager::new().with_handler(recorder.clone());
+    let (recorder, callbacks) = recording();
 
     let index = callbacks.start_run(RunKind::Chain, "index", &"docs/")?;
     let embed = index.start_run(RunKind::Embedding, "embed", &"chunk 1")?;
@@ -40,8 +40,8 @@ fn custom_event_inside_a_run_carries_that_runs_id_and_data() -> Result<(), Callb
 
 #[test]
 fn custom_event_dispatched_from_a_runs_child_manager_belongs_to_that_run() -> Result<(), CallbackError> {
-    let recorder = Arc::new(RecordingHandler::new());
-    let run = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Retriever, "search", &"q")?;
+    let (recorder, callbacks) = recording();
+    let run = callbacks.start_run(RunKind::Retriever, "search", &"q")?;
 
     // A helper handed the run as a `&CallbackManager`, as a traced callee would be.
     let report = |callbacks: &CallbackManager| callbacks.dispatch_custom_event("hits", &3);
@@ -56,8 +56,7 @@ fn custom_event_dispatched_from_a_runs_child_manager_belongs_to_that_run() -> Re
 
 #[test]
 fn custom_event_sent_outside_any_run_is_a_no_parent_run_error() {
-    let recorder = Arc::new(RecordingHandler::new());
-    let callbacks = CallbackManager::new().with_handler(recorder.clone());
+    let (recorder, callbacks) = recording();
 
     let sent = callbacks.dispatch_custom_event("progress", &50);
 
@@ -90,8 +89,8 @@ fn custom_event_with_no_handlers_at_all_is_ok() -> Result<(), CallbackError> {
 
 #[test]
 fn custom_event_between_other_events_keeps_its_place() -> Result<(), CallbackError> {
-    let recorder = Arc::new(RecordingHandler::new());
-    let run = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Llm, "model", &"hi")?;
+    let (recorder, callbacks) = recording();
+    let run = callbacks.start_run(RunKind::Llm, "model", &"hi")?;
     run.on_llm_new_token("Hel")?;
     run.on_custom_event("usage", &json!({"tokens": 1}))?;
     run.on_llm_new_token("lo")?;
@@ -106,8 +105,8 @@ fn custom_event_between_other_events_keeps_its_place() -> Result<(), CallbackErr
 
 #[test]
 fn custom_event_data_that_cannot_be_json_is_recorded_as_a_message_not_a_panic() -> Result<(), CallbackError> {
-    let recorder = Arc::new(RecordingHandler::new());
-    let run = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Chain, "index", &())?;
+    let (recorder, callbacks) = recording();
+    let run = callbacks.start_run(RunKind::Chain, "index", &())?;
 
     // JSON object keys must be strings.
     let unrecordable: std::collections::BTreeMap<(u8, u8), u8> = [((1, 2), 3)].into();

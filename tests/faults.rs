@@ -1,62 +1,15 @@
 //! Handler faults: a handler that fails or panics is reported once and the run goes on; a
 //! handler that opted in to raising stops the run with an error the caller can match on.
 
-use std::fmt;
+mod common;
+
 use std::sync::{Arc, Mutex, PoisonError};
 
+use common::{Faulty, Warning, the_error, with_warnings};
 use runtrace::{
     CallbackError, CallbackHandler, CallbackManager, ErrorCause, Event, EventData, EventType, HandlerResult,
-    RecordingHandler, RunError, RunKind,
+    RecordingHandler, RunKind,
 };
-use tracing::field::{Field, Visit};
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
-
-/// A warning runtrace reported: its `handler` field, if any, and its message.
-#[derive(Debug, Clone, Default)]
-struct Warning {
-    handler: Option<String>,
-    message: String,
-}
-
-impl Visit for Warning {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "handler" {
-            self.handler = Some(value.to_owned());
-        }
-    }
-
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        match field.name() {
-            "handler" => self.handler = Some(format!("{value:?}").trim_matches('"').to_owned()),
-            "message" => self.message = format!("{value:?}"),
-            _ => {}
-        }
-    }
-}
-
-/// Collects the WARN events of target `runtrace`.
-#[derive(Clone, Default)]
-struct Warnings(Arc<Mutex<Vec<Warning>>>);
-
-impl<S: tracing::Subscriber> Layer<S> for Warnings {
-    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        let metadata = event.metadata();
-        if *metadata.level() == tracing::Level::WARN && metadata.target() == "runtrace" {
-            let mut warning = Warning::default();
-            event.record(&mut warning);
-            self.0.lock().unwrap_or_else(PoisonError::into_inner).push(warning);
-        }
-    }
-}
-
-/// Runs `f` with a subscriber that collects runtrace's warnings on this thread.
-fn with_warnings<R>(f: impl FnOnce() -> R) -> (R, Vec<Warning>) {
-    let warnings = Warnings::default();
-    let subscriber = tracing_subscriber::registry().with(warnings.clone());
-    let result = tracing::subscriber::with_default(subscriber, f);
-    let collected = warnings.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
-    (result, collected)
-}
 
 fn warnings_from<'w>(warnings: &'w [Warning], handler: &str) -> Vec<&'w Warning> {
     warnings.iter().filter(|warning| warning.handler.as_deref() == Some(handler)).collect()
@@ -75,37 +28,14 @@ fn fake_llm(callbacks: &CallbackManager) -> Result<String, CallbackError> {
     Ok(output)
 }
 
-/// Fails on every token, without opting in to raising.
-struct FailsOnTokens;
-
-impl CallbackHandler for FailsOnTokens {
-    fn on_llm_new_token(&self, _event: &Event<'_>, token: &str) -> HandlerResult {
-        Err(format!("cannot store token {token:?}").into())
-    }
-
-    fn name(&self) -> &str {
-        "fails-on-tokens"
-    }
-}
-
-/// Panics on text events, without opting in to raising.
-struct PanicsOnText;
-
-impl CallbackHandler for PanicsOnText {
-    fn on_text(&self, _event: &Event<'_>, _text: &str) -> HandlerResult {
-        panic!("the text sink is gone");
-    }
-
-    fn name(&self) -> &str {
-        "panics-on-text"
-    }
-}
-
 #[test]
 fn failing_and_panicking_handlers_are_reported_once_each_and_the_run_goes_on() {
     let recorder = Arc::new(RecordingHandler::new());
-    let callbacks =
-        CallbackManager::new().with_handler(FailsOnTokens).with_handler(PanicsOnText).with_handler(recorder.clone());
+    // Neither faulty handler opts in to raising.
+    let callbacks = CallbackManager::new()
+        .with_handler(Faulty::fails_at("fails-on-tokens", [EventType::NewToken], "cannot store the token"))
+        .with_handler(Faulty::panics_at("panics-on-text", [EventType::Text], "the text sink is gone"))
+        .with_handler(recorder.clone());
 
     let (output, warnings) = with_warnings(|| fake_llm(&callbacks));
 
@@ -120,30 +50,9 @@ fn failing_and_panicking_handlers_are_reported_once_each_and_the_run_goes_on() {
     assert_eq!(warnings_from(&warnings, "panics-on-text").len(), 1, "{warnings:?}");
 }
 
-/// Fails on the start of a run, once.
-struct FailsOnStart;
-
-impl CallbackHandler for FailsOnStart {
-    fn on_run_start(&self, _event: &Event<'_>, _start: &runtrace::RunStart<'_>) -> HandlerResult {
-        Err("cannot reach the collector".into())
-    }
-
-    fn name(&self) -> &str {
-        "fails-on-start"
-    }
-}
-
-/// Panics on the end of a run, once.
-struct PanicsOnEnd;
-
-impl CallbackHandler for PanicsOnEnd {
-    fn on_run_end(&self, _event: &Event<'_>, _end: &runtrace::RunEnd<'_>) -> HandlerResult {
-        panic!("the exporter crashed");
-    }
-
-    fn name(&self) -> &str {
-        "panics-on-end"
-    }
+/// Fails on the start of a run, once, without opting in to raising.
+fn fails_on_start() -> Faulty {
+    Faulty::fails_at("fails-on-start", [EventType::Start], "cannot reach the collector")
 }
 
 #[test]
@@ -153,8 +62,8 @@ fn handler_that_errs_once_and_one_that_panics_once_give_exactly_one_warning_each
     let after = Arc::new(RecordingHandler::new());
     let callbacks = CallbackManager::new()
         .with_handler(recorder.clone())
-        .with_handler(FailsOnStart)
-        .with_handler(PanicsOnEnd)
+        .with_handler(fails_on_start())
+        .with_handler(Faulty::panics_at("panics-on-end", [EventType::End], "the exporter crashed"))
         .with_handler(after.clone());
 
     let (output, warnings) = with_warnings(|| fake_llm(&callbacks));
@@ -171,7 +80,7 @@ fn handler_that_errs_once_and_one_that_panics_once_give_exactly_one_warning_each
 
 #[test]
 fn warning_names_the_handler_and_says_the_run_goes_on() {
-    let callbacks = CallbackManager::new().with_handler(FailsOnStart);
+    let callbacks = CallbackManager::new().with_handler(fails_on_start());
     let (output, warnings) = with_warnings(|| fake_llm(&callbacks));
     assert!(output.is_ok());
     let [warning] = &warnings[..] else { panic!("expected one warning, got {warnings:?}") };
@@ -236,17 +145,6 @@ fn budget_of(error: &CallbackError) -> Option<&BudgetExceeded> {
     }
 }
 
-fn error_events(recorder: &RecordingHandler) -> Vec<RunError> {
-    recorder
-        .events()
-        .into_iter()
-        .filter_map(|event| match event.data {
-            EventData::Error(error) => Some(error),
-            _ => None,
-        })
-        .collect()
-}
-
 #[test]
 fn raising_handler_at_start_gives_the_caller_its_own_error_and_the_run_one_error_event() {
     let recorder = Arc::new(RecordingHandler::new());
@@ -267,9 +165,7 @@ fn raising_handler_at_start_gives_the_caller_its_own_error_and_the_run_one_error
     assert!(warnings.is_empty(), "a raised error is the caller's, not a warning: {warnings:?}");
 
     assert_eq!(recorder.event_types(), [EventType::Start, EventType::Error]);
-    let errors = error_events(&recorder);
-    assert_eq!(errors.len(), 1);
-    assert_eq!(errors[0].cause, ErrorCause::Stopped);
+    assert_eq!(the_error(&recorder).cause, ErrorCause::Stopped);
 }
 
 #[test]
@@ -300,9 +196,9 @@ fn run_stopped_by_a_raising_handler_and_ended_with_the_error_gets_one_error_even
     run.error(&error)?;
 
     assert_eq!(recorder.event_types(), [EventType::Start, EventType::NewToken, EventType::Error]);
-    let errors = error_events(&recorder);
-    assert_eq!(errors[0].cause, ErrorCause::Returned);
-    assert!(errors[0].message.contains("token budget of 0 exceeded"), "{:?}", errors[0]);
+    let error = the_error(&recorder);
+    assert_eq!(error.cause, ErrorCause::Returned);
+    assert!(error.message.contains("token budget of 0 exceeded"), "{error:?}");
     Ok(())
 }
 
@@ -320,30 +216,16 @@ fn run_stopped_by_a_raising_handler_and_dropped_gets_one_cancelled_error_event()
 
     assert!(budget_of(&error).is_some());
     assert_eq!(recorder.event_types(), [EventType::Start, EventType::NewToken, EventType::Error]);
-    assert_eq!(error_events(&recorder)[0].cause, ErrorCause::Cancelled);
-}
-
-/// Panics on tokens, and opted in to raising.
-struct PanickingBudget;
-
-impl CallbackHandler for PanickingBudget {
-    fn on_llm_new_token(&self, _event: &Event<'_>, _token: &str) -> HandlerResult {
-        panic!("budget bookkeeping broke");
-    }
-
-    fn raise_error(&self) -> bool {
-        true
-    }
-
-    fn name(&self) -> &str {
-        "panicking-budget"
-    }
+    assert_eq!(the_error(&recorder).cause, ErrorCause::Cancelled);
 }
 
 #[test]
 fn raising_handler_that_panics_stops_the_run_with_an_error_not_a_panic() -> Result<(), CallbackError> {
     let recorder = Arc::new(RecordingHandler::new());
-    let callbacks = CallbackManager::new().with_handler(PanickingBudget).with_handler(recorder.clone());
+    // Panics on tokens, and opted in to raising.
+    let panicking_budget =
+        Faulty::panics_at("panicking-budget", [EventType::NewToken], "budget bookkeeping broke").raising();
+    let callbacks = CallbackManager::new().with_handler(panicking_budget).with_handler(recorder.clone());
 
     let run = callbacks.start_run(RunKind::Llm, "fake_llm", &"Say hello")?;
     let error = run.on_llm_new_token("Hel").expect_err("the raising handler panicked");
@@ -354,33 +236,11 @@ fn raising_handler_that_panics_stops_the_run_with_an_error_not_a_panic() -> Resu
     run.error(&error)
 }
 
-/// Refuses the ends of runs, or their errors, and opted in to raising.
-struct RefusesEnds {
-    on_error: bool,
-}
-
-impl CallbackHandler for RefusesEnds {
-    fn on_run_end(&self, _event: &Event<'_>, _end: &runtrace::RunEnd<'_>) -> HandlerResult {
-        Err("the end was rejected".into())
-    }
-
-    fn on_run_error(&self, _event: &Event<'_>, _error: &RunError) -> HandlerResult {
-        if self.on_error { Err("the error was rejected".into()) } else { Ok(()) }
-    }
-
-    fn raise_error(&self) -> bool {
-        true
-    }
-
-    fn name(&self) -> &str {
-        "refuses-ends"
-    }
-}
-
 #[test]
 fn raising_handler_failing_on_the_end_makes_end_return_its_error_and_adds_no_error_event() {
     let recorder = Arc::new(RecordingHandler::new());
-    let callbacks = CallbackManager::new().with_handler(RefusesEnds { on_error: false }).with_handler(recorder.clone());
+    let refuses_ends = Faulty::fails_at("refuses-ends", [EventType::End], "the end was rejected").raising();
+    let callbacks = CallbackManager::new().with_handler(refuses_ends).with_handler(recorder.clone());
 
     let (ended, warnings) = with_warnings(|| {
         let run = callbacks.start_run(RunKind::Tool, "calculator", &"2+2").expect("starts are accepted");
@@ -395,7 +255,9 @@ fn raising_handler_failing_on_the_end_makes_end_return_its_error_and_adds_no_err
 #[test]
 fn raising_handler_failing_on_a_dropped_runs_error_event_is_reported_once() {
     let recorder = Arc::new(RecordingHandler::new());
-    let callbacks = CallbackManager::new().with_handler(RefusesEnds { on_error: true }).with_handler(recorder.clone());
+    let refuses_ends_and_errors =
+        Faulty::fails_at("refuses-ends", [EventType::End, EventType::Error], "the end was rejected").raising();
+    let callbacks = CallbackManager::new().with_handler(refuses_ends_and_errors).with_handler(recorder.clone());
 
     let ((), warnings) = with_warnings(|| {
         let run = callbacks.start_run(RunKind::Tool, "calculator", &"2+2").expect("starts are accepted");
@@ -406,27 +268,12 @@ fn raising_handler_failing_on_a_dropped_runs_error_event_is_reported_once() {
     assert_eq!(warnings.len(), 1, "{warnings:?}");
 }
 
-/// Refuses every event, and opted in to raising.
-struct RefusesEverything;
-
-impl CallbackHandler for RefusesEverything {
-    fn on_event(&self, _event: &Event<'_>) -> HandlerResult {
-        Err("collector rejected the event".into())
-    }
-
-    fn raise_error(&self) -> bool {
-        true
-    }
-
-    fn name(&self) -> &str {
-        "refuses-everything"
-    }
-}
-
 #[test]
 fn raising_handler_that_also_fails_on_the_stop_error_event_still_leaves_one_error_event() {
     let recorder = Arc::new(RecordingHandler::new());
-    let callbacks = CallbackManager::new().with_handler(RefusesEverything).with_handler(recorder.clone());
+    let refuses_everything =
+        Faulty::fails_at_every_event("refuses-everything", "collector rejected the event").raising();
+    let callbacks = CallbackManager::new().with_handler(refuses_everything).with_handler(recorder.clone());
 
     let (started, warnings) = with_warnings(|| callbacks.start_run(RunKind::Chain, "answer", &()));
 
@@ -449,26 +296,14 @@ fn run_whose_code_panics_gets_a_panicked_error_event_and_the_panic_goes_on() {
     let payload = unwound.expect_err("the panic reached the caller");
     assert_eq!(payload.downcast_ref::<&str>(), Some(&"attempt to divide by zero"));
     assert_eq!(recorder.event_types(), [EventType::Start, EventType::Text, EventType::Error]);
-    assert_eq!(error_events(&recorder)[0].cause, ErrorCause::Panicked);
-}
-
-/// Panics on the errors of runs, without opting in to raising.
-struct PanicsOnErrors;
-
-impl CallbackHandler for PanicsOnErrors {
-    fn on_run_error(&self, _event: &Event<'_>, _error: &RunError) -> HandlerResult {
-        panic!("the error sink is gone");
-    }
-
-    fn name(&self) -> &str {
-        "panics-on-errors"
-    }
+    assert_eq!(the_error(&recorder).cause, ErrorCause::Panicked);
 }
 
 #[test]
 fn handler_panicking_on_the_error_event_of_a_panicking_run_is_reported_and_does_not_abort() {
     let recorder = Arc::new(RecordingHandler::new());
-    let callbacks = CallbackManager::new().with_handler(PanicsOnErrors).with_handler(recorder.clone());
+    let panics_on_errors = Faulty::panics_at("panics-on-errors", [EventType::Error], "the error sink is gone");
+    let callbacks = CallbackManager::new().with_handler(panics_on_errors).with_handler(recorder.clone());
 
     let (unwound, warnings) = with_warnings(|| {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -479,6 +314,6 @@ fn handler_panicking_on_the_error_event_of_a_panicking_run_is_reported_and_does_
 
     assert!(unwound.is_err(), "the traced code's panic went on");
     assert_eq!(recorder.event_types(), [EventType::Start, EventType::Error]);
-    assert_eq!(error_events(&recorder)[0].cause, ErrorCause::Panicked);
+    assert_eq!(the_error(&recorder).cause, ErrorCause::Panicked);
     assert_eq!(warnings_from(&warnings, "panics-on-errors").len(), 1, "{warnings:?}");
 }

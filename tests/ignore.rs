@@ -4,8 +4,11 @@
 //! Run events (start, end, error, token, text) belong to the family of their run's kind;
 //! agent actions and finishes to AGENT, retries to RETRY, custom events to CUSTOM_EVENT.
 
+mod common;
+
 use std::sync::{Arc, Mutex, PoisonError};
 
+use common::recording_ignoring;
 use runtrace::{
     AgentAction, AgentFinish, AsyncCallbackHandler, BoxFuture, CallbackError, CallbackManager, Event, EventType,
     HandlerResult, Ignore, RecordingHandler, RunKind,
@@ -58,9 +61,9 @@ fn is_run_event_of(kind: RunKind, event: &Event<'_>) -> bool {
 /// Runs the pipeline with a handler that ignores `ignore` beside one that hears everything,
 /// and checks the first got exactly the events `silenced` does not pick.
 fn check_ignore(ignore: Ignore, silenced: impl Fn(&Event<'_>) -> bool) -> Result<(), CallbackError> {
+    let (ignoring, callbacks) = recording_ignoring(ignore);
     let everything = Arc::new(RecordingHandler::new());
-    let ignoring = Arc::new(RecordingHandler::ignoring(ignore));
-    let callbacks = CallbackManager::new().with_handler(ignoring.clone()).with_handler(everything.clone());
+    let callbacks = callbacks.with_handler(everything.clone());
 
     let emitted = pipeline(&callbacks)?;
 
@@ -110,8 +113,8 @@ ignore_tests! {
 
 #[test]
 fn ignore_none_hears_everything() -> Result<(), CallbackError> {
-    let recorder = Arc::new(RecordingHandler::ignoring(Ignore::NONE));
-    let emitted = pipeline(&CallbackManager::new().with_handler(recorder.clone()))?;
+    let (recorder, callbacks) = recording_ignoring(Ignore::NONE);
+    let emitted = pipeline(&callbacks)?;
     assert_eq!(recorder.len(), emitted);
     Ok(())
 }
@@ -129,8 +132,7 @@ fn every_kind_has_its_own_flag() {
 
 #[test]
 fn run_no_handler_listens_to_still_parents_its_children() -> Result<(), CallbackError> {
-    let tools_only = Arc::new(RecordingHandler::ignoring(Ignore::CHAIN | Ignore::LLM));
-    let callbacks = CallbackManager::new().with_handler(tools_only.clone());
+    let (tools_only, callbacks) = recording_ignoring(Ignore::CHAIN | Ignore::LLM);
 
     let chain = callbacks.start_run(RunKind::Chain, "answer", &())?;
     let model = chain.start_run(RunKind::Llm, "model", &())?;

@@ -2,13 +2,15 @@
 //! allocator watches the calls a traced function makes. The allocator is per test binary, so
 //! this file holds this one concern; its counter is per thread, so tests may run in parallel.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
+// `Counted` allocates once, when made: every test below makes its own before it measures.
+use common::Counted;
 use runtrace::{CallbackError, CallbackManager, RunKind, RunManager};
-use serde::{Serialize, Serializer};
 
 struct CountingAllocator;
 
@@ -58,20 +60,6 @@ fn allocations_in<R>(f: impl FnOnce() -> R) -> (R, usize) {
     (result, ALLOCATIONS.with(Cell::get) - before)
 }
 
-/// Inputs that count how often they are serialized.
-#[derive(Default)]
-struct Question {
-    text: &'static str,
-    serialized: AtomicUsize,
-}
-
-impl Serialize for Question {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.serialized.fetch_add(1, Ordering::Relaxed);
-        serializer.serialize_str(self.text)
-    }
-}
-
 #[test]
 fn the_counter_sees_allocations() {
     let ((), allocations) = allocations_in(|| drop(black_box(vec![1u8; 64])));
@@ -80,14 +68,14 @@ fn the_counter_sees_allocations() {
 
 #[test]
 fn starting_and_ending_a_run_with_no_handlers_allocates_nothing() {
-    let question = Question { text: "What is 2+2?", ..Question::default() };
+    let question = Counted::default();
     let (ended, allocations) = allocations_in(|| -> Result<(), CallbackError> {
         let run = CallbackManager::none().start_run(RunKind::Chain, "answer", &question)?;
         run.end(&"4")
     });
     assert!(ended.is_ok());
     assert_eq!(allocations, 0);
-    assert_eq!(question.serialized.load(Ordering::Relaxed), 0, "inputs are not serialized when no handler listens");
+    assert_eq!(question.serializations(), 0, "inputs are not serialized when no handler listens");
 }
 
 #[test]
@@ -109,7 +97,7 @@ fn streaming_from_a_run_with_no_handlers_allocates_nothing() {
 
 #[test]
 fn nested_runs_with_no_handlers_allocate_nothing() {
-    let question = Question { text: "2+2", ..Question::default() };
+    let question = Counted::default();
     let (nested, allocations) = allocations_in(|| -> Result<(), CallbackError> {
         let chain = CallbackManager::none().start_run(RunKind::Chain, "answer", &question)?;
         let child = chain.get_child(None);
@@ -122,7 +110,7 @@ fn nested_runs_with_no_handlers_allocate_nothing() {
     });
     assert!(nested.is_ok());
     assert_eq!(allocations, 0);
-    assert_eq!(question.serialized.load(Ordering::Relaxed), 0);
+    assert_eq!(question.serializations(), 0);
 }
 
 #[test]

@@ -1,7 +1,10 @@
 //! Every handler gets every event, in the order the events were emitted.
 
+mod common;
+
 use std::sync::{Arc, Mutex, PoisonError};
 
+use common::{assert_each_worker_in_order, recording};
 use runtrace::{
     AgentAction, AgentFinish, AsyncCallbackHandler, BoxFuture, CallbackError, CallbackManager, Event, EventData,
     HandlerResult, RecordingHandler, RunKind,
@@ -79,9 +82,9 @@ fn agent_loop(callbacks: &CallbackManager) -> Result<Vec<String>, CallbackError>
 
 #[test]
 fn two_handlers_each_get_every_event_in_emission_order() -> Result<(), CallbackError> {
-    let first = Arc::new(RecordingHandler::new());
+    let (first, callbacks) = recording();
     let second = Arc::new(RecordingHandler::new());
-    let callbacks = CallbackManager::new().with_handler(first.clone()).with_handler(second.clone());
+    let callbacks = callbacks.with_handler(second.clone());
 
     let expected = agent_loop(&callbacks)?;
 
@@ -134,9 +137,9 @@ fn a_sync_and_a_background_handler_each_get_every_event_in_emission_order() -> R
 
 #[test]
 fn runs_on_several_threads_keep_their_own_order_in_each_handler() -> Result<(), CallbackError> {
-    let first = Arc::new(RecordingHandler::new());
+    let (first, callbacks) = recording();
     let second = Arc::new(RecordingHandler::new());
-    let callbacks = CallbackManager::new().with_handler(first.clone()).with_handler(second.clone());
+    let callbacks = callbacks.with_handler(second.clone());
 
     let expected: Vec<Vec<String>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..4)
@@ -162,13 +165,7 @@ fn runs_on_several_threads_keep_their_own_order_in_each_handler() -> Result<(), 
     .collect::<Result<_, _>>()?;
 
     for recorder in [&first, &second] {
-        let seen = described(recorder);
-        assert_eq!(seen.len(), expected.iter().map(Vec::len).sum::<usize>());
-        for (worker, expected) in expected.iter().enumerate() {
-            let prefix = format!("worker-{worker} ");
-            let own: Vec<&String> = seen.iter().filter(|line| line.starts_with(&prefix)).collect();
-            assert_eq!(own, expected.iter().collect::<Vec<_>>(), "events of worker {worker}");
-        }
+        assert_each_worker_in_order(&described(recorder), &expected);
     }
     Ok(())
 }

@@ -1,24 +1,12 @@
 //! Which handlers, tags and metadata each run of a tree sees, and how the runs of a tree are
 //! linked: LangChain's scoping rules, through the facade.
 
+mod common;
+
 use std::sync::Arc;
 
-use runtrace::{CallbackError, CallbackManager, EventData, EventType, Handler, RecordingHandler, RunKind, RunStart};
-
-/// The start events a recorder saw, by run name.
-fn start_of<'r>(recorder: &'r [runtrace::Event<'static>], name: &str) -> &'r RunStart<'static> {
-    recorder
-        .iter()
-        .find_map(|event| match &event.data {
-            EventData::Start(start) if event.run.name == name => Some(start),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no start event for run `{name}`"))
-}
-
-fn names(recorder: &RecordingHandler) -> Vec<String> {
-    recorder.runs().into_iter().map(|run| run.name.into_owned()).collect()
-}
+use common::{names, recording, start_of, tags_of};
+use runtrace::{CallbackError, CallbackManager, EventType, Handler, RecordingHandler, RunKind};
 
 /// outer (chain) > model (llm) > calculator (tool), each ended.
 fn run_tree(callbacks: &CallbackManager) -> Result<(), CallbackError> {
@@ -33,30 +21,20 @@ fn run_tree(callbacks: &CallbackManager) -> Result<(), CallbackError> {
 
 #[test]
 fn request_handler_sees_the_outer_run_and_every_nested_run() -> Result<(), CallbackError> {
-    let request = Arc::new(RecordingHandler::new());
-    run_tree(&CallbackManager::new().with_handler(request.clone()))?;
+    use EventType::{End, NewToken, Start};
+    let (request, callbacks) = recording();
+    run_tree(&callbacks)?;
 
     assert_eq!(names(&request), ["outer", "model", "calculator"]);
-    assert_eq!(
-        request.event_types(),
-        [
-            EventType::Start,
-            EventType::Start,
-            EventType::NewToken,
-            EventType::Start,
-            EventType::End,
-            EventType::End,
-            EventType::End
-        ]
-    );
+    assert_eq!(request.event_types(), [Start, Start, NewToken, Start, End, End, End]);
     Ok(())
 }
 
 #[test]
 fn local_handler_sees_only_the_run_it_was_given_to() -> Result<(), CallbackError> {
-    let request = Arc::new(RecordingHandler::new());
+    let (request, callbacks) = recording();
     let constructor = Arc::new(RecordingHandler::new());
-    run_tree(&CallbackManager::new().with_handler(request.clone()).with_local_handler(constructor.clone()))?;
+    run_tree(&callbacks.with_local_handler(constructor.clone()))?;
 
     assert_eq!(names(&constructor), ["outer"]);
     assert_eq!(constructor.event_types(), [EventType::Start, EventType::End]);
@@ -66,14 +44,9 @@ fn local_handler_sees_only_the_run_it_was_given_to() -> Result<(), CallbackError
 
 #[test]
 fn constructor_callbacks_given_through_configure_stay_on_their_own_run() -> Result<(), CallbackError> {
-    let request = Arc::new(RecordingHandler::new());
-    let constructor = Arc::new(RecordingHandler::new());
-    let configured = CallbackManager::configure(
-        &CallbackManager::new().with_handler(request.clone()),
-        &CallbackManager::new().with_handler(constructor.clone()),
-        false,
-    );
-    run_tree(&configured)?;
+    let (request, request_callbacks) = recording();
+    let (constructor, constructor_callbacks) = recording();
+    run_tree(&CallbackManager::configure(&request_callbacks, &constructor_callbacks, false))?;
 
     assert_eq!(names(&constructor), ["outer"]);
     assert_eq!(names(&request), ["outer", "model", "calculator"]);
@@ -82,11 +55,10 @@ fn constructor_callbacks_given_through_configure_stay_on_their_own_run() -> Resu
 
 #[test]
 fn constructor_callbacks_of_a_nested_object_hear_its_run_as_a_child_of_the_caller() -> Result<(), CallbackError> {
-    let request = Arc::new(RecordingHandler::new());
-    let constructor = Arc::new(RecordingHandler::new());
-    let own_callbacks = CallbackManager::new().with_handler(constructor.clone());
+    let (request, callbacks) = recording();
+    let (constructor, own_callbacks) = recording();
 
-    let outer = CallbackManager::new().with_handler(request.clone()).start_run(RunKind::Chain, "outer", &())?;
+    let outer = callbacks.start_run(RunKind::Chain, "outer", &())?;
     // What `#[traced_run(callbacks = self.callbacks)]` does for a method called with `outer`.
     let configured = CallbackManager::configure(&outer, &own_callbacks, false);
     let method = configured.start_run(RunKind::Chain, "MyChain::call", &())?;
@@ -145,12 +117,9 @@ fn same_handler_added_twice_is_kept_once_and_hears_each_event_once() -> Result<(
 
 #[test]
 fn handler_both_inheritable_and_local_in_configure_is_kept_once() -> Result<(), CallbackError> {
-    let recorder = Arc::new(RecordingHandler::new());
-    let configured = CallbackManager::configure(
-        &CallbackManager::new().with_handler(recorder.clone()),
-        &CallbackManager::new().with_handler(recorder.clone()),
-        false,
-    );
+    let (recorder, inheritable) = recording();
+    let local = CallbackManager::new().with_handler(recorder.clone());
+    let configured = CallbackManager::configure(&inheritable, &local, false);
     assert_eq!(configured.handlers().len(), 1);
 
     configured.start_run(RunKind::Chain, "answer", &())?.end(&())?;
@@ -160,8 +129,8 @@ fn handler_both_inheritable_and_local_in_configure_is_kept_once() -> Result<(), 
 
 #[test]
 fn get_child_tag_is_on_the_child_run_but_not_on_the_grandchild() -> Result<(), CallbackError> {
-    let recorder = Arc::new(RecordingHandler::new());
-    let callbacks = CallbackManager::new().with_handler(recorder.clone()).with_tags(["request"]);
+    let (recorder, callbacks) = recording();
+    let callbacks = callbacks.with_tags(["request"]);
 
     let outer = callbacks.start_run(RunKind::Chain, "map", &())?;
     let child = outer.get_child("step:1").start_run(RunKind::Llm, "model", &())?;
@@ -170,17 +139,16 @@ fn get_child_tag_is_on_the_child_run_but_not_on_the_grandchild() -> Result<(), C
     child.end(&())?;
     outer.end(&())?;
 
-    let events = recorder.events();
-    assert_eq!(&start_of(&events, "map").tags[..], ["request"]);
-    assert_eq!(&start_of(&events, "model").tags[..], ["request", "step:1"]);
-    assert_eq!(&start_of(&events, "calculator").tags[..], ["request"]);
+    assert_eq!(tags_of(&recorder, "map"), ["request"]);
+    assert_eq!(tags_of(&recorder, "model"), ["request", "step:1"]);
+    assert_eq!(tags_of(&recorder, "calculator"), ["request"]);
     Ok(())
 }
 
 #[test]
 fn get_child_makes_a_manager_whose_runs_are_children_of_the_run() -> Result<(), CallbackError> {
-    let recorder = Arc::new(RecordingHandler::new());
-    let outer = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Chain, "map", &())?;
+    let (recorder, callbacks) = recording();
+    let outer = callbacks.start_run(RunKind::Chain, "map", &())?;
 
     let child_callbacks = outer.get_child(None);
     assert_eq!(child_callbacks.parent_run_id(), outer.run_id());
@@ -195,9 +163,8 @@ fn get_child_makes_a_manager_whose_runs_are_children_of_the_run() -> Result<(), 
 
 #[test]
 fn local_tags_and_metadata_stay_on_the_run_inheritable_ones_reach_the_child() -> Result<(), CallbackError> {
-    let recorder = Arc::new(RecordingHandler::new());
-    let callbacks = CallbackManager::new()
-        .with_handler(recorder.clone())
+    let (recorder, callbacks) = recording();
+    let callbacks = callbacks
         .with_tags(["request-42"])
         .with_local_tags(["draft"])
         .with_metadata([("user", "ada")])
@@ -210,14 +177,13 @@ fn local_tags_and_metadata_stay_on_the_run_inheritable_ones_reach_the_child() ->
     child.end(&())?;
     outer.end(&())?;
 
-    let events = recorder.events();
-    let outer = start_of(&events, "outer");
+    let outer = start_of(&recorder, "outer");
     assert_eq!(&outer.tags[..], ["request-42", "draft"]);
     assert_eq!(outer.metadata.get("user"), Some(&serde_json::json!("ada")));
     assert_eq!(outer.metadata.get("step"), Some(&serde_json::json!(1)));
 
     for name in ["model", "calculator"] {
-        let nested = start_of(&events, name);
+        let nested = start_of(&recorder, name);
         assert_eq!(&nested.tags[..], ["request-42"], "tags of {name}");
         assert_eq!(nested.metadata.get("user"), Some(&serde_json::json!("ada")), "metadata of {name}");
         assert_eq!(nested.metadata.get("step"), None, "metadata of {name}");
@@ -227,26 +193,21 @@ fn local_tags_and_metadata_stay_on_the_run_inheritable_ones_reach_the_child() ->
 
 #[test]
 fn local_metadata_overrides_inheritable_metadata_on_the_run_only() -> Result<(), CallbackError> {
-    let recorder = Arc::new(RecordingHandler::new());
-    let callbacks = CallbackManager::new()
-        .with_handler(recorder.clone())
-        .with_metadata([("model", "small")])
-        .with_local_metadata([("model", "large")]);
+    let (recorder, callbacks) = recording();
+    let callbacks = callbacks.with_metadata([("model", "small")]).with_local_metadata([("model", "large")]);
 
     let outer = callbacks.start_run(RunKind::Chain, "outer", &())?;
     outer.start_run(RunKind::Llm, "model", &())?.end(&())?;
     outer.end(&())?;
 
-    let events = recorder.events();
-    assert_eq!(start_of(&events, "outer").metadata.get("model"), Some(&serde_json::json!("large")));
-    assert_eq!(start_of(&events, "model").metadata.get("model"), Some(&serde_json::json!("small")));
+    assert_eq!(start_of(&recorder, "outer").metadata.get("model"), Some(&serde_json::json!("large")));
+    assert_eq!(start_of(&recorder, "model").metadata.get("model"), Some(&serde_json::json!("small")));
     Ok(())
 }
 
 #[test]
 fn nested_runs_point_to_their_parent_and_a_tree_shares_the_root_trace_id() -> Result<(), CallbackError> {
-    let recorder = Arc::new(RecordingHandler::new());
-    let callbacks = CallbackManager::new().with_handler(recorder.clone());
+    let (recorder, callbacks) = recording();
 
     // root > (a > a1, b); then a second, unrelated root.
     let root = callbacks.start_run(RunKind::Chain, "root", &())?;
@@ -289,8 +250,8 @@ fn nested_runs_point_to_their_parent_and_a_tree_shares_the_root_trace_id() -> Re
 
 #[test]
 fn run_manager_reports_the_ids_its_events_carry() -> Result<(), CallbackError> {
-    let recorder = Arc::new(RecordingHandler::new());
-    let root = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Chain, "root", &())?;
+    let (recorder, callbacks) = recording();
+    let root = callbacks.start_run(RunKind::Chain, "root", &())?;
     let child = root.start_run(RunKind::Llm, "model", &())?;
 
     assert_eq!(child.parent_run_id(), root.run_id());

@@ -1,0 +1,540 @@
+//! The tracer: run trees assembled from events under concurrency, exported to JSON Lines and
+//! memory, the `collect_runs` and "trace this block" scopes, and `RUNTRACE_TRACE`.
+
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use runtrace::{
+    AgentAction, AgentFinish, CallbackError, CallbackManager, EventData, JsonlExporter, RecordingHandler, RunCollector,
+    RunId, RunKind, RunTree, TRACE_ENV, TraceContext, Tracer, collect_runs, collect_runs_async, scoped_callbacks,
+};
+use serde_json::json;
+
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+/// A fresh path in the temp directory; the file does not exist yet.
+fn temp_path(name: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("runtrace-test-{name}-{}-{n}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// A model that streams its answer.
+fn fake_llm(prompt: &str, parent: &CallbackManager) -> Result<String, CallbackError> {
+    let run = parent.start_run(RunKind::Llm, "fake_llm", &json!({ "prompt": prompt }))?;
+    for token in ["Hel", "lo"] {
+        run.on_llm_new_token(token)?;
+    }
+    run.end(&"Hello")?;
+    Ok("Hello".into())
+}
+
+/// The last segment of a dotted order must be the run's start time (as LangSmith writes
+/// it) followed by its id.
+fn assert_own_segment(run: &RunTree) {
+    let segment = run.dotted_order.rsplit('.').next().unwrap_or_default();
+    let start = serde_json::to_value(run).unwrap()["start_time"].as_str().unwrap().replace(['-', ':', '.'], "");
+    assert_eq!(segment, format!("{start}{}", run.id), "run {}", run.name);
+}
+
+// --- Assembly under concurrency ----------------------------------------------------------
+
+/// One request: a chain with two steps, each a tool calling a model, yielding between every
+/// event so that the 1,000 requests interleave.
+async fn request(index: usize, callbacks: CallbackManager) -> Result<(), CallbackError> {
+    let root = callbacks.start_run(RunKind::Chain, "request", &json!({ "request": index }))?;
+    for step in 0..2 {
+        tokio::task::yield_now().await;
+        let tool = root.start_run(RunKind::Tool, format!("step-{step}"), &json!({ "request": index, "step": step }))?;
+        tokio::task::yield_now().await;
+        let model = tool.start_run(RunKind::Llm, format!("model-{step}"), &json!({ "request": index }))?;
+        model.on_llm_new_token(&index.to_string())?;
+        tokio::task::yield_now().await;
+        model.end(&index)?;
+        tool.end(&step)?;
+    }
+    tokio::task::yield_now().await;
+    root.end(&index)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn trees_of_a_thousand_concurrent_interleaved_runs_are_exact() -> TestResult {
+    let collector = RunCollector::new();
+    let tracer = Tracer::new(collector.clone());
+    let recorder = Arc::new(RecordingHandler::new());
+    let callbacks = CallbackManager::new().with_handler(&tracer).with_handler(recorder.clone());
+
+    let tasks: Vec<_> = (0..1000).map(|index| tokio::spawn(request(index, callbacks.clone()))).collect();
+    for task in tasks {
+        task.await??;
+    }
+
+    let trees = collector.trees();
+    assert_eq!(trees.len(), 1000);
+    assert_eq!(tracer.open_runs(), 0, "every tree left memory when its root ended");
+
+    // The order each trace's runs started in, as the recorder heard it.
+    let mut started: HashMap<RunId, Vec<RunId>> = HashMap::new();
+    for event in recorder.events() {
+        if matches!(event.data, EventData::Start(_)) {
+            started.entry(event.run.trace_id).or_default().push(event.run.run_id);
+        }
+    }
+
+    let mut requests = HashSet::new();
+    let mut ids = HashSet::new();
+    for root in &trees {
+        let index = root.inputs["request"].as_u64().unwrap();
+        assert!(requests.insert(index), "request {index} exported twice");
+        assert_eq!((root.name.as_str(), root.parent_run_id, root.trace_id), ("request", None, root.id));
+        assert_eq!(root.dotted_order.split('.').count(), 1);
+        assert_eq!(root.outputs.as_ref().unwrap()["output"], index);
+
+        // Shape: two steps, each with one model, in start order.
+        let steps: Vec<&str> = root.child_runs.iter().map(|run| run.name.as_str()).collect();
+        assert_eq!(steps, ["step-0", "step-1"]);
+        for (step, tool) in root.child_runs.iter().enumerate() {
+            assert_eq!(tool.child_runs.len(), 1);
+            let model = &tool.child_runs[0];
+            assert_eq!(model.name, format!("model-{step}"));
+            assert!(model.child_runs.is_empty());
+            // No cross-talk: every run of the tree belongs to this request.
+            assert_eq!(tool.inputs["request"], index);
+            assert_eq!(model.inputs["request"], index);
+            assert_eq!(model.events[0].kwargs["token"], index.to_string());
+            // Parent ids, trace ids and dotted orders link the levels.
+            assert_eq!((tool.parent_run_id, model.parent_run_id), (Some(root.id), Some(tool.id)));
+            assert_eq!((tool.trace_id, model.trace_id), (root.id, root.id));
+            assert!(tool.dotted_order.starts_with(&format!("{}.", root.dotted_order)));
+            assert!(model.dotted_order.starts_with(&format!("{}.", tool.dotted_order)));
+        }
+
+        for run in root.runs() {
+            assert!(ids.insert(run.id), "run {} appears twice", run.id);
+            assert_own_segment(run);
+            // The dotted order parses as LangSmith's, and names this run, its parent and root.
+            let context = TraceContext::from_dotted_order(&run.dotted_order)?;
+            assert_eq!(
+                (context.run_id(), context.parent_run_id(), context.trace_id()),
+                (run.id, run.parent_run_id, root.id)
+            );
+        }
+
+        // Sorted by dotted order, the runs come in the order they started.
+        let mut by_dotted_order: Vec<&RunTree> = root.runs().collect();
+        by_dotted_order.sort_by(|a, b| a.dotted_order.cmp(&b.dotted_order));
+        let sorted: Vec<RunId> = by_dotted_order.iter().map(|run| run.id).collect();
+        assert_eq!(sorted, started[&root.id]);
+        assert!(by_dotted_order.windows(2).all(|pair| pair[0].start_time < pair[1].start_time));
+    }
+    assert_eq!(ids.len(), 5000);
+    Ok(())
+}
+
+// --- Exporters -----------------------------------------------------------------------------
+
+/// A tree using every field: tags, metadata, streamed events of each kind, a failed child,
+/// non-object inputs and outputs.
+fn rich_tree(callbacks: &CallbackManager) -> Result<(), CallbackError> {
+    let callbacks = callbacks.clone().with_tags(["eval"]).with_metadata([("user", "ada")]);
+    let agent = callbacks.start_run(RunKind::Agent, "agent", &json!({ "question": "What is 2+2?" }))?;
+    agent.on_text("Thinking about 2+2")?;
+    agent.on_agent_action(AgentAction::new("calculator", json!("2+2")).with_log("I should add."))?;
+    let tool = agent.start_run(RunKind::Tool, "calculator", &"2+2")?;
+    tool.on_retry(1, "the abacus slipped")?;
+    tool.end(&json!({ "sum": 4 }))?;
+    let flaky = agent.start_run(RunKind::Retriever, "docs", &["arithmetic"])?;
+    flaky.error(&"index unavailable")?;
+    let llm = agent.start_run(RunKind::ChatModel, "fake_chat", &"2+2=")?;
+    llm.on_llm_new_token("4")?;
+    llm.on_custom_event("progress", &json!({ "done": 1, "of": 1 }))?;
+    llm.end(&"4")?;
+    agent.on_agent_finish(AgentFinish::new(json!({ "answer": 4 })))?;
+    agent.end(&4)
+}
+
+#[test]
+fn jsonl_exporter_round_trips_the_trees_it_wrote() -> TestResult {
+    let path = temp_path("round-trip");
+    let collector = RunCollector::new();
+    let tracer = Tracer::new((JsonlExporter::open(&path)?, collector.clone()));
+    assert!(path.exists(), "the file is created when missing");
+    let callbacks = CallbackManager::new().with_handler(&tracer);
+
+    rich_tree(&callbacks)?;
+    fake_llm("Say hello", &callbacks)?;
+
+    let written = RunTree::read_jsonl(&path)?;
+    assert_eq!(written, collector.trees());
+    assert_eq!(std::fs::read_to_string(&path)?.lines().count(), 2, "one root tree per line");
+
+    let agent = &written[0];
+    assert_eq!(agent.tags, ["eval"]);
+    assert_eq!(agent.metadata["user"], "ada");
+    let names: Vec<&str> = agent.events.iter().map(|event| event.name.as_str()).collect();
+    assert_eq!(names, ["text", "agent_action", "agent_finish"]);
+    assert_eq!(
+        agent.child_runs.iter().map(|run| run.name.as_str()).collect::<Vec<_>>(),
+        ["calculator", "docs", "fake_chat"]
+    );
+    let calculator = agent.find("calculator").unwrap();
+    assert_eq!(calculator.inputs["input"], "2+2", "non-object inputs are wrapped");
+    assert_eq!(calculator.outputs.as_ref().unwrap()["sum"], 4, "object outputs are kept as they are");
+    assert_eq!(calculator.events[0].kwargs["attempt"], 1);
+    let docs = agent.find("docs").unwrap();
+    assert_eq!((docs.error.as_deref(), &docs.outputs), (Some("index unavailable"), &None));
+    let chat = agent.find("fake_chat").unwrap();
+    assert_eq!((chat.run_type, chat.token_count()), (RunKind::ChatModel, 1));
+    assert_eq!(chat.events[1].name, "progress");
+
+    // A second exporter on the same file appends.
+    let again = Tracer::jsonl(&path)?;
+    fake_llm("Say it again", &CallbackManager::new().with_handler(&again))?;
+    let all = RunTree::read_jsonl(&path)?;
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[..2], written[..]);
+    assert_eq!(all[2].inputs["prompt"], "Say it again");
+    std::fs::remove_file(&path)?;
+    Ok(())
+}
+
+#[test]
+fn run_trees_use_stable_langsmith_field_names() -> TestResult {
+    let ((), trees) = collect_runs(|| {
+        let chain = CallbackManager::none().start_run(RunKind::Chain, "answer", &"2+2?").unwrap();
+        chain.on_text("thinking").unwrap();
+        chain.start_run(RunKind::Tool, "calculator", &"2+2").unwrap().end(&4).unwrap();
+        chain.end(&"4").unwrap();
+    });
+    let json = serde_json::to_value(&trees[0])?;
+    let mut fields: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+    fields.sort_unstable();
+    assert_eq!(
+        fields,
+        [
+            "child_runs",
+            "dotted_order",
+            "end_time",
+            "error",
+            "events",
+            "id",
+            "inputs",
+            "metadata",
+            "name",
+            "outputs",
+            "parent_run_id",
+            "run_type",
+            "start_time",
+            "tags",
+            "trace_id"
+        ]
+    );
+    assert_eq!(json["run_type"], "chain");
+    assert_eq!(json["inputs"], json!({ "input": "2+2?" }));
+    assert_eq!(json["outputs"], json!({ "output": "4" }));
+    assert_eq!(json["events"][0]["name"], "text");
+    assert_eq!(json["events"][0]["kwargs"], json!({ "text": "thinking" }));
+    let start = json["start_time"].as_str().unwrap();
+    assert!(start.len() == 27 && start.ends_with('Z'), "RFC 3339 with microseconds: {start}");
+    Ok(())
+}
+
+#[test]
+fn a_tree_is_exported_once_however_often_the_tracer_is_added() -> TestResult {
+    let collector = RunCollector::new();
+    let tracer = Tracer::new(collector.clone());
+    let callbacks = CallbackManager::new().with_handler(&tracer).with_handler(tracer.clone());
+    tracer.in_scope(|| fake_llm("hi", &callbacks))?;
+    assert_eq!(callbacks.handlers().len(), 1);
+    assert_eq!(collector.len(), 1);
+    assert_eq!(collector.trees()[0].events.len(), 2);
+    Ok(())
+}
+
+// --- collect_runs --------------------------------------------------------------------------
+
+#[test]
+fn collect_runs_returns_exactly_the_root_of_the_call_with_its_prompt() -> TestResult {
+    fake_llm("before", CallbackManager::none())?;
+    let (answer, trees) = collect_runs(|| fake_llm("Say hello", CallbackManager::none()));
+    fake_llm("after", CallbackManager::none())?;
+
+    assert_eq!(answer?, "Hello");
+    assert_eq!(trees.len(), 1);
+    let root = &trees[0];
+    assert_eq!((root.name.as_str(), root.run_type, root.parent_run_id), ("fake_llm", RunKind::Llm, None));
+    assert_eq!(root.inputs["prompt"], "Say hello");
+    assert_eq!(root.outputs.as_ref().unwrap()["output"], "Hello");
+    assert_eq!(root.token_count(), 2);
+    Ok(())
+}
+
+#[test]
+fn collect_runs_adds_to_request_callbacks_without_replacing_them() -> TestResult {
+    let recorder = Arc::new(RecordingHandler::new());
+    let callbacks = CallbackManager::new().with_handler(recorder.clone());
+    let (answer, trees) = collect_runs(|| fake_llm("Say hello", &callbacks));
+    assert_eq!(answer?, "Hello");
+    assert_eq!(trees.len(), 1);
+    assert_eq!(recorder.len(), 4, "the request's own handler still hears every event");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_collect_runs_each_get_their_own_roots() -> TestResult {
+    async fn ask(question: &'static str) -> Result<(), CallbackError> {
+        let chain = CallbackManager::none().start_run(RunKind::Chain, "answer", &json!({ "question": question }))?;
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+            fake_llm(question, &chain)?;
+        }
+        chain.end(&"Hello")
+    }
+    // Two scopes polled by one task, and a third on another task, all interleaved.
+    let other = tokio::spawn(collect_runs_async(ask("third")));
+    let ((first, first_trees), (second, second_trees)) =
+        tokio::join!(collect_runs_async(ask("first")), collect_runs_async(ask("second")));
+    let (third, third_trees) = other.await?;
+    first?;
+    second?;
+    third?;
+    for (trees, question) in [(first_trees, "first"), (second_trees, "second"), (third_trees, "third")] {
+        assert_eq!(trees.len(), 1, "{question}");
+        assert_eq!(trees[0].inputs["question"], question);
+        assert_eq!(trees[0].child_runs.len(), 10);
+        assert!(trees[0].child_runs.iter().all(|llm| llm.inputs["prompt"] == question));
+    }
+    Ok(())
+}
+
+// --- "Trace this block" ----------------------------------------------------------------------
+
+#[test]
+fn block_scope_traces_root_runs_inside_and_none_outside() -> TestResult {
+    let collector = RunCollector::new();
+    let tracer = Tracer::new(collector.clone());
+
+    fake_llm("outside, before", CallbackManager::none())?;
+    tracer.in_scope(|| -> Result<(), CallbackError> {
+        fake_llm("inside", CallbackManager::none())?;
+        // A thread spawned inside is not covered, unless handed the scope's callbacks.
+        let callbacks = scoped_callbacks();
+        std::thread::scope(|threads| {
+            threads.spawn(|| fake_llm("other thread, by itself", CallbackManager::none()));
+            threads.spawn(|| fake_llm("other thread, handed the callbacks", &callbacks));
+        });
+        Ok(())
+    })?;
+    fake_llm("outside, after", CallbackManager::none())?;
+
+    let mut prompts: Vec<String> =
+        collector.trees().iter().map(|tree| tree.inputs["prompt"].as_str().unwrap_or_default().to_owned()).collect();
+    prompts.sort();
+    assert_eq!(prompts, ["inside", "other thread, handed the callbacks"]);
+    assert!(scoped_callbacks().is_empty(), "no scope is left behind");
+    Ok(())
+}
+
+#[test]
+fn block_scope_ends_even_when_the_block_panics() {
+    let collector = RunCollector::new();
+    let tracer = Tracer::new(collector.clone());
+    let panicked =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tracer.in_scope(|| panic!("the block failed"))));
+    assert!(panicked.is_err());
+    fake_llm("after the panic", CallbackManager::none()).unwrap();
+    assert!(collector.is_empty());
+}
+
+#[test]
+fn nested_scopes_all_see_the_root_and_only_roots_get_the_tracer() -> TestResult {
+    let outer = RunCollector::new();
+    let (answered, inner) = Tracer::new(outer.clone()).in_scope(|| {
+        collect_runs(|| {
+            // Only the root gets the scopes' tracers; its child is traced by inheritance.
+            let recorder = Arc::new(RecordingHandler::new());
+            let chain =
+                CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Chain, "answer", &"q")?;
+            fake_llm("nested", &chain)?;
+            chain.end(&"a")?;
+            assert_eq!(recorder.runs().len(), 2);
+            Ok::<_, CallbackError>(())
+        })
+    });
+    answered?;
+    assert_eq!(inner.len(), 1);
+    assert_eq!(outer.trees(), inner);
+    assert_eq!(inner[0].child_runs[0].inputs["prompt"], "nested");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_block_scope_reaches_spawned_tasks_only_when_handed_over() -> TestResult {
+    let collector = RunCollector::new();
+    let tracer = Tracer::new(collector.clone());
+
+    tracer
+        .scope(async {
+            let chain = CallbackManager::none().start_run(RunKind::Chain, "answer", &"q")?;
+            tokio::task::yield_now().await;
+
+            // Not reached: a new task starts with no scope.
+            tokio::spawn(async { fake_llm("spawned, by itself", CallbackManager::none()) }).await??;
+            // Reached: the parent run moved into the task.
+            let run = chain.run().clone();
+            tokio::spawn(async move { fake_llm("spawned, handed the parent run", &run) }).await??;
+            // Reached: the scope's callbacks moved into the task.
+            let callbacks = scoped_callbacks();
+            tokio::spawn(async move { fake_llm("spawned, handed the callbacks", &callbacks) }).await??;
+            // Reached: the spawned future wrapped in the scope again.
+            tokio::spawn(tracer.scope(async { fake_llm("spawned, in the scope", CallbackManager::none()) })).await??;
+
+            chain.end(&"a")?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(())
+        })
+        .await?;
+    fake_llm("outside", CallbackManager::none())?;
+
+    let trees = collector.trees();
+    let mut roots: Vec<&str> = trees.iter().map(|tree| tree.name.as_str()).collect();
+    roots.sort_unstable();
+    assert_eq!(roots, ["answer", "fake_llm", "fake_llm"]);
+    let answer = trees.iter().find(|tree| tree.name == "answer").unwrap();
+    assert_eq!(answer.child_runs.len(), 1);
+    assert_eq!(answer.child_runs[0].inputs["prompt"], "spawned, handed the parent run");
+    let mut prompts: Vec<&str> = trees
+        .iter()
+        .filter(|tree| tree.name == "fake_llm")
+        .map(|tree| tree.inputs["prompt"].as_str().unwrap())
+        .collect();
+    prompts.sort_unstable();
+    assert_eq!(prompts, ["spawned, handed the callbacks", "spawned, in the scope"]);
+    Ok(())
+}
+
+// --- RUNTRACE_TRACE --------------------------------------------------------------------------
+
+#[test]
+fn env_opt_in_traces_root_runs_to_the_named_file() -> TestResult {
+    let path = temp_path("env");
+    let moved = temp_path("env-moved");
+    // The variable is read once per process, so the traced program is this test binary
+    // run again, for the one test below.
+    let output = std::process::Command::new(std::env::current_exe()?)
+        .args(["env_opt_in_child", "--exact", "--ignored", "--test-threads=1", "--nocapture"])
+        .env(TRACE_ENV, &path)
+        .env("RUNTRACE_TEST_MOVED_PATH", &moved)
+        .output()?;
+    assert!(output.status.success(), "child failed:\n{}", String::from_utf8_lossy(&output.stdout));
+
+    let trees = RunTree::read_jsonl(&path)?;
+    let names: Vec<&str> = trees.iter().map(|tree| tree.name.as_str()).collect();
+    assert_eq!(names, ["answer", "fake_llm"]);
+    assert_eq!(trees[0].child_runs[0].name, "calculator");
+    assert_eq!(trees[0].inputs["question"], "What is 2+2?");
+    assert!(!moved.exists(), "the variable was read once, at the first run");
+    std::fs::remove_file(&path)?;
+    Ok(())
+}
+
+#[test]
+#[ignore = "the traced program of env_opt_in_traces_root_runs_to_the_named_file, which runs it"]
+fn env_opt_in_child() -> TestResult {
+    let Some(moved) = std::env::var_os("RUNTRACE_TEST_MOVED_PATH") else {
+        return Ok(());
+    };
+    // No tracer anywhere in the code: the environment adds it to the root.
+    let chain = CallbackManager::none().start_run(RunKind::Chain, "answer", &json!({ "question": "What is 2+2?" }))?;
+    chain.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    chain.end(&"4")?;
+    // SAFETY: this process runs this one test on one thread, and nothing else reads the
+    // environment while it is changed.
+    unsafe { std::env::set_var(TRACE_ENV, moved) };
+    fake_llm("still the first file", CallbackManager::none())?;
+    Ok(())
+}
+
+// --- Runs the tracer cannot place ------------------------------------------------------------
+
+#[test]
+fn a_run_whose_parent_the_tracer_never_saw_becomes_a_root() -> TestResult {
+    let collector = RunCollector::new();
+    let tracer = Tracer::new(collector.clone());
+    let recorder = Arc::new(RecordingHandler::new());
+    let outer = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Chain, "outer", &())?;
+
+    // The tracer joins below the root, for a component's runs and everything nested in them.
+    let component = outer.get_child(None).with_handler(&tracer);
+    let inner = component.start_run(RunKind::Chain, "component", &())?;
+    assert_eq!(inner.parent_run_id(), outer.run_id());
+    fake_llm("deep", &inner)?;
+    inner.end(&())?;
+    outer.end(&())?;
+
+    let trees = collector.trees();
+    assert_eq!(trees.len(), 1);
+    let root = &trees[0];
+    assert_eq!((root.name.as_str(), root.parent_run_id, root.trace_id), ("component", None, root.id));
+    assert_eq!(root.dotted_order.split('.').count(), 1);
+    assert_own_segment(root);
+    let llm = &root.child_runs[0];
+    assert_eq!((llm.parent_run_id, llm.trace_id), (Some(root.id), root.id));
+    assert!(llm.dotted_order.starts_with(&root.dotted_order));
+    assert_eq!(tracer.open_runs(), 0);
+    Ok(())
+}
+
+/// Collects the `tracing` warnings of the current thread.
+#[derive(Clone, Default)]
+struct Warnings(Arc<Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Fields(String);
+        impl tracing::field::Visit for Fields {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                self.0.push_str(&format!("{}={value:?} ", field.name()));
+            }
+        }
+        if *event.metadata().level() == tracing::Level::WARN {
+            let mut fields = Fields(String::new());
+            event.record(&mut fields);
+            self.0.lock().unwrap().push(fields.0);
+        }
+    }
+}
+
+#[test]
+fn events_for_a_run_the_tracer_no_longer_holds_are_reported_not_panicked_on() -> TestResult {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let warnings = Warnings::default();
+    let subscriber = tracing_subscriber::registry().with(warnings.clone());
+    tracing::subscriber::with_default(subscriber, || -> TestResult {
+        let collector = RunCollector::new();
+        let tracer = Tracer::new(collector.clone());
+        let callbacks = CallbackManager::new().with_handler(&tracer);
+        let chain = callbacks.start_run(RunKind::Chain, "answer", &"q")?;
+        let detached = chain.start_run(RunKind::Tool, "background_job", &())?;
+        chain.end(&"a")?; // the root ends while its child still runs
+
+        let trees = collector.trees();
+        let child = &trees[0].child_runs[0];
+        assert_eq!((child.name.as_str(), child.end_time, &child.outputs), ("background_job", None, &None));
+        assert_eq!(tracer.open_runs(), 0, "the tree left memory with its root");
+
+        // The child's later events are for a run the tracer no longer holds.
+        detached.on_text("still working")?;
+        detached.end(&"done")?;
+        assert_eq!(collector.len(), 1);
+        Ok(())
+    })?;
+    let warnings = warnings.0.lock().unwrap();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings.iter().all(|warning| warning.contains("does not hold")), "{warnings:?}");
+    assert!(warnings[1].contains("on_run_end"), "{warnings:?}");
+    Ok(())
+}

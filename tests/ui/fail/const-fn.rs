@@ -1,0 +1,8 @@
+use runtrace::prelude::*;
+
+#[traced_run(kind = "tool")]
+const fn double(x: u32) -> u32 {
+    x * 2
+}
+
+fn main() {}
