@@ -77,6 +77,27 @@ impl RunKind {
     }
 }
 
+impl RunKind {
+    /// The LangSmith `run_type` of this kind. LangSmith knows `llm`, `chain`, `tool`,
+    /// `retriever`, `embedding`, `prompt` and `parser`; as LangChain does, a chat model is
+    /// reported as `llm`, and an agent or a custom run as `chain`.
+    ///
+    /// ```
+    /// use runtrace_runtime::RunKind;
+    /// assert_eq!(RunKind::ChatModel.langsmith_run_type(), "llm");
+    /// assert_eq!(RunKind::Agent.langsmith_run_type(), "chain");
+    /// assert_eq!(RunKind::Retriever.langsmith_run_type(), "retriever");
+    /// ```
+    #[must_use]
+    pub const fn langsmith_run_type(self) -> &'static str {
+        match self {
+            RunKind::ChatModel => "llm",
+            RunKind::Agent | RunKind::Custom => "chain",
+            other => other.as_str(),
+        }
+    }
+}
+
 impl fmt::Display for RunKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -12,8 +12,8 @@ use crate::{RunId, RunKind};
 
 /// A finished run and its child runs, in LangSmith's run shape.
 ///
-/// The JSON field names are stable; exported trees can be read back with
-/// [`RunTree::read_jsonl`] and ingested by LangSmith-compatible tools:
+/// The JSON field names are stable and LangSmith's; exported trees can be read back with
+/// [`RunTree::read_jsonl`]:
 ///
 /// - `trace_id` is the id of the tree's root;
 /// - `dotted_order` is the root's start time and id, then `.` and each descendant's down to
@@ -23,7 +23,10 @@ use crate::{RunId, RunKind};
 ///   `{"input": value}` / `{"output": value}`; `outputs` is `null` for a failed run;
 /// - `events` holds what the run streamed (tokens, text, retries, agent steps, custom
 ///   events), each with its time;
-/// - `child_runs` are in start order.
+/// - `child_runs` are in start order;
+/// - `run_type` is runtrace's own kind, so that a tree reads back exactly: `chat_model`,
+///   `agent` and `custom` are not LangSmith run types, and an exporter that sends runs to
+///   LangSmith maps them with [`RunKind::langsmith_run_type`].
 ///
 /// ```
 /// use runtrace_runtime::{CallbackManager, RunKind, Tracer, RunCollector};
