@@ -372,3 +372,47 @@ fn async_handler_that_fails_or_panics_still_gets_the_events_after() {
         assert_eq!(tally.seen(), expected);
     });
 }
+
+/// Forwards one message per event into a tokio channel, waiting for room: a handler that
+/// depends on a task of the caller's runtime.
+struct ForwardToTask(tokio::sync::mpsc::Sender<()>);
+
+impl AsyncCallbackHandler for ForwardToTask {
+    fn on_event<'a>(&'a self, _event: &'a Event<'static>) -> BoxFuture<'a, HandlerResult> {
+        Box::pin(async move { Ok(self.0.send(()).await?) })
+    }
+}
+
+/// Regression: under `Overflow::Block`, a full queue parked the only thread of a
+/// current-thread runtime while the handler waited for a task of that same runtime, and
+/// both hung for good. Now such a runtime drops and counts the event instead.
+#[test]
+fn a_full_queue_never_hangs_a_current_thread_runtime_its_handler_waits_on() {
+    let (finished, outcome) = mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+        let counts = runtime.block_on(async {
+            let (sender, mut receiver) = tokio::sync::mpsc::channel::<()>(1);
+            let reader = tokio::spawn(async move {
+                let mut read = 0_u64;
+                while receiver.recv().await.is_some() {
+                    read += 1;
+                }
+                read
+            });
+            let callbacks = CallbackManager::new().with_handler(Background::new(ForwardToTask(sender)).capacity(2));
+            for step in 0..50 {
+                callbacks.start_run(RunKind::Tool, "step", &step).expect("no raise").end(&step).expect("no raise");
+            }
+            callbacks.flush().await;
+            let dropped = callbacks.handlers()[0].dropped_events();
+            drop(callbacks);
+            runtrace::flush().await;
+            (reader.await.expect("the reader ran"), dropped)
+        });
+        let _ = finished.send(counts);
+    });
+    let (read, dropped) = outcome.recv_timeout(Duration::from_secs(60)).expect("the runtime hung on a full queue");
+    assert!(dropped > 0, "the queue of 2 filled while the runtime could not read");
+    assert_eq!(read + dropped, 100, "every event was either delivered or counted as dropped");
+}

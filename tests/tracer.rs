@@ -538,3 +538,23 @@ fn events_for_a_run_the_tracer_no_longer_holds_are_reported_not_panicked_on() ->
     assert!(warnings[1].contains("on_run_end"), "{warnings:?}");
     Ok(())
 }
+
+/// Regression: a scope used to reach only runs with no parent, so `collect_runs` inside a
+/// traced parent returned nothing when the request had handlers of its own.
+#[test]
+fn collect_runs_inside_a_traced_parent_collects_the_runs_started_in_it() -> Result<(), CallbackError> {
+    let recorder = Arc::new(RecordingHandler::new());
+    let callbacks = CallbackManager::new().with_handler(recorder.clone());
+    let parent = callbacks.start_run(RunKind::Chain, "outer", &())?;
+    let parent_id = parent.run_id();
+
+    let (ended, trees) = collect_runs(|| parent.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4));
+    ended?;
+    parent.end(&())?;
+
+    assert_eq!(trees.len(), 1, "the tool run is a root of the scope's trees");
+    assert_eq!((trees[0].name.as_str(), trees[0].parent_run_id), ("calculator", None));
+    assert_ne!(Some(trees[0].id), parent_id);
+    assert_eq!(recorder.runs().len(), 2, "the request's own handler still saw both runs");
+    Ok(())
+}

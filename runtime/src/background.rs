@@ -1,18 +1,22 @@
 //! Background dispatch: async handlers run on runtrace's own dispatch thread, each fed by a
 //! bounded queue that keeps its events in emission order.
 //!
-//! The dispatch thread runs a one-worker tokio runtime of its own, so events are delivered
+//! The dispatch threads run a two-worker tokio runtime of their own, so events are delivered
 //! whether or not the emitting code runs inside a runtime, and a runtime that shuts down
 //! (the end of a `#[tokio::main]`) cannot strand queued events: [`flush`] still reaches them.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant};
 
 use async_channel::{Receiver, Sender, TrySendError};
 
 use crate::dispatch::{CatchUnwind, panic_message, report};
 use crate::event::Event;
 use crate::handler::{AsyncCallbackHandler, Handler, HandlerRepr, Ignore, IntoHandler};
+
+/// How long a full queue may hold up a current-thread runtime under [`Overflow::Block`].
+const STALL_LIMIT: Duration = Duration::from_millis(250);
 
 /// How many events a background handler's queue holds by default. The queue is reserved
 /// when the handler is added, about 24 bytes a slot: mind it for per-request async handlers
@@ -35,6 +39,12 @@ pub const DEFAULT_CAPACITY: usize = 1024;
 pub enum Overflow {
     /// The emitting thread waits for room: nothing is lost, memory stays bounded, and a
     /// handler that cannot keep up slows the traced code down to its pace. The default.
+    ///
+    /// A thread of a tokio runtime is never parked for good, as the handler may be waiting
+    /// on that runtime: on a multi-thread runtime the wait goes through
+    /// `tokio::task::block_in_place`; a current-thread runtime, which cannot lend its only
+    /// thread, waits at most 250 ms for room — ample for a slow handler — and then drops the
+    /// event as [`Overflow::DropNewest`] does, without waiting again until room shows.
     #[default]
     Block,
     /// The new event is dropped and counted, so the traced code never waits; the drops
@@ -102,6 +112,9 @@ pub(crate) struct Worker {
     overflow: Overflow,
     queue: Sender<Message>,
     dropped: AtomicU64,
+    /// Set when a current-thread runtime gave up waiting for room; cleared by the next send
+    /// that finds room.
+    stalled: AtomicBool,
 }
 
 impl Worker {
@@ -113,6 +126,7 @@ impl Worker {
             overflow,
             queue,
             dropped: AtomicU64::new(0),
+            stalled: AtomicBool::new(false),
         });
         // The drain task holds `drained` until it has handled its last event, so a flush can
         // still wait for a handler whose managers are all gone.
@@ -145,24 +159,55 @@ impl Worker {
 
     pub(crate) fn send(&self, event: Arc<Event<'static>>) {
         let message = match self.queue.try_send(Message::Event(event)) {
-            Ok(()) | Err(TrySendError::Closed(_)) => return,
+            Ok(()) => {
+                self.stalled.store(false, Ordering::Relaxed);
+                return;
+            }
+            Err(TrySendError::Closed(_)) => return,
             Err(TrySendError::Full(message)) => message,
         };
-        match self.overflow {
-            // A blocking send is safe even on an async runtime's thread: the queue drains
-            // on runtrace's own dispatch thread, which never waits for the caller.
-            Overflow::Block => {
-                let _ = self.queue.send_blocking(message);
+        // The queue drains on runtrace's own dispatch thread, but the handler may wait on
+        // the caller's runtime (a channel read by one of its tasks): parking a thread that
+        // runtime needs could hang both, so a tokio thread never just blocks.
+        let waited = match (self.overflow, runtime_here()) {
+            (Overflow::Block, Here::Outside) => self.queue.send_blocking(message).is_ok(),
+            (Overflow::Block, Here::MultiThread) => {
+                tokio::task::block_in_place(|| self.queue.send_blocking(message)).is_ok()
             }
-            Overflow::DropNewest => {
-                let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                if dropped.is_power_of_two() {
-                    tracing::warn!(
-                        target: "runtrace",
-                        handler = %self.name,
-                        dropped,
-                        "background handler is behind: its queue is full and new events are dropped"
-                    );
+            (Overflow::Block, Here::CurrentThread) => self.send_within(message, STALL_LIMIT),
+            (Overflow::DropNewest, _) => false,
+        };
+        if !waited {
+            let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if dropped.is_power_of_two() {
+                tracing::warn!(
+                    target: "runtrace",
+                    handler = %self.name,
+                    dropped,
+                    "background handler is behind: its queue is full and new events are dropped"
+                );
+            }
+        }
+    }
+
+    /// Waits for room up to `limit`, for a thread that must not block for good: a slow
+    /// handler makes room within it, one waiting on this thread's runtime never does. After
+    /// one miss the handler counts as stalled and later events do not wait until room shows.
+    fn send_within(&self, mut message: Message, limit: Duration) -> bool {
+        if self.stalled.load(Ordering::Relaxed) {
+            return false;
+        }
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.queue.try_send(message) {
+                Ok(()) | Err(TrySendError::Closed(_)) => return true,
+                Err(TrySendError::Full(again)) if Instant::now() < deadline => {
+                    message = again;
+                    std::thread::sleep(Duration::from_micros(50));
+                }
+                Err(TrySendError::Full(_)) => {
+                    self.stalled.store(true, Ordering::Relaxed);
+                    return false;
                 }
             }
         }
@@ -177,9 +222,35 @@ impl Worker {
 
     pub(crate) fn flush_blocking(&self) {
         let (done, wait) = async_channel::bounded(1);
-        if self.queue.send_blocking(Message::Flush(done)).is_ok() {
-            let _ = wait.recv_blocking();
-        }
+        wait_here(|| {
+            if self.queue.send_blocking(Message::Flush(done)).is_ok() {
+                let _ = wait.recv_blocking();
+            }
+        });
+    }
+}
+
+/// Where the calling thread is, as far as blocking it goes.
+enum Here {
+    Outside,
+    MultiThread,
+    CurrentThread,
+}
+
+fn runtime_here() -> Here {
+    match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
+        Err(_) => Here::Outside,
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => Here::MultiThread,
+        Ok(_) => Here::CurrentThread,
+    }
+}
+
+/// Runs `wait`, which blocks, letting a multi-thread runtime move its other tasks off this
+/// thread first.
+fn wait_here<R>(wait: impl FnOnce() -> R) -> R {
+    match runtime_here() {
+        Here::MultiThread => tokio::task::block_in_place(wait),
+        Here::Outside | Here::CurrentThread => wait(),
     }
 }
 
@@ -208,7 +279,7 @@ fn dispatch_runtime() -> Option<&'static tokio::runtime::Runtime> {
     RUNTIME
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
+                .worker_threads(2)
                 .thread_name("runtrace-dispatch")
                 .enable_all()
                 .build()
@@ -283,8 +354,10 @@ pub async fn flush() {
 }
 
 /// [`flush`] for synchronous code: blocks the calling thread until every background handler
-/// has handled every event emitted before the call. Safe to call inside or outside a tokio
-/// runtime; do not call it from an async handler itself.
+/// has handled every event emitted before the call. On a multi-thread tokio runtime it waits
+/// through `block_in_place`; on a current-thread runtime prefer `flush().await`, since a
+/// handler that waits on that runtime could not progress while its only thread is blocked.
+/// Never call it from an async handler itself.
 ///
 /// ```
 /// runtrace_runtime::flush_blocking();
@@ -294,7 +367,7 @@ pub fn flush_blocking() {
         match pending {
             Pending::Open(worker) => worker.flush_blocking(),
             Pending::Draining(drain_done) => {
-                let _ = drain_done.recv_blocking();
+                let _ = wait_here(|| drain_done.recv_blocking());
             }
         }
     }

@@ -467,9 +467,11 @@ impl CallbackManager {
         name: Cow<'static, str>,
         inputs: &(dyn Fn() -> Value + Sync),
     ) -> Result<RunGuard, CallbackError> {
-        // A trace scope or `RUNTRACE_TRACE` adds its tracer to the first run of a tree in
-        // this process. One relaxed load keeps that question off every other run's path.
-        if scope::watching() && self.is_local_root() {
+        // A trace scope or `RUNTRACE_TRACE` adds its tracer to every run started inside it
+        // that does not inherit it already, as LangChain's `collect_runs` does; a run whose
+        // parent that tracer never saw becomes one of its roots. One relaxed load keeps the
+        // question off the path of programs with no scope.
+        if scope::watching() {
             if let Some(traced) = scope::with_ambient_handlers(self) {
                 return traced.start_recorded(kind, name, inputs);
             }
@@ -478,12 +480,6 @@ impl CallbackManager {
             return Ok(RunGuard::noop());
         }
         self.start_recorded(kind, name, inputs)
-    }
-
-    /// Whether runs started here are the first of their tree in this process: they have no
-    /// parent, or only one in another process.
-    fn is_local_root(&self) -> bool {
-        self.parent.is_none() || self.remote_dotted_order.is_some()
     }
 
     fn start_recorded(

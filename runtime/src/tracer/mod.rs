@@ -129,12 +129,12 @@ impl Tracer {
         self.core.open_runs()
     }
 
-    /// Runs `body` with this tracer added to every root run started inside it on this
-    /// thread — runs with no parent, or a parent in another process — whatever callbacks
-    /// they were given (LangChain's `tracing_v2_enabled`). Runs nested in those inherit it.
+    /// Runs `body` with this tracer added to every run started inside it on this thread,
+    /// whatever callbacks it was given (LangChain's `tracing_v2_enabled`); a run whose parent
+    /// started outside the block becomes a root of this tracer's trees.
     ///
     /// The scope is thread-local: a thread spawned inside is not covered; pass it
-    /// [`scoped_callbacks`] or a parent run. Scopes nest: a root run gets the tracers of all
+    /// [`scoped_callbacks`] or a parent run. Scopes nest: a run gets the tracers of all
     /// scopes around it.
     ///
     /// ```
@@ -153,8 +153,8 @@ impl Tracer {
         scope::in_scope(self.handler(), body)
     }
 
-    /// [`in_scope`](Self::in_scope) for a future: this tracer is added to every root run
-    /// started while `future` is polled (a tokio task-local).
+    /// [`in_scope`](Self::in_scope) for a future: this tracer is added to every run started
+    /// while `future` is polled (a tokio task-local).
     ///
     /// **A `tokio::spawn` inside the future starts a new task, which the scope does not
     /// reach.** Pass the spawned task its callbacks explicitly: the parent run (`run.clone()`

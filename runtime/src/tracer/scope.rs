@@ -1,12 +1,12 @@
 //! Tracing without passing a tracer by hand: "trace this block" scopes ([`Tracer::in_scope`],
 //! [`Tracer::scope`]), [`collect_runs`], and the `RUNTRACE_TRACE` environment variable.
 //!
-//! Each adds its tracer to the *first run of a tree in this process* started inside it —
-//! a run with no parent, or whose parent is in another process — and, through inheritance,
-//! to that run's descendants. Runs nested under a parent keep exactly the callbacks their
-//! parent gave them, as LangChain's `tracing_v2_enabled` and `collect_runs` do.
+//! Each adds its tracer to every run started inside it that does not inherit that tracer
+//! already, as LangChain's `tracing_v2_enabled` and `collect_runs` do when they configure
+//! each run: a run with no parent starts a tree, and so does a run whose parent started
+//! outside the scope (the tracer never saw that parent); their descendants inherit it.
 //!
-//! The cost when nothing of this is in use is one relaxed atomic load per root run start:
+//! The cost when nothing of this is in use is one relaxed atomic load per run start:
 //! [`WATCH`] counts the reasons to look (live scopes, an env tracer, or the env variable not
 //! read yet), and only when it is non-zero does a start consult the task-local and
 //! thread-local scope stacks.
@@ -34,11 +34,11 @@ use crate::handler::Handler;
 /// ```
 pub const TRACE_ENV: &str = "RUNTRACE_TRACE";
 
-/// Reasons a root run start must look for ambient tracers: one per live scope, plus one
+/// Reasons a run start must look for ambient tracers: one per live scope, plus one
 /// while [`TRACE_ENV`] is unread or names a file. Zero: nothing to add, nothing to look up.
 static WATCH: AtomicUsize = AtomicUsize::new(1);
 
-/// Whether some scope or the environment may add a tracer to a root run. Relaxed is enough:
+/// Whether some scope or the environment may add a tracer to a run. Relaxed is enough:
 /// a scope is entered on the thread (or by the task) whose runs it covers, so that thread
 /// sees its own increment, and work moved to other threads is published with it.
 #[inline(always)]
@@ -57,11 +57,12 @@ pub(crate) fn with_ambient_handlers(manager: &CallbackManager) -> Option<Callbac
     if !watching() {
         return None;
     }
-    let handlers = ambient_handlers();
-    if handlers.is_empty() {
+    let inherited = manager.inheritable_handlers();
+    let missing: Vec<Handler> = ambient_handlers().into_iter().filter(|handler| !inherited.contains(handler)).collect();
+    if missing.is_empty() {
         return None;
     }
-    Some(handlers.into_iter().fold(manager.clone(), CallbackManager::with_handler))
+    Some(missing.into_iter().fold(manager.clone(), CallbackManager::with_handler))
 }
 
 /// The environment's tracer, then the scopes' from outermost to innermost.
@@ -176,9 +177,9 @@ pub(crate) async fn scope<F: Future>(handler: Handler, future: F) -> F::Output {
     TASK_FRAMES.scope(Some(frame), future).await
 }
 
-/// Runs `body` and returns what it returned with the root trees it produced: every run
-/// started inside it with no parent (and everything nested in those) is traced, whatever
-/// callbacks it was given. LangChain's `collect_runs`.
+/// Runs `body` and returns what it returned with the trees it produced: every run started
+/// inside it is traced, whatever callbacks it was given, and a run whose parent started
+/// outside the block is the root of a tree. LangChain's `collect_runs`.
 ///
 /// Only trees whose roots end before `body` returns are collected. The scope is
 /// thread-local: a thread spawned inside is not covered. For async code, use
