@@ -317,3 +317,28 @@ fn handler_panicking_on_the_error_event_of_a_panicking_run_is_reported_and_does_
     assert_eq!(the_error(&recorder).cause, ErrorCause::Panicked);
     assert_eq!(warnings_from(&warnings, "panics-on-errors").len(), 1, "{warnings:?}");
 }
+
+/// A value whose `Serialize` impl panics.
+struct Explosive;
+
+impl serde::Serialize for Explosive {
+    fn serialize<S: serde::Serializer>(&self, _serializer: S) -> Result<S::Ok, S::Error> {
+        panic!("cannot serialize this")
+    }
+}
+
+/// Regression: a panicking `Serialize` escaped dispatch between a run's start and its end,
+/// leaving the run without an end; it is now recorded as unrecordable.
+#[test]
+fn a_panicking_serialize_impl_is_recorded_and_the_run_still_ends() -> Result<(), CallbackError> {
+    let recorder = Arc::new(RecordingHandler::new());
+    let callbacks = CallbackManager::new().with_handler(recorder.clone());
+    let run = callbacks.start_run(RunKind::Tool, "explosive", &Explosive)?;
+    run.end(&Explosive)?;
+
+    let events = recorder.events();
+    assert_eq!(events.len(), 2, "the start and the end both arrived");
+    let EventData::Start(start) = &events[0].data else { panic!("first event is the start") };
+    assert!(start.inputs.get().as_str().is_some_and(|text| text.contains("panicked")));
+    Ok(())
+}

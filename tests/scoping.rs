@@ -264,3 +264,15 @@ fn run_manager_reports_the_ids_its_events_carry() -> Result<(), CallbackError> {
     child.end(&())?;
     root.end(&())
 }
+
+/// Regression: `verbose` added its console handler beside a request's own `ConsoleHandler`,
+/// printing every line twice; like LangChain, it now checks the handler's type.
+#[test]
+fn verbose_adds_no_console_where_a_console_handler_is_already_present() {
+    let request = CallbackManager::new().with_handler(runtrace::ConsoleHandler::with_writer(std::io::sink()));
+    let configured = CallbackManager::configure(&request, CallbackManager::none(), true);
+    assert_eq!(configured.handlers(), request.handlers());
+
+    let quiet = CallbackManager::configure(CallbackManager::none(), CallbackManager::none(), true);
+    assert_eq!(quiet.handlers().len(), 1, "without one, verbose adds the console handler");
+}

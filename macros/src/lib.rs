@@ -91,7 +91,9 @@ use proc_macro::TokenStream;
 /// Arguments are recorded as a JSON object `{argument: value}` through `serde`, the output as
 /// JSON, both only when a handler reads them. A recorded value must implement
 /// `serde::Serialize + Sync`; for an argument that does not, `skip` it (the compile error
-/// says so), for an output, use `skip_output`. `self` is never recorded.
+/// says so), for an output, use `skip_output`. `self` is never recorded. The inputs object
+/// lists arguments in key order (serde_json's map), unless your build enables serde_json's
+/// `preserve_order`.
 ///
 /// # Errors and handlers that stop runs
 ///
@@ -101,7 +103,8 @@ use proc_macro::TokenStream;
 /// the end, its [`CallbackError`] becomes the function's `Err` when `E: From<CallbackError>`
 /// (derive it with `thiserror`'s `#[from]`; `anyhow::Error` and
 /// `Box<dyn Error + Send + Sync>` accept it as they are). Other functions cannot carry the
-/// error: it is reported as a warning and they go on. Inside the body,
+/// error: it is reported as a warning and they go on, untraced — their run already got its
+/// error event, so the body and the runs it starts are heard by no handler. Inside the body,
 /// `run.on_llm_new_token(t)?` returns it like any other error.
 ///
 /// # Options
@@ -193,6 +196,46 @@ use proc_macro::TokenStream;
 ///
 /// `#[traced_run]` on a trait method *declaration* only rewrites its signature, so that the
 /// trait and its traced implementations can both be written with `run: &RunManager`.
+///
+/// An `async` method is not object-safe, and a traced function returning a boxed future
+/// would end its run when the future is made, not when it finishes. For async trait
+/// objects, trace an inherent `async fn` and box its future in the trait method:
+///
+/// ```
+/// use std::future::Future;
+/// use std::pin::Pin;
+/// use std::sync::Arc;
+/// use runtrace::prelude::*;
+///
+/// type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+///
+/// trait Retriever: Send + Sync {
+///     fn retrieve<'a>(&'a self, query: String, callbacks: &'a CallbackManager) -> BoxFuture<'a, Vec<String>>;
+/// }
+///
+/// struct Docs;
+///
+/// impl Docs {
+///     #[traced_run(kind = "retriever")]
+///     async fn search(&self, query: String) -> Vec<String> {
+///         vec![format!("doc about {query}")]
+///     }
+/// }
+///
+/// impl Retriever for Docs {
+///     fn retrieve<'a>(&'a self, query: String, callbacks: &'a CallbackManager) -> BoxFuture<'a, Vec<String>> {
+///         Box::pin(self.search(query, callbacks)) // the run lasts as long as the future
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let retriever: Arc<dyn Retriever> = Arc::new(Docs);
+/// let recorder = Arc::new(RecordingHandler::new());
+/// let callbacks = CallbackManager::new().with_handler(recorder.clone());
+/// retriever.retrieve("callbacks".into(), &callbacks).await;
+/// assert_eq!(recorder.runs()[0].name, "Docs::search");
+/// # }
+/// ```
 ///
 /// # Misuse
 ///

@@ -365,7 +365,9 @@ impl CallbackManager {
     /// ```
     #[must_use]
     pub fn configure(inheritable: &CallbackManager, local: &CallbackManager, verbose: bool) -> CallbackManager {
-        let console = verbose.then(console_handler);
+        // As LangChain, verbose adds no console handler where one of that type is present.
+        let has_console = inheritable.handlers().iter().chain(local.handlers()).any(Handler::is_console);
+        let console = (verbose && !has_console).then(console_handler);
         let local = local.callbacks.get();
         CallbackManager {
             callbacks: inheritable.callbacks.edited(|set| {

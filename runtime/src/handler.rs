@@ -1,14 +1,15 @@
 //! The handler traits: what a callback handler implements, sync or async.
 
+use std::any::TypeId;
 use std::fmt;
 use std::future::Future;
 use std::ops::BitOr;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::RunKind;
 use crate::background::{Background, Worker};
 use crate::event::{AgentAction, AgentFinish, CustomEvent, Event, EventData, Retry, RunEnd, RunError, RunStart};
+use crate::{ConsoleHandler, RunKind};
 
 /// What a handler returns when it fails: any error, boxed.
 ///
@@ -276,21 +277,36 @@ pub(crate) struct Inline {
     pub(crate) handler: Arc<dyn CallbackHandler>,
     pub(crate) ignore: Ignore,
     pub(crate) raise: bool,
+    console: bool,
 }
 
 impl Handler {
     /// Wraps a sync handler.
     #[must_use]
     pub fn new<H: CallbackHandler>(handler: H) -> Self {
-        Handler::from_arc(Arc::new(handler))
+        Handler::from_typed(Arc::new(handler))
     }
 
     /// Wraps a shared sync handler.
     #[must_use]
     pub fn from_arc(handler: Arc<dyn CallbackHandler>) -> Self {
+        Handler::inline(handler, false)
+    }
+
+    fn from_typed<H: CallbackHandler>(handler: Arc<H>) -> Self {
+        let console = TypeId::of::<H>() == TypeId::of::<ConsoleHandler>();
+        Handler::inline(handler, console)
+    }
+
+    fn inline(handler: Arc<dyn CallbackHandler>, console: bool) -> Self {
         let ignore = handler.ignore();
         let raise = handler.raise_error();
-        Handler(HandlerRepr::Inline(Arc::new(Inline { handler, ignore, raise })))
+        Handler(HandlerRepr::Inline(Arc::new(Inline { handler, ignore, raise, console })))
+    }
+
+    /// Whether this is a [`ConsoleHandler`], which `verbose` then does not add again.
+    pub(crate) fn is_console(&self) -> bool {
+        matches!(&self.0, HandlerRepr::Inline(inline) if inline.console)
     }
 
     /// Starts an async handler in the background with the default queue
@@ -375,7 +391,7 @@ impl<H: CallbackHandler> IntoHandler<SyncMarker> for H {
 
 impl<H: CallbackHandler> IntoHandler<SyncMarker> for Arc<H> {
     fn into_handler(self) -> Handler {
-        Handler::from_arc(self)
+        Handler::from_typed(self)
     }
 }
 

@@ -74,12 +74,18 @@ pub use tracer::{
 };
 
 /// Records `value` as JSON, the way inputs and outputs of traced runs are recorded. A value
-/// that fails to serialize (a map with non-string keys, say) is recorded as a string saying
-/// why, never a panic.
+/// that fails to serialize (a map with non-string keys, say), or whose `Serialize` impl
+/// panics, is recorded as a string saying why, never a panic.
 ///
 /// ```
 /// assert_eq!(runtrace_runtime::record(&[1, 2]), serde_json::json!([1, 2]));
 /// ```
 pub fn record<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Value {
-    serde_json::to_value(value).unwrap_or_else(|error| serde_json::Value::String(format!("<unrecordable: {error}>")))
+    // A `Serialize` impl is user code running inside dispatch: its panic must not escape
+    // between a run's start and its end.
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serde_json::to_value(value))) {
+        Ok(Ok(json)) => json,
+        Ok(Err(error)) => serde_json::Value::String(format!("<unrecordable: {error}>")),
+        Err(_) => serde_json::Value::String("<unrecordable: its Serialize impl panicked>".to_owned()),
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::ops::Deref;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::Serialize;
@@ -42,7 +43,7 @@ use crate::{Metadata, RunId, RunKind, Tags, record};
 #[derive(Clone, Default)]
 pub struct RunManager {
     /// `None` for a run no handler hears.
-    inner: Option<Box<RunInner>>,
+    inner: Option<Arc<RunInner>>,
 }
 
 #[derive(Clone)]
@@ -57,7 +58,7 @@ struct RunInner {
 
 impl RunManager {
     pub(crate) fn new(child: CallbackManager, own: Option<Callbacks>) -> Self {
-        RunManager { inner: Some(Box::new(RunInner { child, own })) }
+        RunManager { inner: Some(Arc::new(RunInner { child, own })) }
     }
 
     /// The run's handlers, tags and metadata.
