@@ -149,3 +149,54 @@ fn tagged_child_of_a_run_with_no_handlers_allocates_nothing() {
     assert!(ran.is_ok());
     assert_eq!(allocations, 0);
 }
+
+/// A traced function with every option that could cost something per call.
+#[runtrace::traced_run(
+    kind = "retriever",
+    tags("search"),
+    metadata(index = metadata_evaluations()),
+    callbacks = CallbackManager::none(),
+    verbose = false
+)]
+fn search(query: &Counted, run: &RunManager) -> usize {
+    run.on_text("searching").map_or(0, |()| 1)
+}
+
+static METADATA_EVALUATIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn metadata_evaluations() -> usize {
+    METADATA_EVALUATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+#[test]
+fn a_traced_call_with_tags_metadata_and_constructor_callbacks_allocates_nothing() {
+    let query = Counted::default();
+    let (found, allocations) = allocations_in(|| search(&query, CallbackManager::none()));
+    assert_eq!((found, allocations), (1, 0));
+    assert_eq!(query.serializations(), 0);
+}
+
+/// Regression: a trace scope alive on another thread raised the process-wide watch, and
+/// every no-handler call on every thread then configured a manager and evaluated metadata.
+#[test]
+fn a_trace_scope_on_another_thread_costs_this_thread_nothing() {
+    let (entered, entered_rx) = std::sync::mpsc::channel();
+    let (leave, leave_rx) = std::sync::mpsc::channel::<()>();
+    let scope = std::thread::spawn(move || {
+        runtrace::collect_runs(|| {
+            let _ = entered.send(());
+            let _ = leave_rx.recv();
+        })
+    });
+    entered_rx.recv().expect("the scope is live");
+
+    let query = Counted::default();
+    let evaluations_before = METADATA_EVALUATIONS.load(std::sync::atomic::Ordering::Relaxed);
+    let (found, allocations) = allocations_in(|| search(&query, CallbackManager::none()));
+    let evaluations = METADATA_EVALUATIONS.load(std::sync::atomic::Ordering::Relaxed) - evaluations_before;
+
+    let _ = leave.send(());
+    let ((), trees) = scope.join().expect("the scope thread ends");
+    assert_eq!((found, allocations, evaluations), (1, 0, 0));
+    assert!(trees.is_empty(), "the scope saw none of this thread's runs");
+}

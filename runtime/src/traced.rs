@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::dispatch::{listens, report_unraisable};
 use crate::event::{ErrorCause, RunError};
 use crate::handler::Ignore;
+use crate::tracer::scope;
 use crate::{CallbackError, CallbackManager, RunGuard, RunKind};
 
 pub use crate::dispatch::CatchUnwind;
@@ -50,7 +51,7 @@ pub fn start(
     inputs: &(dyn Fn() -> Value + Sync),
 ) -> Result<RunGuard, CallbackError> {
     let quiet_constructor = spec.callbacks.is_none_or(CallbackManager::is_empty);
-    if !crate::tracer::scope::watching() && parent.is_empty() && quiet_constructor && !spec.verbose {
+    if parent.is_empty() && quiet_constructor && !spec.verbose && !scope::ambient_tracer_possible() {
         return Ok(RunGuard::noop());
     }
     // Constructor callbacks without handlers still bring their tags and metadata. The spec
@@ -77,7 +78,7 @@ fn start_recorded(
     if let Some(metadata) = spec.metadata {
         // Metadata expressions are the user's code: run them only for a handler that hears
         // this run (an ambient tracer scope is added later, so it counts as one).
-        if crate::tracer::scope::watching() || listens(configured.handlers(), Ignore::kind(spec.kind)) {
+        if scope::ambient_tracer_possible() || listens(configured.handlers(), Ignore::kind(spec.kind)) {
             configured = configured.with_local_metadata(metadata());
         }
     }

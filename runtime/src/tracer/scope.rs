@@ -54,7 +54,7 @@ pub(crate) fn with_ambient_handlers(manager: &CallbackManager) -> Option<Callbac
     // The first call reads the environment, which may end the watch: a program with no
     // scope and no `RUNTRACE_TRACE` then never touches the scope stacks at all.
     env_tracer();
-    if !watching() {
+    if !watching() || !ambient_here() {
         return None;
     }
     let inherited = manager.inheritable_handlers();
@@ -123,6 +123,23 @@ thread_local! {
 /// The innermost scope around the caller. A sync scope entered inside an async one (or the
 /// reverse, a future polled by `block_on` inside a sync scope) captured the other as its
 /// outer frames, so the deeper stack is the whole story.
+/// Whether a run started here with no handlers of its own may still get an ambient tracer:
+/// one relaxed load when no scope is live anywhere, a look at this thread's and task's
+/// scopes when one is.
+#[inline(always)]
+pub(crate) fn ambient_tracer_possible() -> bool {
+    watching() && ambient_here()
+}
+
+/// Whether runs started here, on this thread or in this task, get an ambient tracer. The
+/// watch count is process-wide, so a scope on another thread raises it for everyone; this
+/// check keeps those threads on the no-handler path, without allocating.
+pub(crate) fn ambient_here() -> bool {
+    env_tracer().is_some()
+        || TASK_FRAMES.try_with(Option::is_some).unwrap_or(false)
+        || THREAD_FRAMES.try_with(|frames| frames.borrow().is_some()).unwrap_or(false)
+}
+
 fn innermost() -> Option<Arc<Frame>> {
     let task = TASK_FRAMES.try_with(Clone::clone).ok().flatten();
     let thread = THREAD_FRAMES.try_with(|frames| frames.borrow().clone()).ok().flatten();
