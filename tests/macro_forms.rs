@@ -372,7 +372,7 @@ fn result_type_alias_ends_with_ok_fails_with_err_and_carries_a_refused_start() {
     assert_eq!(parser::parse_alias("7", &callbacks).ok(), Some(7));
     assert!(matches!(parser::parse_alias("x", &callbacks), Err(ToolError::BadInput(_))));
     let refuse_starts = Faulty::fails_at("refuse-starts", [EventType::Start], "no").raising();
-    let refused = parser::parse_alias("7", &CallbackManager::new().with_handler(refuse_starts));
+    let refused = parser::parse_alias("7", CallbackManager::new().with_handler(refuse_starts));
 
     assert_eq!(recorder.event_types(), [EventType::Start, EventType::End, EventType::Start, EventType::Error]);
     assert_eq!(outputs_of(&recorder, "parse_alias"), json!(7));
@@ -683,7 +683,7 @@ async fn inputs_are_never_serialized_without_handlers() {
 
     assert_eq!(lookup(key.clone(), 1, CallbackManager::none()), 1);
     assert!(!lookup_later(key.clone(), CallbackManager::none()).await);
-    assert_eq!(lookup(key.clone(), 1, &CallbackManager::new()), 1);
+    assert_eq!(lookup(key.clone(), 1, CallbackManager::new()), 1);
 
     assert_eq!(key.serializations(), 0);
 }
@@ -706,7 +706,7 @@ fn inputs_are_never_serialized_for_a_handler_that_does_not_read_them() {
     // Counts starts, never reading their inputs.
     let counter = EventCounter::new(EventType::Start);
 
-    lookup(key.clone(), 1, &CallbackManager::new().with_handler(counter.clone()));
+    lookup(key.clone(), 1, CallbackManager::new().with_handler(counter.clone()));
 
     assert_eq!(counter.count(), 1);
     assert_eq!(key.serializations(), 0);
@@ -718,8 +718,33 @@ fn inputs_are_serialized_once_however_many_handlers_read_them() {
     let (first, callbacks) = recording();
     let second = Arc::new(RecordingHandler::new());
 
-    lookup(key.clone(), 1, &callbacks.with_handler(second.clone()));
+    lookup(key.clone(), 1, callbacks.with_handler(second.clone()));
 
     assert_eq!(key.serializations(), 1);
     assert_eq!(inputs_of(&first, "lookup"), inputs_of(&second, "lookup"));
+}
+
+#[traced_run(kind = "tool")]
+fn double(n: u32) -> u32 {
+    n * 2
+}
+
+/// DESIGN §2: a traced function takes its parent as a `&CallbackManager`, a
+/// `CallbackManager` by value, a parent's `run`, or `CallbackManager::none()`.
+#[test]
+fn a_free_function_takes_its_parent_by_reference_by_value_or_as_a_run() -> Result<(), CallbackError> {
+    let (recorder, callbacks) = common::recording();
+    assert_eq!(double(1, &callbacks), 2);
+    assert_eq!(double(2, callbacks.clone()), 4);
+    assert_eq!(double(3, CallbackManager::none()), 6);
+    let parent = callbacks.start_run(RunKind::Chain, "parent", &())?;
+    assert_eq!(double(4, &*parent), 8);
+    let parent_id = parent.run_id();
+    parent.end(&())?;
+
+    let runs = recorder.runs();
+    let doubles: Vec<_> = runs.iter().filter(|run| run.name == "double").collect();
+    assert_eq!(doubles.len(), 3, "by reference, by value and as a child; none() records nothing");
+    assert_eq!(doubles.iter().map(|run| run.parent_run_id).collect::<Vec<_>>(), [None, None, parent_id]);
+    Ok(())
 }

@@ -255,7 +255,7 @@ fn attribute_tags_and_metadata_stay_on_their_run_and_request_ones_are_inherited(
 
 #[traced_run]
 fn with_child_tag(run: &RunManager) {
-    tagged_inner(&run.get_child("step:1"));
+    tagged_inner(run.get_child("step:1"));
 }
 
 #[test]
@@ -289,7 +289,7 @@ fn observe_child(run: &RunManager) -> bool {
 #[test]
 fn callback_manager_none_records_nothing_for_the_run_or_its_children() {
     assert_eq!(observe_noop(CallbackManager::none()), (false, false, None));
-    assert_eq!(observe_noop(&CallbackManager::new()), (false, false, None));
+    assert_eq!(observe_noop(CallbackManager::new()), (false, false, None));
 }
 
 #[test]

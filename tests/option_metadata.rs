@@ -115,7 +115,7 @@ fn values_are_evaluated_once_per_heard_call_and_never_without_handlers() {
     let (recorder, callbacks) = recording();
 
     assert_eq!(counted(CallbackManager::none()), 7);
-    assert_eq!(counted(&CallbackManager::new()), 7);
+    assert_eq!(counted(CallbackManager::new()), 7);
     assert_eq!(EVALUATIONS.load(Ordering::SeqCst), 0);
 
     counted(&callbacks);

@@ -234,7 +234,7 @@ fn output_is_never_serialized_for_a_handler_that_does_not_read_it() {
     // Counts ends without reading their outputs.
     let ends = EventCounter::new(EventType::End);
 
-    give(out.clone(), &CallbackManager::new().with_handler(ends.clone()));
+    give(out.clone(), CallbackManager::new().with_handler(ends.clone()));
 
     assert_eq!(ends.count(), 1);
     assert_eq!(out.serializations(), 0);
@@ -246,7 +246,7 @@ fn output_is_serialized_once_however_many_handlers_read_it() {
     let (first, callbacks) = recording();
     let second = Arc::new(RecordingHandler::new());
 
-    give(out.clone(), &callbacks.with_handler(second.clone()));
+    give(out.clone(), callbacks.with_handler(second.clone()));
 
     assert_eq!(out.serializations(), 1);
     assert_eq!(outputs(&first), outputs(&second));

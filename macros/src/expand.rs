@@ -182,7 +182,7 @@ fn start(
     options: &Options,
     sig: &syn::Signature,
     inputs: &[valid::Input],
-    parent: &Ident,
+    parent: &TokenStream,
     stop: &TokenStream,
     krate: &Path,
 ) -> TokenStream {
@@ -339,25 +339,43 @@ fn render_error(options: &Options, returns: &valid::Returns, krate: &Path) -> To
     quote!(|#error| #call)
 }
 
-/// Turns the `run: &RunManager` parameter into `run: &CallbackManager` (or adds a
-/// `callbacks: &CallbackManager` one) and returns the name to start the run from.
-fn rewrite_signature(sig: &mut syn::Signature, run_param: Option<usize>, krate: &Path) -> Ident {
+/// Turns the `run: &RunManager` parameter into the parent parameter callers pass (or adds
+/// one, `callbacks`) and returns the expression of the manager to start the run from.
+fn rewrite_signature(sig: &mut syn::Signature, run_param: Option<usize>, krate: &Path) -> TokenStream {
+    // Methods take a plain `&CallbackManager`, which keeps traits with traced methods
+    // object-safe; other functions take any parent, a manager by value included. (A `const`
+    // or `extern` fn is an error reported beside; its fallback keeps the plain reference,
+    // which adds no error of its own.)
+    let generic = sig.receiver().is_none() && sig.constness.is_none() && sig.abi.is_none();
     if let Some(index) = run_param {
         if let Some(FnArg::Typed(typed)) = sig.inputs.iter_mut().nth(index) {
-            if let (Type::Reference(reference), syn::Pat::Ident(pat)) = (&mut *typed.ty, &mut *typed.pat) {
-                let (first, last) = extent(&reference.elem);
-                *reference.elem = syn::parse2(spread(quote!(#krate::CallbackManager), first, last))
-                    .unwrap_or_else(|_| syn::parse_quote!(#krate::CallbackManager));
+            if let (Type::Reference(_), syn::Pat::Ident(pat)) = (&*typed.ty, &mut *typed.pat) {
                 // The parent is only read; the body's `mut run` is the binding made for it.
                 pat.mutability = None;
-                return pat.ident.clone();
+                let ident = pat.ident.clone();
+                let (first, last) = extent(&typed.ty);
+                if generic {
+                    *typed.ty = syn::parse2(spread(quote!(impl #krate::AsParent), first, last))
+                        .unwrap_or_else(|_| syn::parse_quote!(impl #krate::AsParent));
+                    return quote!(#krate::AsParent::as_parent(&#ident));
+                }
+                if let Type::Reference(reference) = &mut *typed.ty {
+                    let (first, last) = extent(&reference.elem);
+                    *reference.elem = syn::parse2(spread(quote!(#krate::CallbackManager), first, last))
+                        .unwrap_or_else(|_| syn::parse_quote!(#krate::CallbackManager));
+                }
+                return quote!(#ident);
             }
         }
     }
     let parent = Ident::new("callbacks", Span::mixed_site());
+    if generic {
+        sig.inputs.push(syn::parse_quote!(#parent: impl #krate::AsParent));
+        return quote!(#krate::AsParent::as_parent(&#parent));
+    }
     name_elided_output_lifetime(sig);
     sig.inputs.push(syn::parse_quote!(#parent: &#krate::CallbackManager));
-    parent
+    quote!(#parent)
 }
 
 /// A lifetime position in a type: a reference's lifetime (`None` when elided) or a lifetime

@@ -59,18 +59,22 @@ use proc_macro::TokenStream;
 ///
 /// # What to pass
 ///
-/// The function's run-manager parameter (`run: &RunManager`) becomes a `&CallbackManager`
-/// parameter in its signature: the *parent* of the new run. Pass
-/// - a parent's `run` (a `&RunManager` dereferences to the manager of its children): the new
-///   run is its child;
-/// - `&callbacks`, a [`CallbackManager`] with handlers for this request: the new run is a root
-///   and every run nested in it reports to those handlers;
+/// The function's run-manager parameter (`run: &RunManager`) becomes, in its signature, the
+/// *parent* of the new run. Pass
+/// - a parent's `run`: the new run is its child;
+/// - a [`CallbackManager`] with handlers for this request (`&callbacks`, or `callbacks` by
+///   value): the new run is a root and every run nested in it reports to those handlers;
 /// - `CallbackManager::none()`: nobody listens; the call costs a few nanoseconds more than
 ///   the plain function.
 ///
+/// A function without a `self` receiver takes `impl AsParent`, which all of these are. A
+/// method takes a plain `&CallbackManager`, so that traits with traced methods stay
+/// object-safe: a `&RunManager` dereferences to it (the manager of the run's children), and a
+/// manager you own is passed as `&callbacks`.
+///
 /// Inside the body, the parameter is the `&RunManager` of this run. A function that declares
 /// no run-manager parameter gets one appended, named `callbacks`; declare `run: &RunManager`
-/// to stream events or start child runs. Pass a manager you own by reference (`&callbacks`).
+/// to stream events or start child runs.
 ///
 /// # What happens
 ///
