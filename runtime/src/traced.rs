@@ -127,30 +127,34 @@ impl<T: Serialize + Sync + ?Sized> Recorded for T {
 // The checks below are one trait per requirement, each with its own message on the user's
 // tokens. `do_not_recommend` keeps rustc on that message when the type that fails is nested
 // (`Vec<Embedding>`), instead of serde's, which knows nothing of `skip`.
+macro_rules! requirement {
+    ($(#[doc = $doc:literal])* $name:ident: $bound:ident, $message:literal, $label:literal, $note:literal) => {
+        $(#[doc = $doc])*
+        #[diagnostic::on_unimplemented(message = $message, label = $label, note = $note)]
+        pub trait $name: $bound {}
 
-/// An argument recorded in the run's inputs must be `Serialize`.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be recorded in the run's inputs: it does not implement `serde::Serialize`",
-    label = "this argument is recorded as JSON",
-    note = "leave the argument out of the run's inputs with `#[traced_run(skip(..))]` or `skip_all`, \
-            or record it as \"[REDACTED]\" with `redact(..)`"
-)]
-pub trait RecordInput: Serialize {}
+        #[diagnostic::do_not_recommend]
+        impl<T: $bound + ?Sized> $name for T {}
+    };
+}
 
-#[diagnostic::do_not_recommend]
-impl<T: Serialize + ?Sized> RecordInput for T {}
+requirement! {
+    /// An argument recorded in the run's inputs must be `Serialize`.
+    RecordInput: Serialize,
+    "`{Self}` cannot be recorded in the run's inputs: it does not implement `serde::Serialize`",
+    "this argument is recorded as JSON",
+    "leave the argument out of the run's inputs with `#[traced_run(skip(..))]` or `skip_all`, \
+     or record it as \"[REDACTED]\" with `redact(..)`"
+}
 
-/// An argument recorded in the run's inputs must be `Sync`.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be recorded in the run's inputs: it is not `Sync`",
-    label = "handlers may read the run's inputs from another thread",
-    note = "leave the argument out of the run's inputs with `#[traced_run(skip(..))]` or `skip_all`, \
-            or record it as \"[REDACTED]\" with `redact(..)`"
-)]
-pub trait ShareInput: Sync {}
-
-#[diagnostic::do_not_recommend]
-impl<T: Sync + ?Sized> ShareInput for T {}
+requirement! {
+    /// An argument recorded in the run's inputs must be `Sync`.
+    ShareInput: Sync,
+    "`{Self}` cannot be recorded in the run's inputs: it is not `Sync`",
+    "handlers may read the run's inputs from another thread",
+    "leave the argument out of the run's inputs with `#[traced_run(skip(..))]` or `skip_all`, \
+     or record it as \"[REDACTED]\" with `redact(..)`"
+}
 
 /// Checks that an argument can be recorded and erases its type.
 #[inline]
@@ -159,29 +163,23 @@ pub fn input<'a, T: RecordInput + ShareInput + 'a>(value: &'a T) -> &'a (dyn Rec
     value
 }
 
-/// The value a traced function returns (its `Ok` value for a `Result`) must be `Serialize`.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be recorded as the run's output: it does not implement `serde::Serialize`",
-    label = "the function's output is recorded as JSON",
-    note = "leave the output out of the record with `#[traced_run(skip_output)]`, \
-            or record it as \"[REDACTED]\" with `redact_output`"
-)]
-pub trait RecordOutput: Serialize {}
+requirement! {
+    /// The value a traced function returns (its `Ok` value for a `Result`) must be `Serialize`.
+    RecordOutput: Serialize,
+    "`{Self}` cannot be recorded as the run's output: it does not implement `serde::Serialize`",
+    "the function's output is recorded as JSON",
+    "leave the output out of the record with `#[traced_run(skip_output)]`, \
+     or record it as \"[REDACTED]\" with `redact_output`"
+}
 
-#[diagnostic::do_not_recommend]
-impl<T: Serialize + ?Sized> RecordOutput for T {}
-
-/// The value a traced function returns must be `Sync` to be recorded.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be recorded as the run's output: it is not `Sync`",
-    label = "handlers may read the run's output from another thread",
-    note = "leave the output out of the record with `#[traced_run(skip_output)]`, \
-            or record it as \"[REDACTED]\" with `redact_output`"
-)]
-pub trait ShareOutput: Sync {}
-
-#[diagnostic::do_not_recommend]
-impl<T: Sync + ?Sized> ShareOutput for T {}
+requirement! {
+    /// The value a traced function returns must be `Sync` to be recorded.
+    ShareOutput: Sync,
+    "`{Self}` cannot be recorded as the run's output: it is not `Sync`",
+    "handlers may read the run's output from another thread",
+    "leave the output out of the record with `#[traced_run(skip_output)]`, \
+     or record it as \"[REDACTED]\" with `redact_output`"
+}
 
 /// Checks that the output can be recorded and erases its type.
 #[inline]
@@ -190,16 +188,13 @@ pub fn output<'a, T: RecordOutput + ShareOutput + 'a>(value: &'a T) -> &'a (dyn 
     value
 }
 
-/// A value of `metadata(key = value)` must be `Serialize`.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be recorded as a metadata value: it does not implement `serde::Serialize`",
-    label = "metadata values are recorded as JSON",
-    note = "record something that describes it instead, such as its name: `metadata(model = \"gpt-4o\")`"
-)]
-pub trait RecordMetadata: Serialize {}
-
-#[diagnostic::do_not_recommend]
-impl<T: Serialize + ?Sized> RecordMetadata for T {}
+requirement! {
+    /// A value of `metadata(key = value)` must be `Serialize`.
+    RecordMetadata: Serialize,
+    "`{Self}` cannot be recorded as a metadata value: it does not implement `serde::Serialize`",
+    "metadata values are recorded as JSON",
+    "record something that describes it instead, such as its name: `metadata(model = \"gpt-4o\")`"
+}
 
 /// The JSON of a `metadata(key = value)` value.
 #[inline]
