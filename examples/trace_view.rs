@@ -12,8 +12,9 @@
 //! └── llm fake_llm  1.20ms  2 tokens
 //! ```
 //!
-//! Pass `-` to read standard input. Colours are on when standard output is a terminal and
-//! `NO_COLOR` is not set.
+//! Pass `-` to read standard input. A line that is not a run tree (the last one, torn by a
+//! crash mid-write) is skipped with a warning. Colours are on when standard output is a
+//! terminal and `NO_COLOR` is not set.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -25,14 +26,23 @@ fn main() -> ExitCode {
         eprintln!("usage: cargo run --example trace_view -- <runs.jsonl | ->");
         return ExitCode::from(2);
     };
-    let trees = if path == "-" { RunTree::from_jsonl(std::io::stdin().lock()) } else { RunTree::read_jsonl(&path) };
-    let trees = match trees {
-        Ok(trees) => trees,
+    let text = if path == "-" { std::io::read_to_string(std::io::stdin()) } else { std::fs::read_to_string(&path) };
+    let text = match text {
+        Ok(text) => text,
         Err(error) => {
             eprintln!("trace_view: {path}: {error}");
             return ExitCode::FAILURE;
         }
     };
+    // Line by line, so that one bad line (the last one, torn by a crash mid-write) costs
+    // that tree only, not the file.
+    let mut trees = Vec::new();
+    for (number, line) in text.lines().enumerate().filter(|(_, line)| !line.trim().is_empty()) {
+        match serde_json::from_str::<RunTree>(line) {
+            Ok(tree) => trees.push(tree),
+            Err(error) => eprintln!("trace_view: {path}: line {} is not a run tree, skipped: {error}", number + 1),
+        }
+    }
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut out = String::new();
     for (index, tree) in trees.iter().enumerate() {
