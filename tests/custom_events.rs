@@ -4,7 +4,7 @@
 mod common;
 
 use common::recording;
-use runtrace::{CallbackError, CallbackManager, CustomEvent, EventData, EventType, RecordingHandler, RunKind};
+use runtrace::{CallbackError, CallbackManager, CustomEvent, EventData, EventType, Ignore, RecordingHandler, RunKind};
 use serde_json::json;
 
 fn custom_events(recorder: &RecordingHandler) -> Vec<(Option<runtrace::RunId>, CustomEvent)> {
@@ -115,4 +115,39 @@ fn custom_event_data_that_cannot_be_json_is_recorded_as_a_message_not_a_panic() 
     let events = custom_events(&recorder);
     assert!(events[0].1.data.is_string(), "{:?}", events[0].1.data);
     run.end(&())
+}
+
+/// A retry reason that counts how often it is rendered.
+struct CountedReason(std::sync::atomic::AtomicUsize);
+
+impl std::fmt::Display for CountedReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        f.write_str("timeout")
+    }
+}
+
+/// Custom event data and retry reasons are the user's code: they run only for a handler
+/// that wants those events, as inputs, outputs and errors do.
+#[test]
+fn custom_data_and_retry_reasons_are_made_only_for_a_handler_that_wants_them() -> Result<(), CallbackError> {
+    let (_, deaf) = common::recording_ignoring(Ignore::CUSTOM_EVENT | Ignore::RETRY);
+    let (recorder, listening) = common::recording();
+    let data = common::Counted::default();
+    let reason = CountedReason(std::sync::atomic::AtomicUsize::new(0));
+
+    let run = deaf.start_run(RunKind::Chain, "index", &())?;
+    run.on_custom_event("progress", &data)?;
+    run.on_retry(1, &reason)?;
+    run.get_child(None).dispatch_custom_event("progress", &data)?;
+    run.end(&())?;
+    assert_eq!((data.serializations(), reason.0.load(std::sync::atomic::Ordering::SeqCst)), (0, 0));
+
+    let run = listening.start_run(RunKind::Chain, "index", &())?;
+    run.on_custom_event("progress", &data)?;
+    run.on_retry(1, &reason)?;
+    run.end(&())?;
+    assert_eq!((data.serializations(), reason.0.load(std::sync::atomic::Ordering::SeqCst)), (1, 1));
+    assert_eq!(recorder.len(), 4);
+    Ok(())
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::dispatch::{dispatch, listens, report_unraisable};
 use crate::error::CallbackError;
 use crate::event::{CustomEvent, ErrorCause, Event, EventData, Payload, RunError, RunInfo, RunStart};
-use crate::handler::{Handler, IntoHandler};
+use crate::handler::{Handler, Ignore, IntoHandler};
 use crate::run_guard::RunGuard;
 use crate::run_manager::RunManager;
 use crate::tracer::scope;
@@ -540,13 +540,17 @@ impl CallbackManager {
         let Some(parent) = &self.parent else {
             return Err(CallbackError::NoParentRun { name: name.to_owned() });
         };
-        let data = EventData::Custom(CustomEvent { name: name.to_owned(), data: record(data) });
-        let flag = Event::ignore_flag(parent.kind, &data);
+        // The data is the user's to serialize: only for a handler that wants custom events.
         let handlers = self.handlers();
-        if !listens(handlers, flag) {
+        if !listens(handlers, Ignore::CUSTOM_EVENT) {
             return Ok(());
         }
-        dispatch(handlers, flag, &Event { run: Cow::Borrowed(parent), time: std::time::SystemTime::now(), data })
+        let data = EventData::Custom(CustomEvent { name: name.to_owned(), data: record(data) });
+        dispatch(
+            handlers,
+            Ignore::CUSTOM_EVENT,
+            &Event { run: Cow::Borrowed(parent), time: std::time::SystemTime::now(), data },
+        )
     }
 
     /// Waits until the background handlers of this manager have handled every event

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::dispatch::{panic_message, report_unraisable};
 use crate::error::CallbackError;
 use crate::event::{ErrorCause, EventData, Payload, RunEnd, RunError};
+use crate::handler::Ignore;
 use crate::record;
 use crate::run_manager::RunManager;
 
@@ -108,7 +109,7 @@ impl RunGuard {
     /// A handler that raises failed on the error event.
     pub fn fail_with(mut self, render: impl FnOnce() -> RunError) -> Result<(), CallbackError> {
         self.open = false;
-        if !self.run.hears_run_events() {
+        if !self.run.kind().is_some_and(|kind| self.run.hears(Ignore::kind(kind))) {
             return Ok(());
         }
         self.run.emit(EventData::Error(render()))

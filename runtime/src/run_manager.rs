@@ -188,7 +188,7 @@ impl RunManager {
     ///
     /// A handler that raises failed.
     pub fn on_retry(&self, attempt: u32, reason: impl std::fmt::Display) -> Result<(), CallbackError> {
-        if !self.is_recording() {
+        if !self.hears(Ignore::RETRY) {
             return Ok(());
         }
         self.emit(EventData::Retry(Retry { attempt, reason: reason.to_string() }))
@@ -235,16 +235,16 @@ impl RunManager {
     where
         T: Serialize + ?Sized,
     {
-        if !self.is_recording() {
+        if !self.hears(Ignore::CUSTOM_EVENT) {
             return Ok(());
         }
         self.emit(EventData::Custom(CustomEvent { name: name.to_owned(), data: record(data) }))
     }
 
-    /// Whether a handler hears this run's start, end and error events, so that making their
-    /// data is worth it.
-    pub(crate) fn hears_run_events(&self) -> bool {
-        self.info().is_some_and(|info| listens(self.handlers(), Ignore::kind(info.kind)))
+    /// Whether a handler of this run wants the events `flag` silences, so that making their
+    /// data (the user's `Display` or `Serialize` code) is worth it.
+    pub(crate) fn hears(&self, flag: Ignore) -> bool {
+        self.is_recording() && listens(self.handlers(), flag)
     }
 
     /// Sends `data` to the run's handlers that want it.
