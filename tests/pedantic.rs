@@ -106,6 +106,11 @@ async fn deferred(n: u32) -> impl Future<Output = u32> {
     async move { n * 2 }
 }
 
+// A one-line body, as `fn_single_line` formats it: the braces are the user's, not needless.
+#[rustfmt::skip]
+#[traced_run(kind = "tool")]
+async fn one_line(x: u8) -> u8 { x + 1 }
+
 #[traced_run(kind = "tool")]
 fn unit_return(x: u8) {
     assert_eq!(x, 1);
@@ -251,10 +256,11 @@ fn question_mark_early_return_lifetimes_generics_and_cfg() {
     assert_eq!(r#match(7, &callbacks), 7);
     unit_return(1, &callbacks);
     assert_eq!(futures::executor::block_on(futures::executor::block_on(deferred(2, &callbacks))), 4);
+    assert_eq!(futures::executor::block_on(one_line(1, &callbacks)), 2);
 
     assert_eq!(
         names(&recorder),
-        ["parse_sum", "parse_sum", "first_word", "embed", "configured", "match", "unit_return", "deferred"]
+        ["parse_sum", "parse_sum", "first_word", "embed", "configured", "match", "unit_return", "deferred", "one_line"]
     );
     let starts = starts(&recorder);
     assert_eq!(starts[3].0, json!({"items": ["ab", "c"], "scale": 2.0}));
@@ -263,7 +269,7 @@ fn question_mark_early_return_lifetimes_generics_and_cfg() {
     assert_eq!(starts[5].2, json!({"type": "raw"}));
     assert_eq!(
         ends(&recorder),
-        [json!(3), json!("hello"), json!([4.0, 2.0]), json!(3), json!(7), Value::Null, Value::Null]
+        [json!(3), json!("hello"), json!([4.0, 2.0]), json!(3), json!(7), Value::Null, Value::Null, json!(2)]
     );
 }
 

@@ -130,8 +130,9 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
         let future = hidden("__runtrace_future");
         let block = quote_spanned!(body_span=> async move { #edge #body });
         quote! {{
-            // An async fn's body never trips this lint; our block must not make it.
-            #[allow(clippy::async_yields_async)]
+            // An async fn's body never trips these lints; our block must not make them: the
+            // body's braces inside ours read as needless to `unused_braces` when on one line.
+            #[allow(unused_braces, clippy::async_yields_async)]
             let #future = #block;
             #krate::__private::CatchUnwind(::core::pin::pin!(#future)).await
         }}
