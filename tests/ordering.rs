@@ -3,11 +3,12 @@
 mod common;
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use common::{assert_each_worker_in_order, recording};
 use runtrace::{
-    AgentAction, AgentFinish, AsyncCallbackHandler, BoxFuture, CallbackError, CallbackManager, Event, EventData,
-    HandlerResult, RecordingHandler, RunKind,
+    AgentAction, AgentFinish, AsyncCallbackHandler, BoxFuture, CallbackError, CallbackHandler, CallbackManager, Event,
+    EventData, HandlerResult, RecordingHandler, RunKind,
 };
 
 /// One line per event: the run, what happened and its payload, enough to tell any two of the
@@ -132,6 +133,69 @@ fn a_sync_and_a_background_handler_each_get_every_event_in_emission_order() -> R
 
     assert_eq!(described(&inline), expected);
     assert_eq!(*collected.lock().unwrap_or_else(PoisonError::into_inner), expected);
+    Ok(())
+}
+
+/// A handler that writes down the time of each event, after a pause of `delay`.
+struct Clock {
+    delay: Duration,
+    times: Mutex<Vec<SystemTime>>,
+}
+
+impl Clock {
+    fn new(delay: Duration) -> Arc<Clock> {
+        Arc::new(Clock { delay, times: Mutex::new(Vec::new()) })
+    }
+
+    fn times(&self) -> Vec<SystemTime> {
+        self.times.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+impl CallbackHandler for Clock {
+    fn on_event(&self, event: &Event<'_>) -> HandlerResult {
+        std::thread::sleep(self.delay);
+        self.times.lock().unwrap_or_else(PoisonError::into_inner).push(event.time());
+        Ok(())
+    }
+}
+
+/// An async handler that writes down the time of each event.
+struct AsyncClock(Arc<Mutex<Vec<SystemTime>>>);
+
+impl AsyncCallbackHandler for AsyncClock {
+    fn on_event<'a>(&'a self, event: &'a Event<'static>) -> BoxFuture<'a, HandlerResult> {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            self.0.lock().unwrap_or_else(PoisonError::into_inner).push(event.time());
+            Ok(())
+        })
+    }
+}
+
+#[test]
+fn every_handler_gets_the_same_time_for_an_event_however_late_it_asks() -> Result<(), CallbackError> {
+    let first = Clock::new(Duration::ZERO);
+    let late = Clock::new(Duration::from_millis(3));
+    let recorder = Arc::new(RecordingHandler::new());
+    let background = Arc::new(Mutex::new(Vec::new()));
+    let callbacks = CallbackManager::new()
+        .with_handler(first.clone())
+        .with_handler(late.clone())
+        .with_handler(recorder.clone())
+        .with_handler(AsyncClock(background.clone()));
+
+    let before = SystemTime::now();
+    agent_loop(&callbacks)?;
+    callbacks.flush_blocking();
+
+    let times = first.times();
+    assert_eq!(times.len(), recorder.events().len());
+    assert!(before <= times[0], "an event's time is read while it is dispatched");
+    assert!(times.windows(2).all(|pair| pair[0] < pair[1]), "each event is timed when it happens: {times:?}");
+    assert_eq!(late.times(), times, "a handler that asks after a slow one still gets the event's time");
+    assert_eq!(recorder.events().iter().map(Event::time).collect::<Vec<_>>(), times);
+    assert_eq!(*background.lock().unwrap_or_else(PoisonError::into_inner), times);
     Ok(())
 }
 

@@ -546,11 +546,7 @@ impl CallbackManager {
             return Ok(());
         }
         let data = EventData::Custom(CustomEvent { name: name.to_owned(), data: record(data) });
-        dispatch(
-            handlers,
-            Ignore::CUSTOM_EVENT,
-            &Event { run: Cow::Borrowed(parent), time: std::time::SystemTime::now(), data },
-        )
+        dispatch(handlers, Ignore::CUSTOM_EVENT, &Event::new(parent, data))
     }
 
     /// Waits until the background handlers of this manager have handled every event

@@ -2,8 +2,9 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
@@ -54,8 +55,8 @@ pub struct RunInfo {
 pub struct Event<'a> {
     /// The run the event belongs to.
     pub run: Cow<'a, RunInfo>,
-    /// When it happened.
-    pub time: SystemTime,
+    /// When it happened: see [`time`](Self::time).
+    time: EventTime,
     /// What happened.
     pub data: EventData<'a>,
 }
@@ -365,6 +366,33 @@ impl Clone for Payload<'_> {
 }
 
 impl<'a> Event<'a> {
+    pub(crate) fn new(run: &'a RunInfo, data: EventData<'a>) -> Self {
+        Event { run: Cow::Borrowed(run), time: EventTime::unread(), data }
+    }
+
+    /// When the event happened, by the wall clock.
+    ///
+    /// The clock is read when a handler first asks, while the event is being dispatched, and
+    /// every handler gets that same time (background handlers too: their copy is made with
+    /// it). So an event no handler times costs no clock read, as its inputs cost no
+    /// serialization when no handler reads them.
+    ///
+    /// ```
+    /// use std::time::SystemTime;
+    /// use runtrace_runtime::{CallbackManager, RecordingHandler, RunKind};
+    ///
+    /// let recorder = std::sync::Arc::new(RecordingHandler::new());
+    /// let before = SystemTime::now();
+    /// CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Tool, "clock", &())?.end(&())?;
+    /// let events = recorder.events();
+    /// assert!(before <= events[0].time() && events[0].time() <= events[1].time());
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
+    #[must_use]
+    pub fn time(&self) -> SystemTime {
+        self.time.get()
+    }
+
     /// Which event this is.
     #[must_use]
     pub fn event_type(&self) -> EventType {
@@ -386,7 +414,7 @@ impl<'a> Event<'a> {
     pub fn to_static(&self) -> Event<'static> {
         Event {
             run: Cow::Owned(self.run.clone().into_owned()),
-            time: self.time,
+            time: EventTime::read(self.time()),
             data: match &self.data {
                 EventData::Start(start) => EventData::Start(RunStart {
                     inputs: start.inputs.to_static(),
@@ -414,6 +442,46 @@ impl<'a> Event<'a> {
             _ => Ignore::kind(kind),
         }
     }
+}
+
+/// The time of an event, read on first use: nanoseconds since the Unix epoch, 0 until read.
+///
+/// An atomic rather than a cell so that events stay `Sync`: a handler may share the event
+/// it is given with threads it starts. The first reader's time wins.
+struct EventTime(AtomicU64);
+
+impl fmt::Debug for EventTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.get(), f)
+    }
+}
+
+impl EventTime {
+    const fn unread() -> Self {
+        EventTime(AtomicU64::new(0))
+    }
+
+    fn read(time: SystemTime) -> Self {
+        EventTime(AtomicU64::new(since_epoch(time)))
+    }
+
+    fn get(&self) -> SystemTime {
+        let mut nanos = self.0.load(Ordering::Relaxed);
+        if nanos == 0 {
+            let now = since_epoch(SystemTime::now());
+            nanos = match self.0.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => now,
+                Err(first) => first,
+            };
+        }
+        UNIX_EPOCH + Duration::from_nanos(nanos)
+    }
+}
+
+/// Nanoseconds since the Unix epoch, at least 1 (0 means unread); a clock set before 1970
+/// reads as the epoch, and one past 2554 as that year.
+fn since_epoch(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |since| u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)).max(1)
 }
 
 impl Clone for Event<'_> {

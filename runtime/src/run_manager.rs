@@ -3,7 +3,6 @@
 use std::borrow::Cow;
 use std::ops::Deref;
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use serde::Serialize;
 
@@ -257,7 +256,7 @@ impl RunManager {
         if !listens(handlers, flag) {
             return Ok(());
         }
-        dispatch(handlers, flag, &Event { run: Cow::Borrowed(info), time: SystemTime::now(), data })
+        dispatch(handlers, flag, &Event::new(info, data))
     }
 }
 

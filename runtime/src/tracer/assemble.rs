@@ -97,7 +97,7 @@ impl TracerCore {
         if shard.open.contains_key(&run.run_id) {
             return Err(TraceError::StartedTwice { run_id: run.run_id });
         }
-        let micros = timestamp::to_micros(event.time).max(shard.last_start + 1);
+        let micros = timestamp::to_micros(event.time()).max(shard.last_start + 1);
         shard.last_start = micros;
         let mut segment = String::with_capacity(timestamp::COMPACT_LEN + 36);
         timestamp::write_compact(&mut segment, micros);
@@ -150,7 +150,7 @@ impl TracerCore {
         let Some(mut run) = shard.open.remove(&run_id) else {
             return Err(TraceError::UnknownRun { run_id, event: event.event_type() });
         };
-        let end = timestamp::to_micros(event.time).max(timestamp::to_micros(run.tree.start_time));
+        let end = timestamp::to_micros(event.time()).max(timestamp::to_micros(run.tree.start_time));
         run.tree.end_time = Some(timestamp::from_micros(end));
         match ending {
             Ending::Outputs(outputs) => run.tree.outputs = Some(outputs),
@@ -170,7 +170,7 @@ impl TracerCore {
 
     fn record(&self, event: &Event<'_>, name: &str, kwargs: Map<String, Value>) -> Result<(), TraceError> {
         let run_id = event.run.run_id;
-        let time = timestamp::truncate(event.time);
+        let time = timestamp::truncate(event.time());
         let mut shard = self.shard(event.run.trace_id);
         let run = shard.open.get_mut(&run_id).ok_or(TraceError::UnknownRun { run_id, event: event.event_type() })?;
         run.tree.events.push(RunEvent::new(name, time, kwargs));
