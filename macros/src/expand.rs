@@ -127,15 +127,10 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
                 }
             }
         });
-        let future = hidden("__runtrace_future");
+        // The block goes straight into `CatchUnwind`, which the `.await` pins in place: a
+        // `let` of it, or a pinned reference, would keep a second slot for it in the future.
         let block = quote_spanned!(body_span=> async move { #edge #body });
-        quote! {{
-            // An async fn's body never trips these lints; our block must not make them: the
-            // body's braces inside ours read as needless to `unused_braces` when on one line.
-            #[allow(unused_braces, clippy::async_yields_async)]
-            let #future = #block;
-            #krate::__private::CatchUnwind(::core::pin::pin!(#future)).await
-        }}
+        quote!(#krate::__private::CatchUnwind(#block).await)
     } else {
         let closure = quote_spanned!(body_span=> move || #body);
         let closure =
@@ -156,9 +151,13 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
         quote!({ let #value = &#ret; #end_ok })
     };
 
+    // An async fn's body never trips these lints; our block around it must not make them:
+    // the body's braces inside ours read as needless to `unused_braces` when on one line.
+    let allow_block = sig.asyncness.is_some().then(|| quote!(#[allow(unused_braces, clippy::async_yields_async)]));
     let block = quote! {{
         #start
         #bind_run
+        #allow_block
         let #outcome = #call;
         let #ret = match #outcome {
             ::core::result::Result::Ok(#ret) => #ret,
