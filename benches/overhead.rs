@@ -85,6 +85,17 @@ mod sync {
         batched(bencher, || traced::outer(x(), black_box(&callbacks)), runtrace::flush_blocking);
     }
 
+    /// The traced call's own share: handing the events over. The handler's side, the flush,
+    /// runs before each sample, outside the timing, and the queue holds a whole sample's
+    /// events, so no call waits for the handler.
+    #[divan::bench(sample_size = BATCH)]
+    fn runtrace_noop_async_caller(bencher: Bencher) {
+        let callbacks = common::noop_async_unbounded();
+        bencher
+            .with_inputs(runtrace::flush_blocking)
+            .bench_local_values(|()| traced::outer(x(), black_box(&callbacks)));
+    }
+
     #[divan::bench]
     fn tracing_none() -> u64 {
         instrumented::outer(x())
@@ -175,6 +186,16 @@ mod tokio_current_thread {
             || runtime.block_on(traced::outer_async(x(), black_box(&callbacks))),
             runtrace::flush_blocking,
         );
+    }
+
+    /// As in the sync group: the flush before each sample, outside the timing.
+    #[divan::bench(sample_size = BATCH)]
+    fn runtrace_noop_async_caller(bencher: Bencher) {
+        let runtime = runtime();
+        let callbacks = common::noop_async_unbounded();
+        bencher
+            .with_inputs(runtrace::flush_blocking)
+            .bench_local_values(|()| runtime.block_on(traced::outer_async(x(), black_box(&callbacks))));
     }
 
     #[divan::bench]

@@ -30,6 +30,7 @@ CONFIGURATIONS = [
     ("runtrace_recording", "runtrace, `RecordingHandler`"),
     ("runtrace_tracer", "runtrace, `Tracer` (run trees, discarded)"),
     ("runtrace_noop_async", "runtrace, one no-op async handler (+ flush)"),
+    ("runtrace_noop_async_caller", "runtrace, one no-op async handler: the caller's share"),
     ("tracing_none", "tracing `#[instrument]`, no subscriber"),
     ("tracing_noop_layer", "tracing, registry + no-op layer"),
     ("tracing_storing_layer", "tracing, registry + layer storing spans"),

@@ -195,8 +195,15 @@ impl AsyncCallbackHandler for NoopAsync {
 
 /// How many top-level calls pass between two flushes of the async handler (or two drains of
 /// the recorder): the flush's cost is spread over them, as a program's final flush is spread
-/// over its runs. 6 events per call keeps a batch (1536 events) inside the default queue.
+/// over its runs.
 pub const BATCH: u32 = 256;
+
+/// A manager with one [`NoopAsync`] handler whose queue holds the events of a whole batch
+/// of calls, so that no call waits for the handler.
+pub fn noop_async_unbounded() -> CallbackManager {
+    let events_per_call = 2 * RUNS_PER_CALL as usize;
+    CallbackManager::new().with_handler(runtrace::Background::new(NoopAsync).capacity(BATCH as usize * events_per_call))
+}
 
 /// An exporter that drops every finished tree: the tracer's cost is building the trees.
 pub struct DiscardExporter;
