@@ -134,6 +134,65 @@ async fn trees_of_a_thousand_concurrent_interleaved_runs_are_exact() -> TestResu
     Ok(())
 }
 
+/// A tree with its ids and times left out, to compare trees made at different moments.
+fn shape(tree: &RunTree) -> serde_json::Value {
+    fn strip(run: &mut serde_json::Value) {
+        if let Some(run) = run.as_object_mut() {
+            for key in ["id", "trace_id", "parent_run_id", "dotted_order", "start_time", "end_time"] {
+                run.remove(key);
+            }
+            for event in run["events"].as_array_mut().into_iter().flatten() {
+                event.as_object_mut().map(|event| event.remove("time"));
+            }
+            run["child_runs"].as_array_mut().into_iter().flatten().for_each(strip);
+        }
+    }
+    let mut value = serde_json::to_value(tree).unwrap();
+    strip(&mut value);
+    value
+}
+
+/// The tracer makes new runs of the buffers of trees it exported before: trees of other
+/// shapes, then of the same shape, must come out exactly as a thread with nothing to reuse
+/// makes them.
+#[test]
+fn trees_built_from_reused_buffers_carry_nothing_of_earlier_trees() -> TestResult {
+    fn answer(callbacks: &CallbackManager, question: serde_json::Value, tags: &[&str]) -> Result<(), CallbackError> {
+        let chain = callbacks.start_run(RunKind::Chain, "answer", &question)?;
+        let tool =
+            chain.get_child(None).with_tags(tags.iter().copied()).start_run(RunKind::Tool, "calculator", &"2+2")?;
+        tool.on_text("adding")?;
+        tool.end(&4)?;
+        chain.end(&json!({ "answer": 4, "sure": true }))
+    }
+    type Request = fn(&CallbackManager) -> Result<(), CallbackError>;
+    let requests: [Request; 4] = [
+        |callbacks| answer(callbacks, json!({ "question": "2+2?", "lang": "en" }), &["math"]),
+        |callbacks| callbacks.start_run(RunKind::Llm, "fake_llm", &json!({ "prompt": "hi" }))?.end(&"hello"),
+        |callbacks| {
+            let run = callbacks.start_run(RunKind::Chain, "answer", &json!({ "question": "?" }))?;
+            run.fail(runtrace::RunError::new("no answer", runtrace::ErrorCause::Returned))
+        },
+        |callbacks| answer(callbacks, json!({ "question": "3+3?", "lang": "fr" }), &[]),
+    ];
+    let traced = |request: Request| -> Result<RunTree, CallbackError> {
+        let collector = RunCollector::new();
+        request(&CallbackManager::new().with_handler(Tracer::new(collector.clone())))?;
+        Ok(collector.take().remove(0))
+    };
+
+    // On this thread, each tree after the first is made of the buffers of those before it.
+    let reused: Vec<RunTree> = requests.iter().map(|request| traced(*request)).collect::<Result<_, _>>()?;
+    for (request, tree) in requests.iter().zip(&reused) {
+        let request = *request;
+        let fresh = std::thread::spawn(move || traced(request)).join().expect("the request runs")?;
+        assert_eq!(shape(tree), shape(&fresh));
+    }
+    assert_eq!(reused[3].inputs["lang"], "fr");
+    assert!(reused[3].child_runs[0].tags.is_empty());
+    Ok(())
+}
+
 // --- Exporters -----------------------------------------------------------------------------
 
 /// A tree using every field: tags, metadata, streamed events of each kind, a failed child,

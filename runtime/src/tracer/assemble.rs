@@ -4,14 +4,23 @@
 //! runs are sharded by trace id: concurrent trees rarely meet on a lock, and each tree's
 //! runs always meet on the same one, which is what keeps assembly exact under any
 //! interleaving.
+//!
+//! Within a shard, each run is written once into a flat arena and stays in its slot until
+//! its root ends, linked to its parent and children by slot. Only then is the tree taken
+//! out as a [`RunTree`], and its dotted orders written from the start times kept: no run is
+//! moved, and no dotted order formatted, while the tree grows. Runs are made of the buffers
+//! of trees exported before (see [`spare`]), so a steady workload allocates little.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde_json::{Map, Value, json};
 
+use super::dotted_order::{SEGMENT_LEN, push_segment};
 use super::exporter::{ExportError, Exporter};
-use super::run_tree::{RunEvent, RunTree, wrap};
+use super::run_tree::{RunEvent, RunTree};
+use super::spare::{self, Buffers};
 use super::timestamp;
 use crate::RunId;
 use crate::event::{Event, EventData, EventType, RunStart};
@@ -24,19 +33,59 @@ pub(crate) struct TracerCore {
     exporter: Box<dyn Exporter>,
 }
 
+/// An index into a shard's arena.
+type Slot = usize;
+
 #[derive(Default)]
 struct Shard {
-    open: HashMap<RunId, OpenRun>,
+    /// The runs started and not ended, which events may address, by id.
+    open: HashMap<RunId, Slot, BuildHasherDefault<IdHasher>>,
+    /// Every run of the trees whose roots are open, ended or not; `None` is a free slot.
+    runs: Vec<Option<Run>>,
+    /// The free slots of `runs`, reused before it grows.
+    free: Vec<Slot>,
     /// The last start time handed out, in microseconds. Starts get strictly increasing
     /// times per shard, hence per tree: two runs started within one microsecond still sort
     /// in start order by dotted order, as LangSmith needs.
     last_start: i64,
 }
 
-struct OpenRun {
+/// A run in the arena.
+struct Run {
+    /// Everything but `dotted_order` and `child_runs`, which are made at export.
     tree: RunTree,
-    /// Children that started and have not ended; the finished ones are in `tree.child_runs`.
-    open_children: Vec<RunId>,
+    /// `tree.start_time` in microseconds, for dotted orders.
+    start: i64,
+    /// The slot of its parent; `None` for the root of a tree this tracer exports.
+    parent: Option<Slot>,
+    /// The dotted order of its parent when that runs in another process (see
+    /// [`TraceContext`](crate::TraceContext)); its own dotted order extends it.
+    remote_parent_order: Option<Arc<str>>,
+    /// The slots of its first and last child. Runs start in time order within a shard, so
+    /// appending keeps children in start order, whatever order they end in.
+    children: Option<(Slot, Slot)>,
+    next_sibling: Option<Slot>,
+}
+
+/// Hashes a run id by folding its 16 bytes into 8. Run ids are random (v4) and drawn by this
+/// process, never read from outside, so they are already spread evenly and cannot be chosen
+/// to collide: SipHash's defence against chosen keys buys nothing here, and it was a visible
+/// share of the tracer's profile.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_ne_bytes(word);
+        }
+    }
 }
 
 /// What the tracer reports when events do not fit the trees it holds.
@@ -79,48 +128,46 @@ impl TracerCore {
     /// Where the open run `run_id`, of the tree the core calls `trace_id`, sits.
     pub(crate) fn placement(&self, run_id: RunId, trace_id: RunId) -> Option<Placement> {
         let shard = self.shard(trace_id);
-        let run = &shard.open.get(&run_id)?.tree;
+        let slot = *shard.open.get(&run_id)?;
+        let run = shard.run(slot)?;
         Some(Placement {
-            trace_id: run.trace_id,
-            parent_run_id: run.parent_run_id,
-            dotted_order: run.dotted_order.clone(),
+            trace_id: run.tree.trace_id,
+            parent_run_id: run.tree.parent_run_id,
+            dotted_order: shard.dotted_order(slot),
         })
     }
 
     fn start(&self, event: &Event<'_>, start: &RunStart<'_>) -> Result<(), TraceError> {
         let run = &*event.run;
-        let inputs = wrap(start.inputs.get(), "input");
-        let tags = start.tags.to_vec();
+        let Buffers { mut name, dotted_order, mut inputs, mut tags, events, child_runs } = spare::buffers();
+        name.push_str(&run.name);
+        spare::assign(&mut inputs, start.inputs.get(), "input");
+        tags.extend_from_slice(&start.tags);
         let metadata = start.metadata.to_map();
+        let time = timestamp::to_micros(event.time());
 
         let mut shard = self.shard(run.trace_id);
         if shard.open.contains_key(&run.run_id) {
             return Err(TraceError::StartedTwice { run_id: run.run_id });
         }
-        let micros = timestamp::to_micros(event.time()).max(shard.last_start + 1);
+        let micros = time.max(shard.last_start + 1);
         shard.last_start = micros;
-        let mut segment = String::with_capacity(timestamp::COMPACT_LEN + 36);
-        timestamp::write_compact(&mut segment, micros);
-        segment.push_str(&run.run_id.to_string());
-
-        let (parent_run_id, trace_id, dotted_order) = match run.parent_run_id {
-            None => (None, run.run_id, segment),
-            Some(parent_id) => match shard.open.get_mut(&parent_id) {
-                Some(parent) => {
-                    parent.open_children.push(run.run_id);
-                    (Some(parent_id), parent.tree.trace_id, format!("{}.{segment}", parent.tree.dotted_order))
+        let parent = run.parent_run_id.and_then(|parent_id| shard.open.get(&parent_id).copied());
+        let (parent_run_id, trace_id, remote_parent_order) = match (run.parent_run_id, parent) {
+            (None, _) => (None, run.run_id, None),
+            (Some(parent_id), Some(parent)) => {
+                (Some(parent_id), shard.run(parent).map_or(run.trace_id, |parent| parent.tree.trace_id), None)
+            }
+            // The parent lives in another process: join its trace where the headers put it.
+            (Some(parent_id), None) => match &run.parent_dotted_order {
+                Some(remote) => (Some(parent_id), run.trace_id, Some(Arc::clone(remote))),
+                // As LangChain's tracer does: a run whose parent this tracer never saw (it
+                // was added as a local handler below the root) becomes a root.
+                None => {
+                    tracing::debug!(target: "runtrace", run_id = %run.run_id, parent = %parent_id,
+                        "the tracer never saw this run's parent; it is exported as a root");
+                    (None, run.run_id, None)
                 }
-                // The parent lives in another process: join its trace where the headers put it.
-                None => match &run.parent_dotted_order {
-                    Some(remote) => (Some(parent_id), run.trace_id, format!("{remote}.{segment}")),
-                    // As LangChain's tracer does: a run whose parent this tracer never saw (it
-                    // was added as a local handler below the root) becomes a root.
-                    None => {
-                        tracing::debug!(target: "runtrace", run_id = %run.run_id, parent = %parent_id,
-                            "the tracer never saw this run's parent; it is exported as a root");
-                        (None, run.run_id, segment)
-                    }
-                },
             },
         };
         let tree = RunTree {
@@ -128,7 +175,7 @@ impl TracerCore {
             trace_id,
             parent_run_id,
             dotted_order,
-            name: run.name.clone().into_owned(),
+            name,
             run_type: run.kind,
             start_time: timestamp::from_micros(micros),
             end_time: None,
@@ -137,43 +184,43 @@ impl TracerCore {
             error: None,
             tags,
             metadata,
-            events: Vec::new(),
-            child_runs: Vec::new(),
+            events,
+            child_runs,
         };
-        shard.open.insert(run.run_id, OpenRun { tree, open_children: Vec::new() });
+        shard.insert(Run { tree, start: micros, parent, remote_parent_order, children: None, next_sibling: None });
         Ok(())
     }
 
     fn finish(&self, event: &Event<'_>, ending: Ending) -> Result<(), TraceError> {
         let run_id = event.run.run_id;
+        let time = timestamp::to_micros(event.time());
         let mut shard = self.shard(event.run.trace_id);
-        let Some(mut run) = shard.open.remove(&run_id) else {
-            return Err(TraceError::UnknownRun { run_id, event: event.event_type() });
-        };
-        let end = timestamp::to_micros(event.time()).max(timestamp::to_micros(run.tree.start_time));
-        run.tree.end_time = Some(timestamp::from_micros(end));
+        let unknown = || TraceError::UnknownRun { run_id, event: event.event_type() };
+        let slot = shard.open.remove(&run_id).ok_or_else(unknown)?;
+        let run = shard.run_mut(slot).ok_or_else(unknown)?;
+        run.tree.end_time = Some(timestamp::from_micros(time.max(run.start)));
         match ending {
             Ending::Outputs(outputs) => run.tree.outputs = Some(outputs),
             Ending::Error(error) => run.tree.error = Some(error),
         }
-        let tree = shard.close(run);
-        if let Some(parent) = tree.parent_run_id.and_then(|parent_id| shard.open.get_mut(&parent_id)) {
-            parent.open_children.retain(|child| *child != run_id);
-            parent.tree.child_runs.push(tree);
+        if run.parent.is_some() {
             return Ok(());
         }
         // A root ended: its whole tree leaves memory now, and is exported outside the lock.
+        let tree = shard.take_tree(slot, None).ok_or_else(unknown)?;
         drop(shard);
-        self.exporter.export(&tree)?;
-        Ok(())
+        let exported = self.exporter.export(&tree);
+        spare::recycle(tree);
+        Ok(exported?)
     }
 
     fn record(&self, event: &Event<'_>, name: &str, kwargs: Map<String, Value>) -> Result<(), TraceError> {
         let run_id = event.run.run_id;
         let time = timestamp::truncate(event.time());
         let mut shard = self.shard(event.run.trace_id);
-        let run = shard.open.get_mut(&run_id).ok_or(TraceError::UnknownRun { run_id, event: event.event_type() })?;
-        run.tree.events.push(RunEvent::new(name, time, kwargs));
+        let unknown = || TraceError::UnknownRun { run_id, event: event.event_type() };
+        let slot = *shard.open.get(&run_id).ok_or_else(unknown)?;
+        shard.run_mut(slot).ok_or_else(unknown)?.tree.events.push(RunEvent::new(name, time, kwargs));
         Ok(())
     }
 }
@@ -184,18 +231,79 @@ enum Ending {
 }
 
 impl Shard {
-    /// Makes `run`'s final tree. Children still open are taken in as they are (no end time)
-    /// and forgotten: a tree is final when its run ends, and its memory goes with it.
-    fn close(&mut self, mut run: OpenRun) -> RunTree {
-        for child_id in std::mem::take(&mut run.open_children) {
-            if let Some(child) = self.open.remove(&child_id) {
-                let child = self.close(child);
-                run.tree.child_runs.push(child);
+    fn run(&self, slot: Slot) -> Option<&Run> {
+        self.runs.get(slot)?.as_ref()
+    }
+
+    fn run_mut(&mut self, slot: Slot) -> Option<&mut Run> {
+        self.runs.get_mut(slot)?.as_mut()
+    }
+
+    /// Puts a run that just started into a free slot, as its parent's last child.
+    fn insert(&mut self, run: Run) {
+        let (id, parent) = (run.tree.id, run.parent);
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.runs[slot] = Some(run);
+                slot
             }
+            None => {
+                self.runs.push(Some(run));
+                self.runs.len() - 1
+            }
+        };
+        let previous_last = parent.and_then(|parent| {
+            let parent = self.run_mut(parent)?;
+            let (first, last) = parent.children.map_or((slot, None), |(first, last)| (first, Some(last)));
+            parent.children = Some((first, slot));
+            last
+        });
+        if let Some(previous_last) = previous_last.and_then(|last| self.run_mut(last)) {
+            previous_last.next_sibling = Some(slot);
         }
-        // Children end in any order; start times, unique per tree, put them in start order.
-        run.tree.child_runs.sort_by(|a, b| a.start_time.cmp(&b.start_time).then_with(|| a.id.cmp(&b.id)));
-        run.tree
+        self.open.insert(id, slot);
+    }
+
+    /// Takes the tree of the run at `slot` out of the arena, freeing its slots. Children
+    /// still open are taken in as they are (no end time) and forgotten: a tree is final
+    /// when its root ends, and its memory goes with it.
+    fn take_tree(&mut self, slot: Slot, parent_order: Option<&str>) -> Option<RunTree> {
+        let run = self.runs.get_mut(slot)?.take()?;
+        self.free.push(slot);
+        let mut tree = run.tree;
+        if tree.end_time.is_none() {
+            self.open.remove(&tree.id);
+        }
+        let prefix = parent_order.or(run.remote_parent_order.as_deref()).unwrap_or_default();
+        tree.dotted_order.reserve(prefix.len() + 1 + SEGMENT_LEN);
+        tree.dotted_order.push_str(prefix);
+        push_segment(&mut tree.dotted_order, run.start, tree.id);
+        let first_child = run.children.map(|(first, _)| first);
+        tree.child_runs.reserve_exact(self.siblings(first_child).count());
+        let mut child = first_child;
+        while let Some(slot) = child {
+            child = self.run(slot).and_then(|run| run.next_sibling);
+            tree.child_runs.extend(self.take_tree(slot, Some(&tree.dotted_order)));
+        }
+        Some(tree)
+    }
+
+    /// The slots of `first` and its next siblings.
+    fn siblings(&self, first: Option<Slot>) -> impl Iterator<Item = Slot> + '_ {
+        std::iter::successors(first, |&slot| self.run(slot)?.next_sibling)
+    }
+
+    /// The dotted order of the run at `slot`, from the start times of its ancestors.
+    fn dotted_order(&self, slot: Slot) -> String {
+        let path: Vec<&Run> =
+            std::iter::successors(self.run(slot), |run| run.parent.and_then(|parent| self.run(parent))).collect();
+        let prefix = path.last().and_then(|root| root.remote_parent_order.as_deref()).unwrap_or_default();
+        let mut order = String::with_capacity(prefix.len() + path.len() * (1 + SEGMENT_LEN));
+        order.push_str(prefix);
+        for run in path.iter().rev() {
+            push_segment(&mut order, run.start, run.tree.id);
+        }
+        order
     }
 }
 
@@ -207,7 +315,11 @@ impl CallbackHandler for TracerCore {
     fn on_event(&self, event: &Event<'_>) -> HandlerResult {
         let outcome = match &event.data {
             EventData::Start(start) => self.start(event, start),
-            EventData::End(end) => self.finish(event, Ending::Outputs(wrap(end.outputs.get(), "output"))),
+            EventData::End(end) => {
+                let mut outputs = spare::output_map();
+                spare::assign(&mut outputs, end.outputs.get(), "output");
+                self.finish(event, Ending::Outputs(outputs))
+            }
             EventData::Error(error) => self.finish(event, Ending::Error(error.message.clone())),
             EventData::NewToken(token) => self.record(event, "new_token", object([("token", json!(token))])),
             EventData::Text(text) => self.record(event, "text", object([("text", json!(text))])),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::Tracer;
-use super::timestamp;
+use super::dotted_order::parse_segment;
 use crate::event::RunInfo;
 use crate::{CallbackManager, RunId, RunKind, RunManager};
 
@@ -31,9 +31,6 @@ const MAX_BAGGAGE_MEMBERS: usize = 180;
 
 const METADATA_KEY: &str = "langsmith-metadata";
 const TAGS_KEY: &str = "langsmith-tags";
-
-/// The length of one dotted-order segment: a compact timestamp and a hyphenated UUID.
-const SEGMENT_LEN: usize = timestamp::COMPACT_LEN + 36;
 
 /// A run's place in its trace, as it crosses a process boundary: the run's id, its trace's
 /// id, its dotted order, and the tags and metadata its children inherit.
@@ -352,23 +349,6 @@ fn check_len(header: &'static str, len: usize) -> Result<(), HeaderError> {
         return Err(HeaderError::TooLong { header, len, max: MAX_HEADER_LEN });
     }
     Ok(())
-}
-
-fn parse_segment(segment: &str) -> Result<RunId, &'static str> {
-    if segment.is_empty() {
-        return Err("it is empty");
-    }
-    if segment.len() != SEGMENT_LEN {
-        return Err("it is not a 22-character timestamp followed by a 36-character run id");
-    }
-    // `get` rather than indexing: a multi-byte character across the split is an error, not a panic.
-    let (Some(time), Some(id)) = (segment.get(..timestamp::COMPACT_LEN), segment.get(timestamp::COMPACT_LEN..)) else {
-        return Err("it is not ASCII");
-    };
-    if timestamp::parse_compact(time).is_none() {
-        return Err("its timestamp is not a valid %Y%m%dT%H%M%S%fZ UTC time");
-    }
-    id.parse::<RunId>().map_err(|_| "its run id is not a hyphenated UUID")
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters, which is valid in a

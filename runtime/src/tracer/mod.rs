@@ -7,10 +7,12 @@
 //! - [`TraceContext`] carries a run's place in its trace across processes, as headers.
 
 mod assemble;
+mod dotted_order;
 mod exporter;
 mod headers;
 mod run_tree;
 pub(crate) mod scope;
+mod spare;
 mod timestamp;
 mod view;
 

@@ -262,11 +262,3 @@ impl RunTree {
         Ok(trees)
     }
 }
-
-/// `value` as a JSON object: itself if it is one, else `{key: value}`.
-pub(crate) fn wrap(value: &Value, key: &str) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map.clone(),
-        other => Map::from_iter([(key.to_owned(), other.clone())]),
-    }
-}

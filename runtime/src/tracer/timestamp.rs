@@ -99,16 +99,92 @@ fn days_in_month(year: i64, month: u32) -> u32 {
     }
 }
 
+/// The separators of one text form: between date fields, between time fields, before the
+/// fraction.
+struct Form {
+    date: u8,
+    time: u8,
+    fraction: u8,
+}
+
+/// RFC 3339: `2024-05-06T07:08:09.123456Z`.
+const RFC3339: Form = Form { date: b'-', time: b':', fraction: b'.' };
+
+/// LangSmith's `%Y%m%dT%H%M%S%fZ`: `20240506T070809123456Z`. A zero separator is left out.
+const COMPACT: Form = Form { date: 0, time: 0, fraction: 0 };
+
 /// `2024-05-06T07:08:09.123456Z`.
 pub(crate) fn format_rfc3339(micros: i64) -> String {
-    let Civil { year, month, day, hour, minute, second, micro } = Civil::from_micros(micros);
-    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}.{micro:06}Z")
+    let mut out = String::with_capacity(RFC3339_LEN);
+    write(&mut out, micros, &RFC3339);
+    out
 }
 
 /// Appends `20240506T070809123456Z` (LangSmith's `%Y%m%dT%H%M%S%fZ`) to `out`.
 pub(crate) fn write_compact(out: &mut String, micros: i64) {
+    write(out, micros, &COMPACT);
+}
+
+/// Appends `micros` in `form`, digit by digit on the stack: the tracer writes a stamp for
+/// every run it exports, and `core::fmt`'s padded integers cost several times as much.
+fn write(out: &mut String, micros: i64, form: &Form) {
     let Civil { year, month, day, hour, minute, second, micro } = Civil::from_micros(micros);
-    let _ = write!(out, "{year:04}{month:02}{day:02}T{hour:02}{minute:02}{second:02}{micro:06}Z");
+    let mut text = Text::default();
+    match u32::try_from(year) {
+        Ok(year) if year <= 9999 => text.digits(year, 4),
+        // No clock gives a year outside 0000–9999; only a parsed time moved by its offset can.
+        _ => {
+            let _ = write!(out, "{year:04}");
+        }
+    }
+    text.separator(form.date);
+    text.digits(month, 2);
+    text.separator(form.date);
+    text.digits(day, 2);
+    text.separator(b'T');
+    text.digits(hour, 2);
+    text.separator(form.time);
+    text.digits(minute, 2);
+    text.separator(form.time);
+    text.digits(second, 2);
+    text.separator(form.fraction);
+    text.digits(micro, 6);
+    text.separator(b'Z');
+    out.push_str(text.as_str());
+}
+
+/// The length of the RFC 3339 form.
+const RFC3339_LEN: usize = 27;
+
+/// ASCII text of at most [`RFC3339_LEN`] bytes, built on the stack.
+#[derive(Default)]
+struct Text {
+    bytes: [u8; RFC3339_LEN],
+    len: usize,
+}
+
+impl Text {
+    /// Appends `value`'s last `width` decimal digits, zero-padded.
+    fn digits(&mut self, value: u32, width: usize) {
+        let mut rest = value;
+        for digit in self.bytes[self.len..self.len + width].iter_mut().rev() {
+            *digit = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        self.len += width;
+    }
+
+    fn separator(&mut self, byte: u8) {
+        if byte != 0 {
+            self.bytes[self.len] = byte;
+            self.len += 1;
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        // Only ASCII digits and separators were written, so this never falls back.
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
 }
 
 /// The length of the compact form.

@@ -1,0 +1,37 @@
+//! One segment of LangSmith's dotted order: a run's start time in the compact form, then its
+//! id (`20240506T070809123456Z0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10`). A run's dotted order is
+//! its trace root's segment, then `.` and each descendant's down to its own.
+
+use super::timestamp;
+use crate::RunId;
+
+/// The length of one segment: a compact timestamp and a hyphenated UUID.
+pub(crate) const SEGMENT_LEN: usize = timestamp::COMPACT_LEN + uuid::fmt::Hyphenated::LENGTH;
+
+/// Appends the segment of the run `id` started at `start` (microseconds since the epoch) to
+/// the dotted order `order`, after a `.` unless `order` is empty.
+pub(crate) fn push_segment(order: &mut String, start: i64, id: RunId) {
+    if !order.is_empty() {
+        order.push('.');
+    }
+    timestamp::write_compact(order, start);
+    order.push_str(id.as_uuid().hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()));
+}
+
+/// Reads one segment strictly, naming what is wrong with it.
+pub(crate) fn parse_segment(segment: &str) -> Result<RunId, &'static str> {
+    if segment.is_empty() {
+        return Err("it is empty");
+    }
+    if segment.len() != SEGMENT_LEN {
+        return Err("it is not a 22-character timestamp followed by a 36-character run id");
+    }
+    // `get` rather than indexing: a multi-byte character across the split is an error, not a panic.
+    let (Some(time), Some(id)) = (segment.get(..timestamp::COMPACT_LEN), segment.get(timestamp::COMPACT_LEN..)) else {
+        return Err("it is not ASCII");
+    };
+    if timestamp::parse_compact(time).is_none() {
+        return Err("its timestamp is not a valid %Y%m%dT%H%M%S%fZ UTC time");
+    }
+    id.parse::<RunId>().map_err(|_| "its run id is not a hyphenated UUID")
+}

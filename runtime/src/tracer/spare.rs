@@ -1,0 +1,136 @@
+//! Buffers of exported trees, written over by the runs that start next on the same thread.
+//!
+//! A tree's strings, vectors and JSON maps would otherwise be freed right after its export
+//! and allocated again for the next tree: about seven allocations and frees a run, the
+//! tracer's largest cost. Exported trees are taken apart here instead, and a run that starts
+//! takes the buffers of one: its name, dotted order, inputs, tags, events and children's
+//! vector. An input or output map keeps its nodes and keys when the new value has the same
+//! keys, as the next call of the same function does, and then costs no allocation at all.
+//!
+//! Per thread, so taking and giving back never meets a lock or another thread. Bounded, and
+//! emptied of the user's values when kept, so what stays behind is at most [`MAX_SPARES`]
+//! small buffers per thread, never a large prompt or output.
+
+use std::cell::RefCell;
+
+use serde_json::{Map, Value};
+
+use super::run_tree::{RunEvent, RunTree};
+
+/// The most buffers of each kind a thread keeps.
+const MAX_SPARES: usize = 64;
+
+/// The most children or events a kept vector has room for, and keys a kept map has: more
+/// would keep a large buffer alive for the sake of a rare wide tree.
+const MAX_KEPT_CAPACITY: usize = 16;
+
+thread_local! {
+    static SPARES: RefCell<Spares> = const { RefCell::new(Spares { runs: Vec::new(), outputs: Vec::new() }) };
+}
+
+struct Spares {
+    /// In reverse start order of the tree they came from, so runs started in the same shape
+    /// take the buffers of their counterparts, whose maps have their keys.
+    runs: Vec<Buffers>,
+    outputs: Vec<Map<String, Value>>,
+}
+
+/// The reusable parts of one run: all empty, but for the keys of `inputs`.
+#[derive(Default)]
+pub(crate) struct Buffers {
+    pub(crate) name: String,
+    pub(crate) dotted_order: String,
+    pub(crate) inputs: Map<String, Value>,
+    pub(crate) tags: Vec<String>,
+    pub(crate) events: Vec<RunEvent>,
+    pub(crate) child_runs: Vec<RunTree>,
+}
+
+/// Buffers for a run that starts: kept ones if this thread has some, else new (empty) ones.
+pub(crate) fn buffers() -> Buffers {
+    SPARES.try_with(|spares| spares.try_borrow_mut().ok()?.runs.pop()).ok().flatten().unwrap_or_default()
+}
+
+/// A map for a run's outputs: a kept one (with its keys) if this thread has one, else a new one.
+pub(crate) fn output_map() -> Map<String, Value> {
+    SPARES.try_with(|spares| spares.try_borrow_mut().ok()?.outputs.pop()).ok().flatten().unwrap_or_default()
+}
+
+/// Keeps the buffers of an exported tree for the next runs of this thread.
+pub(crate) fn recycle(tree: RunTree) {
+    let _ = SPARES.try_with(|spares| {
+        if let Ok(mut spares) = spares.try_borrow_mut() {
+            spares.keep(tree);
+        }
+    });
+}
+
+impl Spares {
+    fn keep(&mut self, tree: RunTree) {
+        let RunTree {
+            id: _,
+            trace_id: _,
+            parent_run_id: _,
+            mut dotted_order,
+            mut name,
+            run_type: _,
+            start_time: _,
+            end_time: _,
+            mut inputs,
+            outputs,
+            error: _,
+            mut tags,
+            metadata: _,
+            mut events,
+            mut child_runs,
+        } = tree;
+        // Children first and last to first, so that this run's buffers are taken first, then
+        // its children's, in start order.
+        for child in child_runs.drain(..).rev() {
+            self.keep(child);
+        }
+        if let Some(mut outputs) = outputs.filter(|_| self.outputs.len() < MAX_SPARES) {
+            forget_values(&mut outputs);
+            self.outputs.push(outputs);
+        }
+        if self.runs.len() < MAX_SPARES {
+            dotted_order.clear();
+            name.clear();
+            forget_values(&mut inputs);
+            tags.clear();
+            events.clear();
+            events.shrink_to(MAX_KEPT_CAPACITY);
+            child_runs.shrink_to(MAX_KEPT_CAPACITY);
+            self.runs.push(Buffers { name, dotted_order, inputs, tags, events, child_runs });
+        }
+    }
+}
+
+/// Drops the values of `map`, keeping its keys and nodes for [`assign`] unless it has so
+/// many that keeping them would cost more memory than reuse saves.
+fn forget_values(map: &mut Map<String, Value>) {
+    if map.len() > MAX_KEPT_CAPACITY {
+        map.clear();
+    }
+    map.values_mut().for_each(|value| *value = Value::Null);
+}
+
+/// Makes `map` the JSON object `value`, or `{key: value}` if `value` is not an object,
+/// writing over the entries `map` has when they have the right keys.
+pub(crate) fn assign(map: &mut Map<String, Value>, value: &Value, key: &str) {
+    match value {
+        Value::Object(object) if map.len() == object.len() && map.keys().eq(object.keys()) => {
+            map.values_mut().zip(object.values()).for_each(|(to, from)| to.clone_from(from));
+        }
+        Value::Object(object) => map.clone_from(object),
+        other => {
+            if map.len() != 1 || !map.contains_key(key) {
+                map.clear();
+                map.insert(key.to_owned(), Value::Null);
+            }
+            if let Some(to) = map.get_mut(key) {
+                to.clone_from(other);
+            }
+        }
+    }
+}
