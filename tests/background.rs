@@ -416,3 +416,68 @@ fn a_full_queue_never_hangs_a_current_thread_runtime_its_handler_waits_on() {
     assert!(dropped > 0, "the queue of 2 filled while the runtime could not read");
     assert_eq!(read + dropped, 100, "every event was either delivered or counted as dropped");
 }
+
+/// Polls until `tally` has handled `count` events, without flushing: what a handler gets
+/// while the traced code goes on. Fails the test by running past its deadlock limit.
+fn wait_until_handled(tally: &Tally, count: usize) {
+    while tally.handled.load(Ordering::SeqCst) < count {
+        std::thread::sleep(Duration::from_micros(100));
+    }
+}
+
+#[test]
+fn each_streamed_token_reaches_the_handler_without_a_flush() {
+    without_deadlock(DEADLOCK_LIMIT, || {
+        let (probe, tally) = Probe::new(Duration::ZERO);
+        let callbacks = CallbackManager::new().with_handler(probe);
+
+        let run = callbacks.start_run(RunKind::Llm, "fake_llm", &"Say hello").expect("no handler raises");
+        let mut expected = vec!["fake_llm start".to_owned()];
+        for token in 0..200 {
+            // The dispatch thread fell asleep after the last token: this one alone must wake it.
+            run.on_llm_new_token(&token.to_string()).expect("no handler raises");
+            expected.push(format!("fake_llm token {token}"));
+            wait_until_handled(&tally, expected.len());
+        }
+        run.end(&"Hello").expect("no handler raises");
+        expected.push("fake_llm end".to_owned());
+        wait_until_handled(&tally, expected.len());
+
+        assert_eq!(tally.seen(), expected);
+    });
+}
+
+/// An async handler that holds its first event until the test opens `gate`, so the events
+/// after it pile up in the queue.
+struct Gated {
+    gate: Arc<tokio::sync::Notify>,
+    tally: Arc<Tally>,
+}
+
+impl AsyncCallbackHandler for Gated {
+    fn on_event<'a>(&'a self, event: &'a Event<'static>) -> BoxFuture<'a, HandlerResult> {
+        Box::pin(async move {
+            if self.tally.handled.load(Ordering::SeqCst) == 0 {
+                self.gate.notified().await;
+            }
+            self.tally.seen.lock().unwrap_or_else(PoisonError::into_inner).push(describe(event));
+            self.tally.handled.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        })
+    }
+}
+
+#[test]
+fn a_burst_queued_behind_a_busy_handler_arrives_complete_and_in_order_without_a_flush() {
+    without_deadlock(DEADLOCK_LIMIT, || {
+        let (gate, tally) = (Arc::new(tokio::sync::Notify::new()), Arc::new(Tally::default()));
+        let callbacks = CallbackManager::new().with_handler(Gated { gate: gate.clone(), tally: tally.clone() });
+
+        let expected = stream(&callbacks, "fake_llm", 500, &tally).expect("no handler raises");
+        assert_eq!(tally.handled.load(Ordering::SeqCst), 0, "the handler still holds the first event");
+        gate.notify_one();
+        wait_until_handled(&tally, expected.len());
+
+        assert_eq!(tally.seen(), expected);
+    });
+}

@@ -5,11 +5,14 @@
 //! whether or not the emitting code runs inside a runtime, and a runtime that shuts down
 //! (the end of a `#[tokio::main]`) cannot strand queued events: [`flush`] still reaches them.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use async_channel::{Receiver, Sender, TrySendError};
+use async_channel::{Receiver, Sender};
+use concurrent_queue::{ConcurrentQueue, PopError, PushError};
+use event_listener::{Event as Signal, EventListener, Listener};
+use tokio::sync::Notify;
 
 use crate::dispatch::{CatchUnwind, panic_message, report};
 use crate::event::Event;
@@ -18,9 +21,20 @@ use crate::handler::{AsyncCallbackHandler, Handler, HandlerRepr, Ignore, IntoHan
 /// How long a full queue may hold up a current-thread runtime under [`Overflow::Block`].
 const STALL_LIMIT: Duration = Duration::from_millis(250);
 
+/// How many handled events may wait to be dropped by the thread that emits the next ones
+/// (fewer if the queue is smaller). Enough to cover the drain task's bursts, where it handles
+/// what piled up while it slept; few enough that what a quiet thread leaves waiting, until
+/// its next event or flush drops it, is a bounded, small amount of memory.
+const SPENT_CAPACITY: usize = 256;
+
+/// How many handled events a send drops at most: more than the one it adds, so the emitting
+/// thread keeps up with the drain task, and few, so no send pays for a long backlog.
+const RECLAIM_PER_SEND: usize = 2;
+
 /// How many events a background handler's queue holds by default. The queue is reserved
-/// when the handler is added, about 24 bytes a slot: mind it for per-request async handlers
-/// (`Background::new(h).capacity(64)`).
+/// when the handler is added, about 24 bytes a slot, with 16 bytes a slot for up to 256
+/// handled events that wait to be freed by the emitting thread: mind it for per-request
+/// async handlers (`Background::new(h).capacity(64)`).
 pub const DEFAULT_CAPACITY: usize = 1024;
 
 /// What happens when a background handler falls `capacity` events behind.
@@ -105,12 +119,164 @@ enum Message {
     Flush(Sender<()>),
 }
 
+/// The queue between a background handler's senders and its drain task, with the two
+/// signals across it.
+struct Inbox {
+    queue: ConcurrentQueue<Message>,
+    /// Handled events, handed back to be dropped by an emitting thread. An event's memory
+    /// is allocated there; freeing it on the dispatch thread instead made the two threads
+    /// contend for the allocator's lock on every event (glibc's arena mutex, a futex wait
+    /// more often than not) and left the emitting thread's allocation cache empty. When it
+    /// is full, with no one emitting to drain it, the drain task drops events itself.
+    spent: ConcurrentQueue<Arc<Event<'static>>>,
+    /// Wakes the drain task, which drains everything queued before it waits again.
+    arrived: Notify,
+    /// Set while the drain task waits (or is about to) for `arrived`. Senders notify only
+    /// when it is set: a burst of events costs the traced code one wake-up of the dispatch
+    /// thread instead of one per event, and an event sent while the drain task is busy costs
+    /// it one read, while a lone event (a streamed token) still wakes it at once.
+    asleep: AtomicBool,
+    /// Wakes senders waiting for room in a full queue.
+    room: Signal,
+    /// How many senders listen to `room`: the drain task signals it only when one does, so
+    /// a queue that never fills costs no lock on either side.
+    waiting: AtomicUsize,
+}
+
+/// What came of one try to push into a full-at-first queue.
+enum Push<'a> {
+    Sent,
+    Closed,
+    /// Still full: `room` fires once a slot frees up.
+    Full {
+        message: Message,
+        room: EventListener,
+        _waiting: Waiting<'a>,
+    },
+}
+
+/// Counts a sender in [`Inbox::waiting`] while it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Inbox {
+    fn new(capacity: usize) -> Arc<Inbox> {
+        Arc::new(Inbox {
+            queue: ConcurrentQueue::bounded(capacity),
+            spent: ConcurrentQueue::bounded(capacity.min(SPENT_CAPACITY)),
+            arrived: Notify::new(),
+            asleep: AtomicBool::new(false),
+            room: Signal::new(),
+            waiting: AtomicUsize::new(0),
+        })
+    }
+
+    fn try_push(&self, message: Message) -> Result<(), PushError<Message>> {
+        self.queue.push(message)?;
+        // Pairs with the fence in `wait`: either the drain task sees this message before
+        // it waits, or this sees it waiting and wakes it.
+        fence(Ordering::SeqCst);
+        if self.asleep.load(Ordering::Relaxed) && self.asleep.swap(false, Ordering::Relaxed) {
+            self.arrived.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Waits, on the drain task, until a message is queued.
+    async fn wait(&self) {
+        self.asleep.store(true, Ordering::Relaxed);
+        fence(Ordering::SeqCst);
+        if self.queue.is_empty() {
+            self.arrived.notified().await;
+        }
+        self.asleep.store(false, Ordering::Relaxed);
+    }
+
+    /// Pushes `message` if there is room; otherwise listens for room before trying once
+    /// more, so a slot freed between the two tries still wakes the caller.
+    fn push_or_listen(&self, message: Message) -> Push<'_> {
+        let message = match self.try_push(message) {
+            Ok(()) => return Push::Sent,
+            Err(PushError::Closed(_)) => return Push::Closed,
+            Err(PushError::Full(message)) => message,
+        };
+        let room = self.room.listen();
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        let waiting = Waiting(&self.waiting);
+        // Pairs with the fence in `pop`: either the drain task sees this sender waiting, or
+        // this try sees the slot it freed.
+        fence(Ordering::SeqCst);
+        match self.try_push(message) {
+            Ok(()) => Push::Sent,
+            Err(PushError::Closed(_)) => Push::Closed,
+            Err(PushError::Full(message)) => Push::Full { message, room, _waiting: waiting },
+        }
+    }
+
+    /// Pushes `message`, blocking the thread while the queue is full. False if the queue
+    /// closed.
+    fn push_blocking(&self, mut message: Message) -> bool {
+        loop {
+            match self.push_or_listen(message) {
+                Push::Sent => return true,
+                Push::Closed => return false,
+                Push::Full { message: again, room, .. } => {
+                    room.wait();
+                    message = again;
+                }
+            }
+        }
+    }
+
+    /// Pushes `message`, waiting for room while the queue is full. False if the queue closed.
+    async fn push(&self, mut message: Message) -> bool {
+        loop {
+            match self.push_or_listen(message) {
+                Push::Sent => return true,
+                Push::Closed => return false,
+                Push::Full { message: again, room, .. } => {
+                    room.await;
+                    message = again;
+                }
+            }
+        }
+    }
+
+    /// Hands a handled event back to the emitting side, or drops it if that side is behind.
+    fn retire(&self, event: Arc<Event<'static>>) {
+        let _ = self.spent.push(event);
+    }
+
+    /// Drops up to `limit` handled events, on an emitting thread.
+    fn reclaim(&self, limit: usize) {
+        for _ in 0..limit {
+            if self.spent.pop().is_err() {
+                break;
+            }
+        }
+    }
+
+    fn pop(&self) -> Result<Message, PopError> {
+        let message = self.queue.pop()?;
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::Relaxed) > 0 {
+            self.room.notify(usize::MAX);
+        }
+        Ok(message)
+    }
+}
+
 /// The sending side of one background handler.
 pub(crate) struct Worker {
     name: String,
     ignore: Ignore,
     overflow: Overflow,
-    queue: Sender<Message>,
+    inbox: Arc<Inbox>,
     dropped: AtomicU64,
     /// Set when a current-thread runtime gave up waiting for room; cleared by the next send
     /// that finds room.
@@ -119,12 +285,12 @@ pub(crate) struct Worker {
 
 impl Worker {
     fn start(handler: Arc<dyn AsyncCallbackHandler>, capacity: usize, overflow: Overflow) -> Arc<Worker> {
-        let (queue, inbox) = async_channel::bounded(capacity);
+        let inbox = Inbox::new(capacity);
         let worker = Arc::new(Worker {
             name: handler.name().to_owned(),
             ignore: handler.ignore(),
             overflow,
-            queue,
+            inbox: Arc::clone(&inbox),
             dropped: AtomicU64::new(0),
             stalled: AtomicBool::new(false),
         });
@@ -135,11 +301,16 @@ impl Worker {
             Some(runtime) => {
                 runtime.spawn(drain(handler, inbox, drained));
             }
-            None => tracing::error!(
-                target: "runtrace",
-                handler = %worker.name,
-                "runtrace could not start its dispatch thread: this background handler gets no events"
-            ),
+            None => {
+                // Nothing will ever drain the queue: closed, it turns every send away at once
+                // instead of letting a blocking one wait for good.
+                inbox.queue.close();
+                tracing::error!(
+                    target: "runtrace",
+                    handler = %worker.name,
+                    "runtrace could not start its dispatch thread: this background handler gets no events"
+                );
+            }
         }
         register(&worker, drain_done);
         worker
@@ -158,22 +329,24 @@ impl Worker {
     }
 
     pub(crate) fn send(&self, event: Arc<Event<'static>>) {
-        let message = match self.queue.try_send(Message::Event(event)) {
+        self.inbox.reclaim(RECLAIM_PER_SEND);
+        let message = match self.inbox.try_push(Message::Event(event)) {
             Ok(()) => {
-                self.stalled.store(false, Ordering::Relaxed);
+                // Read first: a store on every event would bounce the cache line for nothing.
+                if self.stalled.load(Ordering::Relaxed) {
+                    self.stalled.store(false, Ordering::Relaxed);
+                }
                 return;
             }
-            Err(TrySendError::Closed(_)) => return,
-            Err(TrySendError::Full(message)) => message,
+            Err(PushError::Closed(_)) => return,
+            Err(PushError::Full(message)) => message,
         };
         // The queue drains on runtrace's own dispatch thread, but the handler may wait on
         // the caller's runtime (a channel read by one of its tasks): parking a thread that
         // runtime needs could hang both, so a tokio thread never just blocks.
         let waited = match (self.overflow, runtime_here()) {
-            (Overflow::Block, Here::Outside) => self.queue.send_blocking(message).is_ok(),
-            (Overflow::Block, Here::MultiThread) => {
-                tokio::task::block_in_place(|| self.queue.send_blocking(message)).is_ok()
-            }
+            (Overflow::Block, Here::Outside) => self.inbox.push_blocking(message),
+            (Overflow::Block, Here::MultiThread) => tokio::task::block_in_place(|| self.inbox.push_blocking(message)),
             (Overflow::Block, Here::CurrentThread) => self.send_within(message, STALL_LIMIT),
             (Overflow::DropNewest, _) => false,
         };
@@ -199,34 +372,45 @@ impl Worker {
         }
         let deadline = Instant::now() + limit;
         loop {
-            match self.queue.try_send(message) {
-                Ok(()) | Err(TrySendError::Closed(_)) => return true,
-                Err(TrySendError::Full(again)) if Instant::now() < deadline => {
+            match self.inbox.push_or_listen(message) {
+                Push::Sent | Push::Closed => return true,
+                Push::Full { message: again, room, .. } => {
+                    if room.wait_deadline(deadline).is_none() {
+                        self.stalled.store(true, Ordering::Relaxed);
+                        return false;
+                    }
                     message = again;
-                    std::thread::sleep(Duration::from_micros(50));
-                }
-                Err(TrySendError::Full(_)) => {
-                    self.stalled.store(true, Ordering::Relaxed);
-                    return false;
                 }
             }
         }
     }
 
+    /// Waits until the handler has handled every event sent before, then drops the handled
+    /// events still held for the emitting side, so none outlives a flush.
     pub(crate) async fn flush(&self) {
         let (done, wait) = async_channel::bounded(1);
-        if self.queue.send(Message::Flush(done)).await.is_ok() {
+        if self.inbox.push(Message::Flush(done)).await {
             let _ = wait.recv().await;
         }
+        self.inbox.reclaim(usize::MAX);
     }
 
     pub(crate) fn flush_blocking(&self) {
         let (done, wait) = async_channel::bounded(1);
         wait_here(|| {
-            if self.queue.send_blocking(Message::Flush(done)).is_ok() {
+            if self.inbox.push_blocking(Message::Flush(done)) {
                 let _ = wait.recv_blocking();
             }
         });
+        self.inbox.reclaim(usize::MAX);
+    }
+}
+
+impl Drop for Worker {
+    /// Ends the drain task once it has handled what is queued: no one can send any more.
+    fn drop(&mut self) {
+        self.inbox.queue.close();
+        self.inbox.arrived.notify_one();
     }
 }
 
@@ -254,20 +438,30 @@ fn wait_here<R>(wait: impl FnOnce() -> R) -> R {
     }
 }
 
-async fn drain(handler: Arc<dyn AsyncCallbackHandler>, inbox: Receiver<Message>, drained: Sender<()>) {
-    while let Ok(message) = inbox.recv().await {
+async fn drain(handler: Arc<dyn AsyncCallbackHandler>, inbox: Arc<Inbox>, drained: Sender<()>) {
+    loop {
+        let message = match inbox.pop() {
+            Ok(message) => message,
+            Err(PopError::Empty) => {
+                inbox.wait().await;
+                continue;
+            }
+            Err(PopError::Closed) => break,
+        };
         match message {
             Message::Event(event) => {
-                let outcome = CatchUnwind(handler.on_event(&event)).await;
-                let error = match outcome {
-                    Ok(Ok(())) => continue,
-                    Ok(Err(error)) => error.to_string(),
-                    Err(panic) => panic_message(&*panic),
+                let error = match CatchUnwind(handler.on_event(&event)).await {
+                    Ok(Ok(())) => None,
+                    Ok(Err(error)) => Some(error.to_string()),
+                    Err(panic) => Some(panic_message(&*panic)),
                 };
-                report(handler.name(), &event, &error);
+                if let Some(error) = error {
+                    report(handler.name(), &event, &error);
+                }
+                inbox.retire(event);
             }
             Message::Flush(done) => {
-                let _ = done.send(()).await;
+                let _ = done.try_send(());
             }
         }
     }

@@ -299,12 +299,22 @@ pub struct CustomEvent {
 /// A JSON value that is made only when a handler first asks for it, then shared.
 ///
 /// Traced functions hand their inputs and outputs over as payloads, so a run whose handlers
-/// never read them never serializes them.
+/// never read them never serializes them, and one whose handlers do serializes them once.
+/// The owned copy that background handlers receive shares the value instead of copying it,
+/// unless a sync handler read it first.
 pub struct Payload<'a>(PayloadRepr<'a>);
 
 enum PayloadRepr<'a> {
-    Deferred { make: &'a (dyn Fn() -> Value + Sync + 'a), value: OnceLock<Value> },
-    Ready(Value),
+    Deferred { make: &'a (dyn Fn() -> Value + Sync + 'a), value: OnceLock<Made> },
+    Ready(Arc<Value>),
+}
+
+/// A deferred payload's value, made for whoever asked first. Sync handlers only borrow it,
+/// so it stays where it is, without an allocation of its own; an owned copy of the event
+/// needs it shared, so when that comes first the value is made straight into an `Arc`.
+enum Made {
+    Borrowed(Value),
+    Shared(Arc<Value>),
 }
 
 impl<'a> Payload<'a> {
@@ -316,7 +326,7 @@ impl<'a> Payload<'a> {
     /// ```
     #[must_use]
     pub fn new(value: Value) -> Payload<'static> {
-        Payload(PayloadRepr::Ready(value))
+        Payload(PayloadRepr::Ready(Arc::new(value)))
     }
 
     /// A payload made by `make` on first use.
@@ -335,15 +345,34 @@ impl<'a> Payload<'a> {
     #[must_use]
     pub fn get(&self) -> &Value {
         match &self.0 {
-            PayloadRepr::Deferred { make, value } => value.get_or_init(make),
+            PayloadRepr::Deferred { make, value } => match value.get_or_init(|| Made::Borrowed(make())) {
+                Made::Borrowed(value) => value,
+                Made::Shared(value) => value,
+            },
             PayloadRepr::Ready(value) => value,
         }
     }
 
-    /// An owned copy.
+    /// An owned payload with the same value, made now if no one asked before. A value not
+    /// yet made, or already shared, is shared rather than copied.
+    ///
+    /// ```
+    /// let make = || serde_json::json!({"prompt": "hi"});
+    /// let payload = runtrace_runtime::Payload::deferred(&make);
+    /// let owned = payload.to_static();
+    /// assert_eq!(owned.get()["prompt"], "hi");
+    /// assert!(std::ptr::eq(owned.get(), payload.get()), "one value, made once");
+    /// ```
     #[must_use]
     pub fn to_static(&self) -> Payload<'static> {
-        Payload::new(self.get().clone())
+        let shared = match &self.0 {
+            PayloadRepr::Deferred { make, value } => match value.get_or_init(|| Made::Shared(Arc::new(make()))) {
+                Made::Borrowed(value) => Arc::new(value.clone()),
+                Made::Shared(value) => Arc::clone(value),
+            },
+            PayloadRepr::Ready(value) => Arc::clone(value),
+        };
+        Payload(PayloadRepr::Ready(shared))
     }
 }
 
@@ -361,7 +390,7 @@ impl Serialize for Payload<'_> {
 
 impl Clone for Payload<'_> {
     fn clone(&self) -> Self {
-        Payload(PayloadRepr::Ready(self.get().clone()))
+        self.to_static()
     }
 }
 
@@ -409,12 +438,13 @@ impl<'a> Event<'a> {
         }
     }
 
-    /// An owned copy, making any payload that was not made yet.
+    /// An owned copy, making any payload that was not made yet. Payloads are shared with
+    /// `self`, not copied: see [`Payload::to_static`].
     #[must_use]
     pub fn to_static(&self) -> Event<'static> {
         Event {
             run: Cow::Owned(self.run.clone().into_owned()),
-            time: EventTime::read(self.time()),
+            time: self.time.fixed(),
             data: match &self.data {
                 EventData::Start(start) => EventData::Start(RunStart {
                     inputs: start.inputs.to_static(),
@@ -461,20 +491,25 @@ impl EventTime {
         EventTime(AtomicU64::new(0))
     }
 
-    fn read(time: SystemTime) -> Self {
-        EventTime(AtomicU64::new(since_epoch(time)))
+    /// The same time for an owned copy of the event, read now if no one asked before.
+    fn fixed(&self) -> Self {
+        EventTime(AtomicU64::new(self.nanos()))
     }
 
     fn get(&self) -> SystemTime {
-        let mut nanos = self.0.load(Ordering::Relaxed);
-        if nanos == 0 {
-            let now = since_epoch(SystemTime::now());
-            nanos = match self.0.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => now,
-                Err(first) => first,
-            };
+        UNIX_EPOCH + Duration::from_nanos(self.nanos())
+    }
+
+    fn nanos(&self) -> u64 {
+        let nanos = self.0.load(Ordering::Relaxed);
+        if nanos != 0 {
+            return nanos;
         }
-        UNIX_EPOCH + Duration::from_nanos(nanos)
+        let now = since_epoch(SystemTime::now());
+        match self.0.compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => now,
+            Err(first) => first,
+        }
     }
 }
 
