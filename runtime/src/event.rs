@@ -422,6 +422,12 @@ impl<'a> Event<'a> {
         self.time.get()
     }
 
+    /// [`time`](Self::time) in whole microseconds since the Unix epoch, the tracer's unit,
+    /// without a round trip through `SystemTime`.
+    pub(crate) fn unix_micros(&self) -> i64 {
+        i64::try_from(self.time.nanos() / 1_000).unwrap_or(i64::MAX)
+    }
+
     /// Which event this is.
     #[must_use]
     pub fn event_type(&self) -> EventType {

@@ -144,7 +144,7 @@ impl TracerCore {
         spare::assign(&mut inputs, start.inputs.get(), "input");
         tags.extend_from_slice(&start.tags);
         let metadata = start.metadata.to_map();
-        let time = timestamp::to_micros(event.time());
+        let time = event.unix_micros();
 
         let mut shard = self.shard(run.trace_id);
         if shard.open.contains_key(&run.run_id) {
@@ -193,7 +193,7 @@ impl TracerCore {
 
     fn finish(&self, event: &Event<'_>, ending: Ending) -> Result<(), TraceError> {
         let run_id = event.run.run_id;
-        let time = timestamp::to_micros(event.time());
+        let time = event.unix_micros();
         let mut shard = self.shard(event.run.trace_id);
         let unknown = || TraceError::UnknownRun { run_id, event: event.event_type() };
         let slot = shard.open.remove(&run_id).ok_or_else(unknown)?;
@@ -216,7 +216,7 @@ impl TracerCore {
 
     fn record(&self, event: &Event<'_>, name: &str, kwargs: Map<String, Value>) -> Result<(), TraceError> {
         let run_id = event.run.run_id;
-        let time = timestamp::truncate(event.time());
+        let time = timestamp::from_micros(event.unix_micros());
         let mut shard = self.shard(event.run.trace_id);
         let unknown = || TraceError::UnknownRun { run_id, event: event.event_type() };
         let slot = *shard.open.get(&run_id).ok_or_else(unknown)?;

@@ -25,11 +25,6 @@ pub(crate) fn from_micros(micros: i64) -> SystemTime {
     time.unwrap_or(UNIX_EPOCH)
 }
 
-/// `time` cut to whole microseconds, so it survives a round trip through text unchanged.
-pub(crate) fn truncate(time: SystemTime) -> SystemTime {
-    from_micros(to_micros(time))
-}
-
 struct Civil {
     year: i64,
     month: u32,
