@@ -129,7 +129,10 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
         });
         // The block goes straight into `CatchUnwind`, which the `.await` pins in place: a
         // `let` of it, or a pinned reference, would keep a second slot for it in the future.
-        let block = quote_spanned!(body_span=> async move { #edge #body });
+        // It takes the body's statements, not the body: the user's braces inside ours would
+        // be a needless block to `unused_braces`, which the user's own code must keep.
+        let stmts = &body.stmts;
+        let block = quote_spanned!(body_span=> async move { #edge #(#stmts)* });
         quote!(#krate::__private::CatchUnwind(#block).await)
     } else {
         let closure = quote_spanned!(body_span=> move || #body);
@@ -151,9 +154,9 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
         quote!({ let #value = &#ret; #end_ok })
     };
 
-    // An async fn's body never trips these lints; our block around it must not make them:
-    // the body's braces inside ours read as needless to `unused_braces` when on one line.
-    let allow_block = sig.asyncness.is_some().then(|| quote!(#[allow(unused_braces, clippy::async_yields_async)]));
+    // An async fn's body never trips this lint, but the async block made of it would when
+    // the function returns a future (`async fn f() -> impl Future`).
+    let allow_block = sig.asyncness.is_some().then(|| quote!(#[allow(clippy::async_yields_async)]));
     let block = quote! {{
         #start
         #bind_run
