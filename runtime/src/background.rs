@@ -22,10 +22,15 @@ use crate::handler::{AsyncCallbackHandler, Handler, HandlerRepr, Ignore, IntoHan
 const STALL_LIMIT: Duration = Duration::from_millis(250);
 
 /// How many handled events may wait to be dropped by the thread that emits the next ones
-/// (fewer if the queue is smaller). Enough to cover the drain task's bursts, where it handles
-/// what piled up while it slept; few enough that what a quiet thread leaves waiting, until
-/// its next event or flush drops it, is a bounded, small amount of memory.
+/// (fewer if the queue is smaller): enough to cover the drain task's bursts, where it handles
+/// what piled up while it slept. Bounded in count, not bytes (each keeps its payloads), so
+/// they wait at most [`SPENT_GRACE`] once the handler has nothing left to do.
 const SPENT_CAPACITY: usize = 256;
+
+/// How long a drain task with nothing to do leaves handled events for an emitting thread to
+/// drop before it drops them itself: past a burst, a quiet server must not keep its last
+/// events' payloads for hours, and with no one emitting there is no allocator lock to share.
+const SPENT_GRACE: Duration = Duration::from_millis(100);
 
 /// How many handled events a send drops at most: more than the one it adds, so the emitting
 /// thread keeps up with the drain task, and few, so no send pays for a long backlog.
@@ -151,6 +156,8 @@ enum Push<'a> {
     Full {
         message: Message,
         room: EventListener,
+        /// Keeps the sender counted as waiting, so the drain task signals `room`: bind it
+        /// for as long as the wait lasts, never to `_`, which would drop it at once.
         _waiting: Waiting<'a>,
     },
 }
@@ -197,6 +204,19 @@ impl Inbox {
         self.asleep.store(false, Ordering::Relaxed);
     }
 
+    /// Waits, on the drain task, until a message is queued, dropping the handled events
+    /// still held for the emitting side once [`SPENT_GRACE`] passes without one.
+    async fn idle(&self) {
+        if self.spent.is_empty() {
+            return self.wait().await;
+        }
+        // A wait cut short leaves `asleep` set: the next sender rings once more than needed,
+        // and the next wait returns at once and checks the queue again.
+        if tokio::time::timeout(SPENT_GRACE, self.wait()).await.is_err() {
+            self.reclaim(usize::MAX);
+        }
+    }
+
     /// Pushes `message` if there is room; otherwise listens for room before trying once
     /// more, so a slot freed between the two tries still wakes the caller.
     fn push_or_listen(&self, message: Message) -> Push<'_> {
@@ -225,7 +245,7 @@ impl Inbox {
             match self.push_or_listen(message) {
                 Push::Sent => return true,
                 Push::Closed => return false,
-                Push::Full { message: again, room, .. } => {
+                Push::Full { message: again, room, _waiting } => {
                     room.wait();
                     message = again;
                 }
@@ -239,7 +259,7 @@ impl Inbox {
             match self.push_or_listen(message) {
                 Push::Sent => return true,
                 Push::Closed => return false,
-                Push::Full { message: again, room, .. } => {
+                Push::Full { message: again, room, _waiting } => {
                     room.await;
                     message = again;
                 }
@@ -374,7 +394,7 @@ impl Worker {
         loop {
             match self.inbox.push_or_listen(message) {
                 Push::Sent | Push::Closed => return true,
-                Push::Full { message: again, room, .. } => {
+                Push::Full { message: again, room, _waiting } => {
                     if room.wait_deadline(deadline).is_none() {
                         self.stalled.store(true, Ordering::Relaxed);
                         return false;
@@ -443,7 +463,7 @@ async fn drain(handler: Arc<dyn AsyncCallbackHandler>, inbox: Arc<Inbox>, draine
         let message = match inbox.pop() {
             Ok(message) => message,
             Err(PopError::Empty) => {
-                inbox.wait().await;
+                inbox.idle().await;
                 continue;
             }
             Err(PopError::Closed) => break,

@@ -356,3 +356,38 @@ pub fn assert_each_worker_in_order(seen: &[String], expected: &[Vec<String>]) {
         assert_eq!(own, expected.iter().collect::<Vec<_>>(), "events of worker {worker}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Memory
+
+/// A global allocator that counts the bytes live in the whole process, for the tests that
+/// check what runtrace keeps after the work is done. A test binary installs it with
+/// `#[global_allocator] static ALLOCATOR: LiveBytes = LiveBytes::new();`.
+pub struct LiveBytes(AtomicUsize);
+
+impl LiveBytes {
+    pub const fn new() -> Self {
+        LiveBytes(AtomicUsize::new(0))
+    }
+
+    /// The bytes allocated and not yet freed, by every thread.
+    pub fn live(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+// SAFETY: every call is passed on unchanged to the system allocator; counting is one atomic
+// operation, which never allocates.
+unsafe impl std::alloc::GlobalAlloc for LiveBytes {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        self.0.fetch_add(layout.size(), Ordering::SeqCst);
+        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which `System` shares.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        self.0.fetch_sub(layout.size(), Ordering::SeqCst);
+        // SAFETY: `ptr` was allocated by `System` through this allocator with `layout`.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
