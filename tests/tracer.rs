@@ -134,6 +134,29 @@ async fn trees_of_a_thousand_concurrent_interleaved_runs_are_exact() -> TestResu
     Ok(())
 }
 
+/// A run's dotted order must have one segment per level from its root down, each a start
+/// time and the id of the run at that level, ending with its own: nothing before the root's
+/// segment, nothing after its own.
+fn assert_dotted_orders_follow_ancestry(root: &RunTree) {
+    fn check(run: &RunTree, ancestors: &mut Vec<RunId>) {
+        ancestors.push(run.id);
+        let segments: Vec<&str> = run.dotted_order.split('.').collect();
+        assert_eq!(segments.len(), ancestors.len(), "run {}: {}", run.name, run.dotted_order);
+        for (segment, id) in segments.iter().zip(ancestors.iter()) {
+            // A compact UTC timestamp (22 characters), then the id.
+            assert!(
+                segment.len() == 22 + 36 && segment.ends_with(&id.to_string()),
+                "run {}: segment {segment} is not {id}'s",
+                run.name
+            );
+        }
+        assert_own_segment(run);
+        run.child_runs.iter().for_each(|child| check(child, ancestors));
+        ancestors.pop();
+    }
+    check(root, &mut Vec::new());
+}
+
 /// A tree with its ids and times left out, to compare trees made at different moments.
 fn shape(tree: &RunTree) -> serde_json::Value {
     fn strip(run: &mut serde_json::Value) {
@@ -187,6 +210,8 @@ fn trees_built_from_reused_buffers_carry_nothing_of_earlier_trees() -> TestResul
         let request = *request;
         let fresh = std::thread::spawn(move || traced(request)).join().expect("the request runs")?;
         assert_eq!(shape(tree), shape(&fresh));
+        // `shape` leaves dotted orders out, as they hold ids and times: checked on their own.
+        assert_dotted_orders_follow_ancestry(tree);
     }
     assert_eq!(reused[3].inputs["lang"], "fr");
     assert!(reused[3].child_runs[0].tags.is_empty());
@@ -546,6 +571,52 @@ fn a_run_whose_parent_the_tracer_never_saw_becomes_a_root() -> TestResult {
     Ok(())
 }
 
+/// A tree is final when its root ends, not when a run's parent does: a run that outlives
+/// its parent, or starts under it after it ended, still lands under it.
+#[test]
+fn runs_ending_or_starting_after_their_parent_ended_stay_under_it_until_the_root_ends() -> TestResult {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let warnings = Warnings::default();
+    let subscriber = tracing_subscriber::registry().with(warnings.clone());
+    let collector = RunCollector::new();
+    tracing::subscriber::with_default(subscriber, || -> TestResult {
+        let tracer = Tracer::new(collector.clone());
+        let root = CallbackManager::new().with_handler(&tracer).start_run(RunKind::Chain, "agent", &())?;
+        let planner = root.start_run(RunKind::Chain, "planner", &())?;
+        let search = planner.start_run(RunKind::Retriever, "search", &"2+2")?;
+        let planner_run = planner.run().clone();
+        planner.end(&"plan")?;
+
+        search.on_text("found it")?;
+        search.end(&["arithmetic"])?;
+        planner_run.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+        assert_eq!(collector.len(), 0, "nothing is exported before the root ends");
+        root.end(&4)?;
+        assert_eq!(tracer.open_runs(), 0);
+        Ok(())
+    })?;
+    assert!(warnings.0.lock().unwrap().is_empty(), "{:?}", warnings.0.lock().unwrap());
+
+    let trees = collector.trees();
+    assert_eq!(trees.len(), 1, "the late runs are not exported as roots of their own");
+    let root = &trees[0];
+    let planner = &root.child_runs[0];
+    let names: Vec<&str> = planner.child_runs.iter().map(|run| run.name.as_str()).collect();
+    assert_eq!((root.child_runs.len(), planner.name.as_str(), names), (1, "planner", vec!["search", "calculator"]));
+    let (search, calculator) = (&planner.child_runs[0], &planner.child_runs[1]);
+    assert!(search.end_time.is_some() && search.end_time > planner.end_time, "its end time is its own");
+    assert_eq!(search.outputs.as_ref().unwrap()["output"], json!(["arithmetic"]));
+    assert_eq!((search.events.len(), &search.events[0].kwargs["text"]), (1, &json!("found it")));
+    assert!(calculator.start_time > planner.end_time.unwrap());
+    assert_eq!(calculator.outputs.as_ref().unwrap()["output"], 4);
+    for run in [search, calculator] {
+        assert_eq!((run.parent_run_id, run.trace_id), (Some(planner.id), root.id));
+    }
+    assert_dotted_orders_follow_ancestry(root);
+    Ok(())
+}
+
 /// Collects the `tracing` warnings of the current thread.
 #[derive(Clone, Default)]
 struct Warnings(Arc<Mutex<Vec<String>>>);
@@ -567,7 +638,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
 }
 
 #[test]
-fn events_for_a_run_the_tracer_no_longer_holds_are_reported_not_panicked_on() -> TestResult {
+fn events_for_a_run_that_ended_or_left_with_its_tree_are_reported_not_panicked_on() -> TestResult {
     use tracing_subscriber::layer::SubscriberExt;
 
     let warnings = Warnings::default();
@@ -577,11 +648,16 @@ fn events_for_a_run_the_tracer_no_longer_holds_are_reported_not_panicked_on() ->
         let tracer = Tracer::new(collector.clone());
         let callbacks = CallbackManager::new().with_handler(&tracer);
         let chain = callbacks.start_run(RunKind::Chain, "answer", &"q")?;
+        let calculator = chain.start_run(RunKind::Tool, "calculator", &"2+2")?;
+        let calculator_run = calculator.run().clone();
+        calculator.end(&4)?;
+        calculator_run.on_text("after its own end")?;
         let detached = chain.start_run(RunKind::Tool, "background_job", &())?;
         chain.end(&"a")?; // the root ends while its child still runs
 
         let trees = collector.trees();
-        let child = &trees[0].child_runs[0];
+        assert!(trees[0].child_runs[0].events.is_empty(), "a run's events after its end are dropped");
+        let child = &trees[0].child_runs[1];
         assert_eq!((child.name.as_str(), child.end_time, &child.outputs), ("background_job", None, &None));
         assert_eq!(tracer.open_runs(), 0, "the tree left memory with its root");
 
@@ -592,9 +668,10 @@ fn events_for_a_run_the_tracer_no_longer_holds_are_reported_not_panicked_on() ->
         Ok(())
     })?;
     let warnings = warnings.0.lock().unwrap();
-    assert_eq!(warnings.len(), 2, "{warnings:?}");
-    assert!(warnings.iter().all(|warning| warning.contains("does not hold")), "{warnings:?}");
-    assert!(warnings[1].contains("on_run_end"), "{warnings:?}");
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
+    assert!(warnings[0].contains("already ended") && warnings[0].contains("on_text"), "{warnings:?}");
+    assert!(warnings[1..].iter().all(|warning| warning.contains("does not hold")), "{warnings:?}");
+    assert!(warnings[2].contains("on_run_end"), "{warnings:?}");
     Ok(())
 }
 

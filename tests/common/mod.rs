@@ -360,33 +360,65 @@ pub fn assert_each_worker_in_order(seen: &[String], expected: &[Vec<String>]) {
 // ---------------------------------------------------------------------------------------------
 // Memory
 
-/// A global allocator that counts the bytes live in the whole process, for the tests that
-/// check what runtrace keeps after the work is done. A test binary installs it with
+/// A global allocator that counts live bytes (allocated and not yet freed), for the tests
+/// that check what runtrace keeps once the work is done: in the whole process, and on each
+/// thread (so tests of one binary can measure side by side). A test binary installs it with
 /// `#[global_allocator] static ALLOCATOR: LiveBytes = LiveBytes::new();`.
 pub struct LiveBytes(AtomicUsize);
+
+thread_local! {
+    /// Bytes allocated minus bytes freed on this thread. Signed: a thread may free what
+    /// another allocated.
+    static LIVE_HERE: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
+}
 
 impl LiveBytes {
     pub const fn new() -> Self {
         LiveBytes(AtomicUsize::new(0))
     }
 
-    /// The bytes allocated and not yet freed, by every thread.
+    /// The bytes live in the process, allocated by any thread.
     pub fn live(&self) -> usize {
         self.0.load(Ordering::SeqCst)
     }
+
+    /// The bytes this thread allocated minus those it freed.
+    pub fn live_here(&self) -> isize {
+        LIVE_HERE.with(std::cell::Cell::get)
+    }
+
+    fn count(&self, allocated: usize, freed: usize) {
+        self.0.fetch_add(allocated, Ordering::SeqCst);
+        self.0.fetch_sub(freed, Ordering::SeqCst);
+        let signed = |bytes: usize| isize::try_from(bytes).unwrap_or(isize::MAX);
+        // `try_with`: the allocator may run while this thread's locals are torn down.
+        let _ = LIVE_HERE.try_with(|live| live.set(live.get() + signed(allocated) - signed(freed)));
+    }
 }
 
-// SAFETY: every call is passed on unchanged to the system allocator; counting is one atomic
-// operation, which never allocates.
+// SAFETY: every call is passed on unchanged to the system allocator; counting touches one
+// atomic and a const-initialized thread-local without destructor, neither of which allocates.
 unsafe impl std::alloc::GlobalAlloc for LiveBytes {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        self.0.fetch_add(layout.size(), Ordering::SeqCst);
+        self.count(layout.size(), 0);
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which `System` shares.
         unsafe { std::alloc::System.alloc(layout) }
     }
 
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        self.count(layout.size(), 0);
+        // SAFETY: as for `alloc`.
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        self.count(new_size, layout.size());
+        // SAFETY: `ptr` was allocated by `System` through this allocator with `layout`.
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+
     unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        self.0.fetch_sub(layout.size(), Ordering::SeqCst);
+        self.count(0, layout.size());
         // SAFETY: `ptr` was allocated by `System` through this allocator with `layout`.
         unsafe { std::alloc::System.dealloc(ptr, layout) }
     }

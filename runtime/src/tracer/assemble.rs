@@ -10,6 +10,13 @@
 //! out as a [`RunTree`], and its dotted orders written from the start times kept: no run is
 //! moved, and no dotted order formatted, while the tree grows. Runs are made of the buffers
 //! of trees exported before (see [`spare`]), so a steady workload allocates little.
+//!
+//! Because ended runs stay until their root ends, a child that ends, records events or starts
+//! after its parent ended still lands under it, as long as the root is open.
+//!
+//! The arena gives its memory back as trees leave: a shard left empty shrinks to
+//! [`MIN_SLOTS`], and one left mostly empty is compacted, so one huge tree does not keep its
+//! peak for the tracer's lifetime.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -28,6 +35,11 @@ use crate::handler::{CallbackHandler, HandlerResult};
 
 const SHARDS: usize = 16;
 
+/// The slots a shard keeps however empty it gets: room for an ordinary tree, so a quiet
+/// shard does not allocate again for the next one. Small, as every shard keeps it: a slot
+/// is some 450 bytes, so a tracer keeps some 115 KB at most once its trees are gone.
+const MIN_SLOTS: usize = 16;
+
 pub(crate) struct TracerCore {
     shards: [Mutex<Shard>; SHARDS],
     exporter: Box<dyn Exporter>,
@@ -38,8 +50,9 @@ type Slot = usize;
 
 #[derive(Default)]
 struct Shard {
-    /// The runs started and not ended, which events may address, by id.
-    open: HashMap<RunId, Slot, BuildHasherDefault<IdHasher>>,
+    /// Every run in `runs`, by id: events address the open ones, and runs that start
+    /// look their parent up here, ended or not.
+    held: HashMap<RunId, Slot, BuildHasherDefault<IdHasher>>,
     /// Every run of the trees whose roots are open, ended or not; `None` is a free slot.
     runs: Vec<Option<Run>>,
     /// The free slots of `runs`, reused before it grows.
@@ -67,10 +80,11 @@ struct Run {
     next_sibling: Option<Slot>,
 }
 
-/// Hashes a run id by folding its 16 bytes into 8. Run ids are random (v4) and drawn by this
-/// process, never read from outside, so they are already spread evenly and cannot be chosen
-/// to collide: SipHash's defence against chosen keys buys nothing here, and it was a visible
-/// share of the tracer's profile.
+/// Hashes a run id by folding its 16 bytes into 8. The ids inserted are those of runs this
+/// process started: random (v4), so spread evenly, and never chosen by anyone outside. Ids
+/// from outside (a parent's, from trace headers) are only looked up, never inserted, so they
+/// cannot pile keys into one bucket: SipHash's defence against chosen keys buys nothing here,
+/// and it was a visible share of the tracer's profile.
 #[derive(Default)]
 struct IdHasher(u64);
 
@@ -93,9 +107,11 @@ impl Hasher for IdHasher {
 pub(crate) enum TraceError {
     #[error(
         "the tracer got {event} for run {run_id}, which it does not hold: the run never started under this \
-         tracer, or its parent had already ended and was exported without it"
+         tracer, or the root of its tree had already ended and was exported without it"
     )]
     UnknownRun { run_id: RunId, event: EventType },
+    #[error("the tracer got {event} for run {run_id}, which had already ended; the event is ignored")]
+    AlreadyEnded { run_id: RunId, event: EventType },
     #[error("run {run_id} started twice under the same tracer (is it added twice?); the second start is ignored")]
     StartedTwice { run_id: RunId },
     #[error(transparent)]
@@ -121,14 +137,16 @@ impl TracerCore {
         self.shards[index].lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Counted, not kept: only tests and `Debug` ask, and a count would cost every event.
     pub(crate) fn open_runs(&self) -> usize {
-        self.shards.iter().map(|shard| shard.lock().unwrap_or_else(PoisonError::into_inner).open.len()).sum()
+        let open = |shard: &Shard| shard.runs.iter().flatten().filter(|run| run.tree.end_time.is_none()).count();
+        self.shards.iter().map(|shard| open(&shard.lock().unwrap_or_else(PoisonError::into_inner))).sum()
     }
 
-    /// Where the open run `run_id`, of the tree the core calls `trace_id`, sits.
+    /// Where the run `run_id`, of the tree the core calls `trace_id`, sits.
     pub(crate) fn placement(&self, run_id: RunId, trace_id: RunId) -> Option<Placement> {
         let shard = self.shard(trace_id);
-        let slot = *shard.open.get(&run_id)?;
+        let slot = *shard.held.get(&run_id)?;
         let run = shard.run(slot)?;
         Some(Placement {
             trace_id: run.tree.trace_id,
@@ -147,12 +165,12 @@ impl TracerCore {
         let time = event.unix_micros();
 
         let mut shard = self.shard(run.trace_id);
-        if shard.open.contains_key(&run.run_id) {
+        if shard.held.contains_key(&run.run_id) {
             return Err(TraceError::StartedTwice { run_id: run.run_id });
         }
         let micros = time.max(shard.last_start + 1);
         shard.last_start = micros;
-        let parent = run.parent_run_id.and_then(|parent_id| shard.open.get(&parent_id).copied());
+        let parent = run.parent_run_id.and_then(|parent_id| shard.held.get(&parent_id).copied());
         let (parent_run_id, trace_id, remote_parent_order) = match (run.parent_run_id, parent) {
             (None, _) => (None, run.run_id, None),
             (Some(parent_id), Some(parent)) => {
@@ -161,11 +179,12 @@ impl TracerCore {
             // The parent lives in another process: join its trace where the headers put it.
             (Some(parent_id), None) => match &run.parent_dotted_order {
                 Some(remote) => (Some(parent_id), run.trace_id, Some(Arc::clone(remote))),
-                // As LangChain's tracer does: a run whose parent this tracer never saw (it
-                // was added as a local handler below the root) becomes a root.
+                // As LangChain's tracer does: a run whose parent this tracer does not hold (it
+                // was added as a local handler below the root, or the parent's tree was
+                // already exported) becomes a root.
                 None => {
                     tracing::debug!(target: "runtrace", run_id = %run.run_id, parent = %parent_id,
-                        "the tracer never saw this run's parent; it is exported as a root");
+                        "the tracer does not hold this run's parent; it is exported as a root");
                     (None, run.run_id, None)
                 }
             },
@@ -195,9 +214,7 @@ impl TracerCore {
         let run_id = event.run.run_id;
         let time = event.unix_micros();
         let mut shard = self.shard(event.run.trace_id);
-        let unknown = || TraceError::UnknownRun { run_id, event: event.event_type() };
-        let slot = shard.open.remove(&run_id).ok_or_else(unknown)?;
-        let run = shard.run_mut(slot).ok_or_else(unknown)?;
+        let (slot, run) = shard.open_run(run_id, event)?;
         run.tree.end_time = Some(timestamp::from_micros(time.max(run.start)));
         match ending {
             Ending::Outputs(outputs) => run.tree.outputs = Some(outputs),
@@ -207,7 +224,8 @@ impl TracerCore {
             return Ok(());
         }
         // A root ended: its whole tree leaves memory now, and is exported outside the lock.
-        let tree = shard.take_tree(slot, None).ok_or_else(unknown)?;
+        let tree = shard.take_tree(slot, None).ok_or(TraceError::UnknownRun { run_id, event: event.event_type() })?;
+        shard.forget(&tree);
         drop(shard);
         let exported = self.exporter.export(&tree);
         spare::recycle(tree);
@@ -218,9 +236,7 @@ impl TracerCore {
         let run_id = event.run.run_id;
         let time = timestamp::from_micros(event.unix_micros());
         let mut shard = self.shard(event.run.trace_id);
-        let unknown = || TraceError::UnknownRun { run_id, event: event.event_type() };
-        let slot = *shard.open.get(&run_id).ok_or_else(unknown)?;
-        shard.run_mut(slot).ok_or_else(unknown)?.tree.events.push(RunEvent::new(name, time, kwargs));
+        shard.open_run(run_id, event)?.1.tree.events.push(RunEvent::new(name, time, kwargs));
         Ok(())
     }
 }
@@ -237,6 +253,17 @@ impl Shard {
 
     fn run_mut(&mut self, slot: Slot) -> Option<&mut Run> {
         self.runs.get_mut(slot)?.as_mut()
+    }
+
+    /// The run `run_id`, which `event` addresses, if it has not ended.
+    fn open_run(&mut self, run_id: RunId, event: &Event<'_>) -> Result<(Slot, &mut Run), TraceError> {
+        let unknown = || TraceError::UnknownRun { run_id, event: event.event_type() };
+        let slot = *self.held.get(&run_id).ok_or_else(unknown)?;
+        let run = self.run_mut(slot).ok_or_else(unknown)?;
+        if run.tree.end_time.is_some() {
+            return Err(TraceError::AlreadyEnded { run_id, event: event.event_type() });
+        }
+        Ok((slot, run))
     }
 
     /// Puts a run that just started into a free slot, as its parent's last child.
@@ -261,19 +288,18 @@ impl Shard {
         if let Some(previous_last) = previous_last.and_then(|last| self.run_mut(last)) {
             previous_last.next_sibling = Some(slot);
         }
-        self.open.insert(id, slot);
+        self.held.insert(id, slot);
     }
 
-    /// Takes the tree of the run at `slot` out of the arena, freeing its slots. Children
-    /// still open are taken in as they are (no end time) and forgotten: a tree is final
-    /// when its root ends, and its memory goes with it.
+    /// Takes the tree of the run at `slot` out of the arena, freeing its slots; [`forget`]
+    /// its ids next. Children still open are taken in as they are (no end time): a tree is
+    /// final when its root ends, and its memory goes with it.
+    ///
+    /// [`forget`]: Self::forget
     fn take_tree(&mut self, slot: Slot, parent_order: Option<&str>) -> Option<RunTree> {
         let run = self.runs.get_mut(slot)?.take()?;
         self.free.push(slot);
         let mut tree = run.tree;
-        if tree.end_time.is_none() {
-            self.open.remove(&tree.id);
-        }
         let prefix = parent_order.or(run.remote_parent_order.as_deref()).unwrap_or_default();
         tree.dotted_order.reserve(prefix.len() + 1 + SEGMENT_LEN);
         tree.dotted_order.push_str(prefix);
@@ -286,6 +312,50 @@ impl Shard {
             tree.child_runs.extend(self.take_tree(slot, Some(&tree.dotted_order)));
         }
         Some(tree)
+    }
+
+    /// Forgets the ids of `tree`, just taken out, and gives back the memory the arena no
+    /// longer needs. Emptied, as after each tree of a steady workload, the shard forgets
+    /// every id at once and goes back to [`MIN_SLOTS`], at no cost. Mostly free (one huge
+    /// tree left while others remain), its runs move down over the free slots and it shrinks
+    /// to fit: that costs a pass over the arena, paid for by the many runs that left since
+    /// the last one, as compacting leaves no free slot.
+    fn forget(&mut self, tree: &RunTree) {
+        if self.free.len() == self.runs.len() {
+            self.held.clear();
+            self.runs.clear();
+            self.free.clear();
+        } else {
+            forget_ids(&mut self.held, tree);
+            if self.runs.len() > MIN_SLOTS && self.free.len() >= self.runs.len() / 4 * 3 {
+                self.compact();
+            } else {
+                // Shrinking a busy arena only to grow it again would reallocate at every tree.
+                return;
+            }
+        }
+        self.runs.shrink_to(MIN_SLOTS);
+        self.free.shrink_to(MIN_SLOTS);
+        // Only a map at most a quarter full, so that it is not shrunk again at the next tree.
+        if self.held.capacity() > 4 * self.held.len().max(MIN_SLOTS) {
+            self.held.shrink_to(MIN_SLOTS);
+        }
+    }
+
+    /// Moves every run down over the free slots, keeping their order, and relinks them.
+    fn compact(&mut self) {
+        self.free.sort_unstable();
+        let free = &self.free;
+        // Order is kept, so a run moves down by the number of free slots below it.
+        let moved = |slot: Slot| slot - free.partition_point(|&free| free < slot);
+        self.runs.retain(Option::is_some);
+        for run in self.runs.iter_mut().flatten() {
+            run.parent = run.parent.map(moved);
+            run.children = run.children.map(|(first, last)| (moved(first), moved(last)));
+            run.next_sibling = run.next_sibling.map(moved);
+        }
+        self.held.values_mut().for_each(|slot| *slot = moved(*slot));
+        self.free.clear();
     }
 
     /// The slots of `first` and its next siblings.
@@ -305,6 +375,11 @@ impl Shard {
         }
         order
     }
+}
+
+fn forget_ids(held: &mut HashMap<RunId, Slot, BuildHasherDefault<IdHasher>>, tree: &RunTree) {
+    held.remove(&tree.id);
+    tree.child_runs.iter().for_each(|child| forget_ids(held, child));
 }
 
 fn object(entries: impl IntoIterator<Item = (&'static str, Value)>) -> Map<String, Value> {

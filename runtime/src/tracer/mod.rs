@@ -35,12 +35,16 @@ use crate::handler::{CallbackHandler, Handler, HandlerRepr, IntoHandler};
 ///
 /// - Exact under any interleaving: trees of concurrent runs, on any number of threads, are
 ///   kept apart by run id, never by arrival order.
-/// - A run whose parent this tracer never saw (it was added below the root, as a local
-///   handler) becomes a root, as in LangChain. A run whose parent is in another process
-///   (see [`TraceContext`]) joins that trace.
-/// - An event for a run it does not hold is reported (a `tracing` warning), never a panic.
+/// - A run whose parent this tracer does not hold (it was added below the root, as a local
+///   handler, or the parent's tree was already exported) becomes a root, as in LangChain. A
+///   run whose parent is in another process (see [`TraceContext`]) joins that trace.
+/// - A tree is exported when its root ends, not before: until then, a run that ends, records
+///   an event or starts a child after its parent ended still lands in the tree, under its
+///   parent.
 /// - A tree leaves memory when its root ends; children still running then are exported as
-///   they are, without an end.
+///   they are, without an end, and their later events are for a run it no longer holds.
+/// - An event for a run it does not hold, or for a run that already ended, is reported (a
+///   `tracing` warning), never a panic.
 ///
 /// Cloning is cheap and clones are the same tracer: adding it twice, as a clone or a
 /// reference, keeps it once.
@@ -119,8 +123,8 @@ impl Tracer {
         self.handler.clone()
     }
 
-    /// How many runs it holds: started and not yet part of an exported tree. Zero once
-    /// every root has ended.
+    /// How many of the runs it holds have not ended. Zero once every root has ended: a run
+    /// still open then leaves with its root's tree.
     ///
     /// ```
     /// let tracer = runtrace_runtime::Tracer::new(runtrace_runtime::RunCollector::new());

@@ -7,22 +7,31 @@
 //! vector. An input or output map keeps its nodes and keys when the new value has the same
 //! keys, as the next call of the same function does, and then costs no allocation at all.
 //!
-//! Per thread, so taking and giving back never meets a lock or another thread. Bounded, and
-//! emptied of the user's values when kept, so what stays behind is at most [`MAX_SPARES`]
-//! small buffers per thread, never a large prompt or output.
+//! Per thread, so taking and giving back never meets a lock or another thread. Bounded: a
+//! thread keeps at most [`MAX_SPARES`] runs' buffers and as many output maps, emptied of the
+//! user's values, each string with room for at most [`MAX_KEPT_LEN`] bytes and each vector
+//! for at most [`MAX_KEPT_CAPACITY`] items. No value of a prompt or output stays behind, nor
+//! a long run name. What does is the keys of input and output maps that have at most
+//! [`MAX_KEPT_CAPACITY`] of them, as reuse needs them: as a rule the names of a function's
+//! arguments or fields, though a map keyed by the user's data keeps those keys.
 
 use std::cell::RefCell;
 
 use serde_json::{Map, Value};
 
+use super::dotted_order::SEGMENT_LEN;
 use super::run_tree::{RunEvent, RunTree};
 
 /// The most buffers of each kind a thread keeps.
 const MAX_SPARES: usize = 64;
 
-/// The most children or events a kept vector has room for, and keys a kept map has: more
-/// would keep a large buffer alive for the sake of a rare wide tree.
+/// The most children, events or tags a kept vector has room for, and keys a kept map has:
+/// more would keep a large buffer alive for the sake of a rare wide tree.
 const MAX_KEPT_CAPACITY: usize = 16;
+
+/// The most bytes a kept name or dotted order has room for: a dotted order four levels deep,
+/// so that a rare huge name or deep tree does not stay behind.
+const MAX_KEPT_LEN: usize = 4 * (1 + SEGMENT_LEN);
 
 thread_local! {
     static SPARES: RefCell<Spares> = const { RefCell::new(Spares { runs: Vec::new(), outputs: Vec::new() }) };
@@ -95,9 +104,12 @@ impl Spares {
         }
         if self.runs.len() < MAX_SPARES {
             dotted_order.clear();
+            dotted_order.shrink_to(MAX_KEPT_LEN);
             name.clear();
+            name.shrink_to(MAX_KEPT_LEN);
             forget_values(&mut inputs);
             tags.clear();
+            tags.shrink_to(MAX_KEPT_CAPACITY);
             events.clear();
             events.shrink_to(MAX_KEPT_CAPACITY);
             child_runs.shrink_to(MAX_KEPT_CAPACITY);
