@@ -6,6 +6,7 @@
 //! Hinnant's `days_from_civil` and its inverse), far less than a calendar crate brings.
 //! Times are whole microseconds since the Unix epoch, the precision both forms carry.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -95,18 +96,19 @@ fn days_in_month(year: i64, month: u32) -> u32 {
 }
 
 /// The separators of one text form: between date fields, between time fields, before the
-/// fraction.
+/// fraction; and its slot in [`LAST_SECOND`].
 struct Form {
     date: u8,
     time: u8,
     fraction: u8,
+    slot: usize,
 }
 
 /// RFC 3339: `2024-05-06T07:08:09.123456Z`.
-const RFC3339: Form = Form { date: b'-', time: b':', fraction: b'.' };
+const RFC3339: Form = Form { date: b'-', time: b':', fraction: b'.', slot: 0 };
 
 /// LangSmith's `%Y%m%dT%H%M%S%fZ`: `20240506T070809123456Z`. A zero separator is left out.
-const COMPACT: Form = Form { date: 0, time: 0, fraction: 0 };
+const COMPACT: Form = Form { date: 0, time: 0, fraction: 0, slot: 1 };
 
 /// `2024-05-06T07:08:09.123456Z`.
 pub(crate) fn format_rfc3339(micros: i64) -> String {
@@ -120,10 +122,54 @@ pub(crate) fn write_compact(out: &mut String, micros: i64) {
     write(out, micros, &COMPACT);
 }
 
-/// Appends `micros` in `form`, digit by digit on the stack: the tracer writes a stamp for
-/// every run it exports, and `core::fmt`'s padded integers cost several times as much.
+/// The text of the last whole second this thread wrote, in each form.
+struct LastSecond {
+    second: i64,
+    text: String,
+}
+
+thread_local! {
+    /// The runs a tracer exports together mostly start within one second, and the calendar
+    /// arithmetic and the twelve digits of a date and time are most of a stamp's cost: each
+    /// second is written once per thread and form, and copied for the next stamps in it.
+    static LAST_SECOND: RefCell<[LastSecond; 2]> = const {
+        RefCell::new([LastSecond { second: 0, text: String::new() }, LastSecond { second: 0, text: String::new() }])
+    };
+}
+
+/// Appends `micros` in `form`: the whole second from [`LAST_SECOND`] when it is the same,
+/// then the microseconds.
 fn write(out: &mut String, micros: i64, form: &Form) {
-    let Civil { year, month, day, hour, minute, second, micro } = Civil::from_micros(micros);
+    let second = micros.div_euclid(1_000_000);
+    let copied = LAST_SECOND.try_with(|last| {
+        let Ok(mut last) = last.try_borrow_mut() else {
+            return false;
+        };
+        let last = &mut last[form.slot];
+        if last.text.is_empty() || last.second != second {
+            last.text.clear();
+            write_second(&mut last.text, second, form);
+            last.second = second;
+        }
+        out.push_str(&last.text);
+        true
+    });
+    if copied != Ok(true) {
+        write_second(out, second, form);
+    }
+    if form.fraction != 0 {
+        out.push(char::from(form.fraction));
+    }
+    let mut fraction = Text::default();
+    fraction.digits(micros.rem_euclid(1_000_000) as u32, 6);
+    fraction.separator(b'Z');
+    out.extend(fraction.bytes[..fraction.len].iter().copied().map(char::from));
+}
+
+/// Appends the whole second `second` in `form`: `2024-05-06T07:08:09`, digit by digit on the
+/// stack, as `core::fmt`'s padded integers cost several times as much.
+fn write_second(out: &mut String, second: i64, form: &Form) {
+    let Civil { year, month, day, hour, minute, second, .. } = Civil::from_micros(second * 1_000_000);
     let mut text = Text::default();
     match u32::try_from(year) {
         Ok(year) if year <= 9999 => text.digits(year, 4),
@@ -142,10 +188,7 @@ fn write(out: &mut String, micros: i64, form: &Form) {
     text.digits(minute, 2);
     text.separator(form.time);
     text.digits(second, 2);
-    text.separator(form.fraction);
-    text.digits(micro, 6);
-    text.separator(b'Z');
-    out.push_str(text.as_str());
+    out.extend(text.bytes[..text.len].iter().copied().map(char::from));
 }
 
 /// The length of the RFC 3339 form.
@@ -174,11 +217,6 @@ impl Text {
             self.bytes[self.len] = byte;
             self.len += 1;
         }
-    }
-
-    fn as_str(&self) -> &str {
-        // Only ASCII digits and separators were written, so this never falls back.
-        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
     }
 }
 
@@ -319,6 +357,24 @@ mod tests {
         let mut compact = String::new();
         write_compact(&mut compact, 1_694_730_715_649_014);
         assert_eq!(compact, "20230914T223155649014Z");
+    }
+
+    #[test]
+    fn stamps_sharing_a_second_differ_in_their_microseconds_only() {
+        // Each form keeps the text of its last second: the second form written in between,
+        // a second before the epoch and the next second must not leak into the others.
+        let compact = |micros| {
+            let mut out = String::new();
+            write_compact(&mut out, micros);
+            out
+        };
+        assert_eq!(compact(1_694_730_715_649_014), "20230914T223155649014Z");
+        assert_eq!(format_rfc3339(1_694_730_715_000_001), "2023-09-14T22:31:55.000001Z");
+        assert_eq!(compact(1_694_730_715_000_002), "20230914T223155000002Z");
+        assert_eq!(format_rfc3339(1_694_730_715_999_999), "2023-09-14T22:31:55.999999Z");
+        assert_eq!(compact(1_694_730_716_000_000), "20230914T223156000000Z");
+        assert_eq!(format_rfc3339(-1), "1969-12-31T23:59:59.999999Z");
+        assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00.000000Z");
     }
 
     #[test]
