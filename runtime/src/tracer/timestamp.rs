@@ -163,7 +163,7 @@ fn write(out: &mut String, micros: i64, form: &Form) {
     let mut fraction = Text::default();
     fraction.digits(micros.rem_euclid(1_000_000) as u32, 6);
     fraction.separator(b'Z');
-    out.extend(fraction.bytes[..fraction.len].iter().copied().map(char::from));
+    fraction.push_to(out);
 }
 
 /// Appends the whole second `second` in `form`: `2024-05-06T07:08:09`, digit by digit on the
@@ -188,7 +188,7 @@ fn write_second(out: &mut String, second: i64, form: &Form) {
     text.digits(minute, 2);
     text.separator(form.time);
     text.digits(second, 2);
-    out.extend(text.bytes[..text.len].iter().copied().map(char::from));
+    text.push_to(out);
 }
 
 /// The length of the RFC 3339 form.
@@ -217,6 +217,11 @@ impl Text {
             self.bytes[self.len] = byte;
             self.len += 1;
         }
+    }
+
+    /// Appends the text to `out`, byte by byte: all ASCII, so no UTF-8 check is needed.
+    fn push_to(&self, out: &mut String) {
+        out.extend(self.bytes[..self.len].iter().copied().map(char::from));
     }
 }
 
