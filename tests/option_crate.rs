@@ -21,10 +21,10 @@ mod shim {
     pub mod __private {
         pub use runtrace::__private::*;
 
-        pub fn start(
+        pub fn start<'a, const N: usize>(
             parent: &runtrace::CallbackManager,
             spec: &RunSpec<'_>,
-            inputs: &(dyn Fn() -> Value + Sync),
+            inputs: impl FnOnce() -> [Field<'a>; N],
         ) -> Result<RunGuard, runtrace::CallbackError> {
             super::STARTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             runtrace::__private::start(parent, spec, inputs)

@@ -218,6 +218,80 @@ fn trees_built_from_reused_buffers_carry_nothing_of_earlier_trees() -> TestResul
     Ok(())
 }
 
+mod traced {
+    use runtrace::prelude::*;
+
+    #[traced_run(kind = "tool")]
+    pub fn add(a: u32, b: u32) -> u32 {
+        a + b
+    }
+
+    #[traced_run(kind = "tool")]
+    pub fn negate(a: u32) -> i64 {
+        -i64::from(a)
+    }
+
+    #[traced_run(kind = "llm", redact(api_key))]
+    pub fn prompt(text: &str, api_key: &str, stop: Vec<&str>) -> String {
+        let _ = (api_key, stop);
+        text.to_uppercase()
+    }
+
+    #[traced_run(kind = "chain")]
+    pub fn chain(a: u32, run: &RunManager) -> (u32, i64, String) {
+        (add(a, 1, run), negate(a, run), prompt("hi", "secret", vec!["."], run))
+    }
+}
+
+/// A traced call's arguments are written straight into the maps of the runs the tracer
+/// exported before: calls of other functions (other keys, fewer, more), of the same one,
+/// and a handler after the tracer that reads the inputs too, must all see exactly their
+/// own arguments.
+#[test]
+fn traced_calls_write_exactly_their_arguments_into_reused_maps() {
+    let recorder = Arc::new(RecordingHandler::new());
+    let collector = RunCollector::new();
+    let callbacks = CallbackManager::new().with_handler(Tracer::new(collector.clone())).with_handler(recorder.clone());
+
+    for a in [1, 2] {
+        traced::chain(a, &callbacks);
+        traced::add(a, 10, &callbacks);
+        traced::negate(a, &callbacks);
+    }
+
+    let trees = collector.take();
+    let names: Vec<&str> = trees.iter().map(|tree| tree.name.as_str()).collect();
+    assert_eq!(names, ["chain", "add", "negate", "chain", "add", "negate"]);
+    for (tree, a) in trees.iter().step_by(3).zip([1, 2]) {
+        assert_eq!(json!(tree.inputs), json!({ "a": a }));
+        assert_eq!(json!(tree.outputs), json!({ "output": [a + 1, -i64::from(a), "HI"] }));
+        let children: Vec<_> = tree.child_runs.iter().map(|run| json!([run.name, run.inputs, run.outputs])).collect();
+        assert_eq!(
+            children,
+            [
+                json!(["add", { "a": a, "b": 1 }, { "output": a + 1 }]),
+                json!(["negate", { "a": a }, { "output": -i64::from(a) }]),
+                json!(["prompt", { "text": "hi", "api_key": "[REDACTED]", "stop": ["."] }, { "output": "HI" }]),
+            ]
+        );
+    }
+    for (tree, a) in trees.iter().skip(1).step_by(3).zip([1, 2]) {
+        assert_eq!(json!(tree.inputs), json!({ "a": a, "b": 10 }));
+    }
+    // The recorder, after the tracer, got every run's inputs as well.
+    let recorded: Vec<serde_json::Value> = recorder
+        .events()
+        .iter()
+        .filter_map(|event| match &event.data {
+            EventData::Start(start) => Some(json!([event.run.name, start.inputs.get()])),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recorded.len(), 12);
+    assert_eq!(recorded[1], json!(["add", { "a": 1, "b": 1 }]));
+    assert_eq!(recorded[10], json!(["add", { "a": 2, "b": 10 }]));
+}
+
 // --- Exporters -----------------------------------------------------------------------------
 
 /// A tree using every field: tags, metadata, streamed events of each kind, a failed child,

@@ -251,7 +251,7 @@ fn start(
         let name = unraw(ident);
         let cfgs = &input.cfgs;
         let value = if input.redacted {
-            quote!(#krate::__private::Value::from(#krate::__private::REDACTED))
+            quote!(#krate::__private::REDACTED)
         } else {
             // Checked (and erased to a `Sync` trait object) outside the lazy closure, so an
             // argument that cannot be recorded is reported once, on its name.
@@ -266,7 +266,7 @@ fn start(
                 None => located(quote!(#krate::__private::input(&#ident)), ident.span()),
             };
             bind_inputs.push(quote!(#(#cfgs)* let #erased = #check;));
-            quote!(#krate::__private::Recorded::to_json(#erased))
+            quote!(#erased)
         };
         quote!(#(#cfgs)* (#name, #value))
     });
@@ -284,7 +284,7 @@ fn start(
                 callbacks: #callbacks_field,
                 verbose: #verbose,
             };
-            match #krate::__private::start(#parent, &#spec, &|| #krate::__private::inputs([#(#entries),*])) {
+            match #krate::__private::start(#parent, &#spec, move || [#(#entries),*]) {
                 ::core::result::Result::Ok(#guard) => #guard,
                 ::core::result::Result::Err(#error) => match #krate::__private::stopped(#stop) {
                     ::core::option::Option::Some(#early) => return #early,
@@ -302,7 +302,7 @@ fn end_ok(options: &Options, returns: &valid::Returns, guard: &Ident, value: &Id
         return quote!({ let _ = #value; #guard.end_with(&|| #krate::__private::Value::Null) });
     }
     if options.redact_output.is_some() {
-        return quote!({ let _ = #value; #guard.end_with(&|| #krate::__private::Value::from(#krate::__private::REDACTED)) });
+        return quote!({ let _ = #value; #guard.end_with(&|| #krate::__private::Recorded::to_json(#krate::__private::REDACTED)) });
     }
     // Checked against the declared output type, named in the call, so that rustc reports a
     // type that cannot be recorded on the user's own tokens of that type.

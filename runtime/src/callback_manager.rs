@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::dispatch::{dispatch, listens, report_unraisable};
 use crate::error::CallbackError;
-use crate::event::{CustomEvent, ErrorCause, Event, EventData, Payload, RunError, RunInfo, RunStart};
+use crate::event::{CustomEvent, ErrorCause, Event, EventData, Make, Payload, RunError, RunInfo, RunStart};
 use crate::handler::{Handler, Ignore, IntoHandler};
 use crate::run_guard::RunGuard;
 use crate::run_manager::RunManager;
@@ -460,14 +460,14 @@ impl CallbackManager {
         if self.is_empty() && !scope::ambient_tracer_possible() {
             return Ok(RunGuard::noop());
         }
-        self.start(kind, name.into(), &|| record(inputs))
+        self.start(kind, name.into(), Make::Value(&|| record(inputs)))
     }
 
     pub(crate) fn start(
         &self,
         kind: RunKind,
         name: Cow<'static, str>,
-        inputs: &(dyn Fn() -> Value + Sync),
+        inputs: Make<'_>,
     ) -> Result<RunGuard, CallbackError> {
         // A trace scope or `RUNTRACE_TRACE` adds its tracer to every run started inside it
         // that does not inherit it already, as LangChain's `collect_runs` does; a run whose
@@ -488,7 +488,7 @@ impl CallbackManager {
         &self,
         kind: RunKind,
         name: Cow<'static, str>,
-        inputs: &(dyn Fn() -> Value + Sync),
+        inputs: Make<'_>,
     ) -> Result<RunGuard, CallbackError> {
         let run_id = RunId::new();
         let (parent_run_id, trace_id) = match &self.parent {
@@ -504,7 +504,7 @@ impl CallbackManager {
         let run = RunManager::new(child, own);
         let set = run.callbacks();
         let start =
-            RunStart { inputs: Payload::deferred(inputs), tags: set.tags().clone(), metadata: set.metadata().clone() };
+            RunStart { inputs: Payload::made_by(inputs), tags: set.tags().clone(), metadata: set.metadata().clone() };
         match run.emit(EventData::Start(start)) {
             Ok(()) => Ok(RunGuard::new(run)),
             Err(error) => {

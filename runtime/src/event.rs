@@ -7,9 +7,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize, Serializer};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::handler::Ignore;
+use crate::traced::Field;
 use crate::{Metadata, RunId, RunKind, Tags};
 
 /// The identity of a run, carried by each of its events.
@@ -299,14 +300,42 @@ pub struct CustomEvent {
 /// A JSON value that is made only when a handler first asks for it, then shared.
 ///
 /// Traced functions hand their inputs and outputs over as payloads, so a run whose handlers
-/// never read them never serializes them, and one whose handlers do serializes them once.
-/// The owned copy that background handlers receive shares the value instead of copying it,
-/// unless a sync handler read it first.
+/// never read them never serializes them, and the handlers that do read them share one
+/// serialization. The owned copy that background handlers receive shares the value instead
+/// of copying it, unless a sync handler read it first. The tracer alone, which keeps inputs
+/// and outputs in maps of its own, writes them there directly when it is the first to ask;
+/// a handler after it that reads them makes them again.
 pub struct Payload<'a>(PayloadRepr<'a>);
 
 enum PayloadRepr<'a> {
-    Deferred { make: &'a (dyn Fn() -> Value + Sync + 'a), value: OnceLock<Made> },
+    Deferred { make: Make<'a>, value: OnceLock<Made> },
     Ready(Arc<Value>),
+}
+
+/// How a deferred payload is made.
+#[derive(Clone, Copy)]
+pub(crate) enum Make<'a> {
+    /// By a function that returns the value.
+    Value(&'a (dyn Fn() -> Value + Sync + 'a)),
+    /// From the arguments of a traced function: the object `{argument: value}`.
+    Fields(&'a [Field<'a>]),
+}
+
+impl Make<'_> {
+    fn make(self) -> Value {
+        match self {
+            Make::Value(make) => make(),
+            Make::Fields(fields) => {
+                // Inserted one by one: collecting sorts the entries first and bulk-builds the
+                // map, about twice the work for the few arguments a function has.
+                let mut object = Map::new();
+                for &(name, value) in fields {
+                    object.insert(name.to_owned(), value.to_json());
+                }
+                Value::Object(object)
+            }
+        }
+    }
 }
 
 /// A deferred payload's value, made for whoever asked first. Sync handlers only borrow it,
@@ -338,6 +367,11 @@ impl<'a> Payload<'a> {
     /// ```
     #[must_use]
     pub fn deferred(make: &'a (dyn Fn() -> Value + Sync + 'a)) -> Self {
+        Self::made_by(Make::Value(make))
+    }
+
+    /// A payload made by `make` on first use.
+    pub(crate) fn made_by(make: Make<'a>) -> Self {
         Payload(PayloadRepr::Deferred { make, value: OnceLock::new() })
     }
 
@@ -345,7 +379,7 @@ impl<'a> Payload<'a> {
     #[must_use]
     pub fn get(&self) -> &Value {
         match &self.0 {
-            PayloadRepr::Deferred { make, value } => match value.get_or_init(|| Made::Borrowed(make())) {
+            PayloadRepr::Deferred { make, value } => match value.get_or_init(|| Made::Borrowed(make.make())) {
                 Made::Borrowed(value) => value,
                 Made::Shared(value) => value,
             },
@@ -366,7 +400,7 @@ impl<'a> Payload<'a> {
     #[must_use]
     pub fn to_static(&self) -> Payload<'static> {
         let shared = match &self.0 {
-            PayloadRepr::Deferred { make, value } => match value.get_or_init(|| Made::Shared(Arc::new(make()))) {
+            PayloadRepr::Deferred { make, value } => match value.get_or_init(|| Made::Shared(Arc::new(make.make()))) {
                 Made::Borrowed(value) => Arc::new(value.clone()),
                 Made::Shared(value) => Arc::clone(value),
             },
@@ -374,6 +408,80 @@ impl<'a> Payload<'a> {
         };
         Payload(PayloadRepr::Ready(shared))
     }
+}
+
+impl Payload<'_> {
+    /// Makes `into` the value as a JSON object (`{key: value}` for a value that is not one),
+    /// writing over what `into` holds: the tracer keeps a run's inputs and outputs this way,
+    /// in maps of earlier runs, whose keys are those of the next call of the same function.
+    ///
+    /// A traced call's arguments that no handler made into a value yet are written straight
+    /// into `into`, without a value of their own, so keeping them costs no allocation when
+    /// the keys match. Any other payload not yet made is made for `into` alone and moved
+    /// in, never copied. Either way the payload stays unmade for the handlers after: they
+    /// make it again if they read it.
+    pub(crate) fn write_object(&self, into: &mut Map<String, Value>, key: &str) {
+        let made = match &self.0 {
+            PayloadRepr::Deferred { make, value } => match (value.get(), make) {
+                (Some(Made::Borrowed(value)), _) => return assign(into, value, key),
+                (Some(Made::Shared(value)), _) => return assign(into, value, key),
+                (None, Make::Fields(fields)) => return write_fields(into, fields),
+                (None, Make::Value(make)) => make(),
+            },
+            PayloadRepr::Ready(value) => return assign(into, value, key),
+        };
+        match made {
+            Value::Object(object) => *into = object,
+            other => {
+                if let Some(slot) = wrapper(into, key) {
+                    *slot = other;
+                }
+            }
+        }
+    }
+}
+
+/// Makes `map` the object `{name: value}` of `fields`, writing over its values in place
+/// when it has their names as keys.
+fn write_fields(map: &mut Map<String, Value>, fields: &[Field<'_>]) {
+    if map.len() == fields.len() && fields.iter().all(|(name, _)| map.contains_key(*name)) {
+        for &(name, value) in fields {
+            if let Some(slot) = map.get_mut(name) {
+                *slot = value.to_json();
+            }
+        }
+    } else {
+        map.clear();
+        for &(name, value) in fields {
+            map.insert(name.to_owned(), value.to_json());
+        }
+    }
+}
+
+/// Makes `map` a copy of the object `value`, or of `{key: value}` if `value` is not an
+/// object, writing over the entries `map` has when they have the right keys.
+fn assign(map: &mut Map<String, Value>, value: &Value, key: &str) {
+    match value {
+        Value::Object(object) if map.len() == object.len() && map.keys().eq(object.keys()) => {
+            map.values_mut().zip(object.values()).for_each(|(to, from)| to.clone_from(from));
+        }
+        Value::Object(object) => map.clone_from(object),
+        other => {
+            if let Some(to) = wrapper(map, key) {
+                to.clone_from(other);
+            }
+        }
+    }
+}
+
+/// Makes `map` the one-entry object `{key: ..}`, keeping it if it is one, and gives the
+/// entry's value.
+fn wrapper<'m>(map: &'m mut Map<String, Value>, key: &str) -> Option<&'m mut Value> {
+    if map.len() != 1 || !map.contains_key(key) {
+        map.clear();
+        map.insert(key.to_owned(), Value::Null);
+    }
+    map.get_mut(key)
 }
 
 impl fmt::Debug for Payload<'_> {

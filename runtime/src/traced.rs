@@ -7,10 +7,10 @@ use std::marker::PhantomData;
 use std::sync::OnceLock;
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::dispatch::{listens, report_unraisable};
-use crate::event::{ErrorCause, RunError};
+use crate::event::{ErrorCause, Make, RunError};
 use crate::handler::Ignore;
 use crate::tracer::scope;
 use crate::{CallbackError, CallbackManager, RunGuard, RunKind};
@@ -35,8 +35,8 @@ pub struct RunSpec<'a> {
     pub verbose: bool,
 }
 
-/// What an input or output recorded as `[REDACTED]` reads.
-pub const REDACTED: &str = "[REDACTED]";
+/// What an input or output recorded as `[REDACTED]` records.
+pub const REDACTED: &dyn Recorded = &"[REDACTED]";
 
 /// Starts the run of one traced call. The first check is the whole cost of a call no
 /// handler hears.
@@ -45,19 +45,19 @@ pub const REDACTED: &str = "[REDACTED]";
 ///
 /// A handler that raises refused the start.
 #[inline]
-pub fn start(
+pub fn start<'a, const N: usize>(
     parent: &CallbackManager,
     spec: &RunSpec<'_>,
-    inputs: &(dyn Fn() -> Value + Sync),
+    inputs: impl FnOnce() -> [Field<'a>; N],
 ) -> Result<RunGuard, CallbackError> {
     let quiet_constructor = spec.callbacks.is_none_or(CallbackManager::is_empty);
     if parent.is_empty() && quiet_constructor && !spec.verbose && !scope::ambient_tracer_possible() {
         return Ok(RunGuard::noop());
     }
     // Constructor callbacks without handlers still bring their tags and metadata. The spec
-    // goes by value so that the compiler writes it out on this path only, not before the
-    // check above.
-    start_recorded(parent, spec.callbacks, *spec, inputs)
+    // goes by value, and the inputs' list is made here, so that the compiler writes them out
+    // on this path only, not before the check above.
+    start_recorded(parent, spec.callbacks, *spec, Make::Fields(&inputs()))
 }
 
 #[cold]
@@ -65,7 +65,7 @@ fn start_recorded(
     parent: &CallbackManager,
     local: Option<&CallbackManager>,
     spec: RunSpec<'_>,
-    inputs: &(dyn Fn() -> Value + Sync),
+    inputs: Make<'_>,
 ) -> Result<RunGuard, CallbackError> {
     let name = spec.name.resolve();
     if local.is_none() && !spec.verbose && spec.tags.is_empty() && spec.metadata.is_none() {
@@ -83,18 +83,6 @@ fn start_recorded(
         }
     }
     configured.start(spec.kind, name, inputs)
-}
-
-/// The inputs object `{argument: value}`.
-#[must_use]
-pub fn inputs<const N: usize>(fields: [(&'static str, Value); N]) -> Value {
-    // Inserted one by one: collecting sorts the entries first and bulk-builds the map, about
-    // twice the work for the few arguments a function has.
-    let mut inputs = Map::new();
-    for (name, value) in fields {
-        inputs.insert(name.to_owned(), value);
-    }
-    Value::Object(inputs)
 }
 
 /// Fails the run with the error of an `Err`, rendered by `render`. A handler that raises
@@ -116,7 +104,10 @@ pub fn typed_fn<R, F: FnOnce() -> R>(body: F) -> F {
     body
 }
 
-/// A recorded argument or output, erased for the lazy closure that makes its JSON: `Sync`,
+/// An argument of a traced call as its run's inputs record it: its name and its value.
+pub type Field<'a> = (&'static str, &'a dyn Recorded);
+
+/// A recorded argument or output, erased for the lazy payload that makes its JSON: `Sync`,
 /// because a handler may read the record on another thread while the run goes on.
 pub trait Recorded: Sync {
     /// The value as JSON.

@@ -18,6 +18,14 @@ pub(crate) fn push_segment(order: &mut String, start: i64, id: RunId) {
     order.push_str(id.as_uuid().hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()));
 }
 
+/// Writes into `order`, empty, the dotted order of the run `id` started at `start`, under a
+/// parent whose dotted order is `parent` (empty for a root).
+pub(crate) fn write(order: &mut String, parent: &str, start: i64, id: RunId) {
+    order.reserve(parent.len() + 1 + SEGMENT_LEN);
+    order.push_str(parent);
+    push_segment(order, start, id);
+}
+
 /// Reads one segment strictly, naming what is wrong with it.
 pub(crate) fn parse_segment(segment: &str) -> Result<RunId, &'static str> {
     if segment.is_empty() {

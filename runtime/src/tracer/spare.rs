@@ -118,31 +118,12 @@ impl Spares {
     }
 }
 
-/// Drops the values of `map`, keeping its keys and nodes for [`assign`] unless it has so
-/// many that keeping them would cost more memory than reuse saves.
+/// Drops the values of `map`, keeping its keys and nodes for the next run's (see
+/// [`Payload::write_object`](crate::Payload::write_object)) unless it has so many that
+/// keeping them would cost more memory than reuse saves.
 fn forget_values(map: &mut Map<String, Value>) {
     if map.len() > MAX_KEPT_CAPACITY {
         map.clear();
     }
     map.values_mut().for_each(|value| *value = Value::Null);
-}
-
-/// Makes `map` the JSON object `value`, or `{key: value}` if `value` is not an object,
-/// writing over the entries `map` has when they have the right keys.
-pub(crate) fn assign(map: &mut Map<String, Value>, value: &Value, key: &str) {
-    match value {
-        Value::Object(object) if map.len() == object.len() && map.keys().eq(object.keys()) => {
-            map.values_mut().zip(object.values()).for_each(|(to, from)| to.clone_from(from));
-        }
-        Value::Object(object) => map.clone_from(object),
-        other => {
-            if map.len() != 1 || !map.contains_key(key) {
-                map.clear();
-                map.insert(key.to_owned(), Value::Null);
-            }
-            if let Some(to) = map.get_mut(key) {
-                to.clone_from(other);
-            }
-        }
-    }
 }
