@@ -444,17 +444,24 @@ impl Payload<'_> {
 /// Makes `map` the object `{name: value}` of `fields`, writing over its values in place
 /// when it has their names as keys.
 fn write_fields(map: &mut Map<String, Value>, fields: &[Field<'_>]) {
-    if map.len() == fields.len() && fields.iter().all(|(name, _)| map.contains_key(*name)) {
+    if map.len() == fields.len() {
+        let mut fits = true;
         for &(name, value) in fields {
-            if let Some(slot) = map.get_mut(name) {
-                *slot = value.to_json();
+            match map.get_mut(name) {
+                Some(slot) => *slot = value.to_json(),
+                None => {
+                    fits = false;
+                    break;
+                }
             }
         }
-    } else {
-        map.clear();
-        for &(name, value) in fields {
-            map.insert(name.to_owned(), value.to_json());
+        if fits {
+            return;
         }
+    }
+    map.clear();
+    for &(name, value) in fields {
+        map.insert(name.to_owned(), value.to_json());
     }
 }
 
@@ -477,11 +484,12 @@ fn assign(map: &mut Map<String, Value>, value: &Value, key: &str) {
 /// Makes `map` the one-entry object `{key: ..}`, keeping it if it is one, and gives the
 /// entry's value.
 fn wrapper<'m>(map: &'m mut Map<String, Value>, key: &str) -> Option<&'m mut Value> {
-    if map.len() != 1 || !map.contains_key(key) {
+    // The one entry's key is compared directly: a lookup would search for it twice.
+    if map.len() != 1 || map.keys().next().is_none_or(|kept| kept != key) {
         map.clear();
         map.insert(key.to_owned(), Value::Null);
     }
-    map.get_mut(key)
+    map.values_mut().next()
 }
 
 impl fmt::Debug for Payload<'_> {
