@@ -253,8 +253,8 @@ fn start(
         let value = if input.redacted {
             quote!(#krate::__private::REDACTED)
         } else {
-            // Checked (and erased to a `Sync` trait object) outside the lazy closure, so an
-            // argument that cannot be recorded is reported once, on its name.
+            // Checked (and erased to a `Sync` trait object) outside the closure that lists the
+            // inputs, so an argument that cannot be recorded is reported once, on its name.
             // The type is named in the call when it can be, so rustc reports it on the user's
             // tokens of that type.
             let erased = format_ident!("__runtrace_input_{}", index, span = Span::mixed_site());
