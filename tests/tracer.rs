@@ -226,10 +226,25 @@ mod traced {
         a + b
     }
 
+    /// The keys of `add`, in the other order.
+    #[traced_run(kind = "tool")]
+    pub fn swap(b: u32, a: u32) -> (u32, u32) {
+        (a, b)
+    }
+
+    /// As many keys as `add`, one of them another.
+    #[traced_run(kind = "tool")]
+    pub fn pair(a: u32, c: u32) -> u32 {
+        a * c
+    }
+
     #[traced_run(kind = "tool")]
     pub fn negate(a: u32) -> i64 {
         -i64::from(a)
     }
+
+    #[traced_run(kind = "tool")]
+    pub fn nothing() {}
 
     #[traced_run(kind = "llm", redact(api_key))]
     pub fn prompt(text: &str, api_key: &str, stop: Vec<&str>) -> String {
@@ -244,40 +259,50 @@ mod traced {
 }
 
 /// A traced call's arguments are written straight into the maps of the runs the tracer
-/// exported before: calls of other functions (other keys, fewer, more), of the same one,
-/// and a handler after the tracer that reads the inputs too, must all see exactly their
-/// own arguments.
+/// exported before: calls of other functions (other keys, fewer, more, as many but other
+/// ones, the same in another order, none), of the same one, and a handler after the tracer
+/// that reads the inputs too, must all see exactly their own arguments, in their order.
 #[test]
 fn traced_calls_write_exactly_their_arguments_into_reused_maps() {
     let recorder = Arc::new(RecordingHandler::new());
     let collector = RunCollector::new();
     let callbacks = CallbackManager::new().with_handler(Tracer::new(collector.clone())).with_handler(recorder.clone());
 
+    let mut expected = Vec::new();
     for a in [1, 2] {
         traced::chain(a, &callbacks);
         traced::add(a, 10, &callbacks);
+        traced::swap(20, a, &callbacks);
+        traced::pair(a, 30, &callbacks);
         traced::negate(a, &callbacks);
+        traced::nothing(&callbacks);
+        expected.extend([
+            json!(["chain", { "a": a }, { "output": [a + 1, -i64::from(a), "HI"] }, [
+                ["add", { "a": a, "b": 1 }, { "output": a + 1 }, []],
+                ["negate", { "a": a }, { "output": -i64::from(a) }, []],
+                ["prompt", { "text": "hi", "api_key": "[REDACTED]", "stop": ["."] }, { "output": "HI" }, []],
+            ]]),
+            json!(["add", { "a": a, "b": 10 }, { "output": a + 10 }, []]),
+            json!(["swap", { "b": 20, "a": a }, { "output": [a, 20] }, []]),
+            json!(["pair", { "a": a, "c": 30 }, { "output": a * 30 }, []]),
+            json!(["negate", { "a": a }, { "output": -i64::from(a) }, []]),
+            json!(["nothing", {}, { "output": null }, []]),
+        ]);
     }
 
+    fn summary(run: &RunTree) -> serde_json::Value {
+        json!([run.name, run.inputs, run.outputs, run.child_runs.iter().map(summary).collect::<Vec<_>>()])
+    }
     let trees = collector.take();
-    let names: Vec<&str> = trees.iter().map(|tree| tree.name.as_str()).collect();
-    assert_eq!(names, ["chain", "add", "negate", "chain", "add", "negate"]);
-    for (tree, a) in trees.iter().step_by(3).zip([1, 2]) {
-        assert_eq!(json!(tree.inputs), json!({ "a": a }));
-        assert_eq!(json!(tree.outputs), json!({ "output": [a + 1, -i64::from(a), "HI"] }));
-        let children: Vec<_> = tree.child_runs.iter().map(|run| json!([run.name, run.inputs, run.outputs])).collect();
-        assert_eq!(
-            children,
-            [
-                json!(["add", { "a": a, "b": 1 }, { "output": a + 1 }]),
-                json!(["negate", { "a": a }, { "output": -i64::from(a) }]),
-                json!(["prompt", { "text": "hi", "api_key": "[REDACTED]", "stop": ["."] }, { "output": "HI" }]),
-            ]
-        );
-    }
-    for (tree, a) in trees.iter().skip(1).step_by(3).zip([1, 2]) {
-        assert_eq!(json!(tree.inputs), json!({ "a": a, "b": 10 }));
-    }
+    assert_eq!(trees.iter().map(summary).collect::<Vec<_>>(), expected);
+    // Where serde_json keeps insertion order (`preserve_order`), the kept `{a, b}` map of
+    // `add` must not lend its order to `swap`'s `{b, a}`.
+    let mut probe = serde_json::Map::new();
+    probe.insert("b".into(), json!(null));
+    probe.insert("a".into(), json!(null));
+    let swapped =
+        if probe.keys().next().is_some_and(|key| key == "b") { r#"{"b":20,"a":1}"# } else { r#"{"a":1,"b":20}"# };
+    assert_eq!(serde_json::to_string(&trees[2].inputs).unwrap(), swapped);
     // The recorder, after the tracer, got every run's inputs as well.
     let recorded: Vec<serde_json::Value> = recorder
         .events()
@@ -287,9 +312,12 @@ fn traced_calls_write_exactly_their_arguments_into_reused_maps() {
             _ => None,
         })
         .collect();
-    assert_eq!(recorded.len(), 12);
-    assert_eq!(recorded[1], json!(["add", { "a": 1, "b": 1 }]));
-    assert_eq!(recorded[10], json!(["add", { "a": 2, "b": 10 }]));
+    let from_trees: Vec<serde_json::Value> = trees
+        .iter()
+        .flat_map(|tree| std::iter::once(tree).chain(&tree.child_runs))
+        .map(|run| json!([run.name, run.inputs]))
+        .collect();
+    assert_eq!(recorded, from_trees);
 }
 
 // --- Exporters -----------------------------------------------------------------------------

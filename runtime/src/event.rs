@@ -442,27 +442,40 @@ impl Payload<'_> {
 }
 
 /// Makes `map` the object `{name: value}` of `fields`, writing over its values in place
-/// when it has their names as keys.
+/// when it has their names as keys (in their order, where maps keep insertion order), so
+/// that each argument is serialized once either way.
 fn write_fields(map: &mut Map<String, Value>, fields: &[Field<'_>]) {
-    if map.len() == fields.len() {
-        let mut fits = true;
-        for &(name, value) in fields {
-            match map.get_mut(name) {
-                Some(slot) => *slot = value.to_json(),
-                None => {
-                    fits = false;
-                    break;
-                }
+    let names = || fields.iter().map(|&(name, _)| name);
+    let fits = map.len() == fields.len()
+        && if maps_keep_insertion_order() {
+            map.keys().map(String::as_str).eq(names())
+        } else {
+            map.keys().all(|key| names().any(|name| name == key))
+        };
+    if fits {
+        for (key, slot) in map.iter_mut() {
+            if let Some(&(_, value)) = fields.iter().find(|&&(name, _)| name == key) {
+                *slot = value.to_json();
             }
         }
-        if fits {
-            return;
+    } else {
+        map.clear();
+        for &(name, value) in fields {
+            map.insert(name.to_owned(), value.to_json());
         }
     }
-    map.clear();
-    for &(name, value) in fields {
-        map.insert(name.to_owned(), value.to_json());
-    }
+}
+
+/// Whether serde_json keeps maps in insertion order (its `preserve_order` feature, which any
+/// crate of the build may turn on) rather than sorted by key.
+fn maps_keep_insertion_order() -> bool {
+    static KEEP: OnceLock<bool> = OnceLock::new();
+    *KEEP.get_or_init(|| {
+        let mut map = Map::new();
+        map.insert("b".to_owned(), Value::Null);
+        map.insert("a".to_owned(), Value::Null);
+        map.keys().next().is_some_and(|first| first == "b")
+    })
 }
 
 /// Makes `map` a copy of the object `value`, or of `{key: value}` if `value` is not an
