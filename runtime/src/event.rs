@@ -326,12 +326,8 @@ impl Make<'_> {
         match self {
             Make::Value(make) => make(),
             Make::Fields(fields) => {
-                // Inserted one by one: collecting sorts the entries first and bulk-builds the
-                // map, about twice the work for the few arguments a function has.
                 let mut object = Map::new();
-                for &(name, value) in fields {
-                    object.insert(name.to_owned(), value.to_json());
-                }
+                insert_fields(&mut object, fields);
                 Value::Object(object)
             }
         }
@@ -344,6 +340,15 @@ impl Make<'_> {
 enum Made {
     Borrowed(Value),
     Shared(Arc<Value>),
+}
+
+impl Made {
+    fn value(&self) -> &Value {
+        match self {
+            Made::Borrowed(value) => value,
+            Made::Shared(value) => value,
+        }
+    }
 }
 
 impl<'a> Payload<'a> {
@@ -379,10 +384,7 @@ impl<'a> Payload<'a> {
     #[must_use]
     pub fn get(&self) -> &Value {
         match &self.0 {
-            PayloadRepr::Deferred { make, value } => match value.get_or_init(|| Made::Borrowed(make.make())) {
-                Made::Borrowed(value) => value,
-                Made::Shared(value) => value,
-            },
+            PayloadRepr::Deferred { make, value } => value.get_or_init(|| Made::Borrowed(make.make())).value(),
             PayloadRepr::Ready(value) => value,
         }
     }
@@ -423,8 +425,7 @@ impl Payload<'_> {
     pub(crate) fn write_object(&self, into: &mut Map<String, Value>, key: &str) {
         let made = match &self.0 {
             PayloadRepr::Deferred { make, value } => match (value.get(), make) {
-                (Some(Made::Borrowed(value)), _) => return assign(into, value, key),
-                (Some(Made::Shared(value)), _) => return assign(into, value, key),
+                (Some(made), _) => return assign(into, made.value(), key),
                 (None, Make::Fields(fields)) => return write_fields(into, fields),
                 (None, Make::Value(make)) => make(),
             },
@@ -460,9 +461,15 @@ fn write_fields(map: &mut Map<String, Value>, fields: &[Field<'_>]) {
         }
     } else {
         map.clear();
-        for &(name, value) in fields {
-            map.insert(name.to_owned(), value.to_json());
-        }
+        insert_fields(map, fields);
+    }
+}
+
+/// Inserts `{name: value}` for each of `fields`. One by one: collecting sorts the entries
+/// first and bulk-builds the map, about twice the work for the few arguments a function has.
+fn insert_fields(map: &mut Map<String, Value>, fields: &[Field<'_>]) {
+    for &(name, value) in fields {
+        map.insert(name.to_owned(), value.to_json());
     }
 }
 
