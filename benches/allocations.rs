@@ -1,5 +1,6 @@
 //! Allocations and bytes allocated per traced run, for each runtrace configuration of the
-//! overhead benchmark, counted by a global allocator.
+//! overhead benchmark, counted by the global allocator of the allocation tests
+//! (`tests/alloc/counting.rs`).
 //!
 //! ```text
 //! cargo bench --bench allocations
@@ -11,75 +12,26 @@
 //! thread that makes the traced calls.
 
 mod common;
+#[path = "../tests/alloc/counting.rs"]
+mod counting;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::hint::black_box;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use common::{Noop, NoopAsync, RUNS_PER_CALL, plain, traced};
-use runtrace::{CallbackManager, RecordingHandler};
-
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-static BYTES: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    // Const-initialized and without a destructor, so reading it never allocates.
-    static CALLER: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-}
-
-fn count(size: usize) {
-    ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    BYTES.fetch_add(size as u64, Ordering::Relaxed);
-    let _ = CALLER.try_with(|caller| {
-        let (allocations, bytes) = caller.get();
-        caller.set((allocations + 1, bytes + size as u64));
-    });
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; counting has no
-// effect on the memory handed out.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size());
-        // SAFETY: forwarded with the caller's layout.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count(layout.size());
-        // SAFETY: forwarded with the caller's layout.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size);
-        // SAFETY: forwarded with the caller's pointer and layout.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded with the caller's pointer and layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use counting::{Counting, Counts};
+use runtrace::CallbackManager;
+use runtrace::handlers::RecordingHandler;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: Counting = Counting::new();
 
 /// Top-level calls measured per configuration (after as many to warm up).
 const CALLS: u64 = 20_000;
 
-struct Counts {
-    all: (u64, u64),
-    caller: (u64, u64),
-}
-
-fn snapshot() -> Counts {
-    Counts { all: (ALLOCATIONS.load(Ordering::Relaxed), BYTES.load(Ordering::Relaxed)), caller: CALLER.with(Cell::get) }
+/// What every thread and what this one, the caller, counted so far.
+fn snapshot() -> (Counts, Counts) {
+    (GLOBAL.everywhere(), GLOBAL.here())
 }
 
 /// Counts what `CALLS` calls of `call`, then `finish`, allocate.
@@ -88,16 +40,16 @@ fn measure(name: &str, mut call: impl FnMut() -> u64, finish: impl Fn()) {
         black_box(call());
     }
     finish();
-    let before = snapshot();
+    let (all_before, caller_before) = snapshot();
     for _ in 0..CALLS {
         black_box(call());
     }
     finish();
-    let after = snapshot();
+    let (all_after, caller_after) = snapshot();
     let runs = (CALLS * RUNS_PER_CALL) as f64;
-    let per_run = |(a0, b0): (u64, u64), (a1, b1): (u64, u64)| ((a1 - a0) as f64 / runs, (b1 - b0) as f64 / runs);
-    let (all_allocations, all_bytes) = per_run(before.all, after.all);
-    let (caller_allocations, caller_bytes) = per_run(before.caller, after.caller);
+    let per_run = |spent: Counts| (spent.allocations as f64 / runs, spent.bytes as f64 / runs);
+    let (all_allocations, all_bytes) = per_run(all_after - all_before);
+    let (caller_allocations, caller_bytes) = per_run(caller_after - caller_before);
     println!(
         "| {name:<38} | {all_allocations:>10.2} | {all_bytes:>9.1} | {caller_allocations:>10.2} | {caller_bytes:>9.1} |"
     );

@@ -17,7 +17,8 @@ use std::sync::Arc;
 use common::layers::{NoopLayer, StoringLayer};
 use common::{BATCH, Noop, NoopAsync, fastraced, instrumented, plain, traced};
 use divan::Bencher;
-use runtrace::{CallbackManager, RecordingHandler};
+use runtrace::CallbackManager;
+use runtrace::handlers::RecordingHandler;
 use tracing_subscriber::layer::SubscriberExt;
 
 fn main() {

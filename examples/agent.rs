@@ -9,8 +9,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use runtrace::event::{AgentAction, AgentFinish};
 use runtrace::prelude::*;
-use runtrace::{AgentAction, AgentFinish, RunCollector};
+use runtrace::tracer::RunCollector;
 
 #[derive(Debug, thiserror::Error)]
 enum AgentError {
@@ -22,11 +23,11 @@ enum AgentError {
     Callback(#[from] CallbackError),
 }
 
-/// A tool the agent can call. The traced implementations take a plain `&CallbackManager`,
-/// so `Arc<dyn Tool>` works and each call is a child run of the agent.
+/// A tool the agent can call. Traced methods take their parent as `&dyn AsParent`, so
+/// `Arc<dyn Tool>` works and each call is a child run of the agent.
 trait Tool: Send + Sync {
     fn name(&self) -> &'static str;
-    fn call(&self, input: &str, callbacks: &CallbackManager) -> String;
+    fn call(&self, input: &str, parent: &dyn AsParent) -> String;
 }
 
 struct Calculator;

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use runtrace::collect_runs_async;
 use runtrace::prelude::*;
+use runtrace::tracer::collect_runs_async;
 
 #[derive(Debug, thiserror::Error)]
 enum AppError {

@@ -19,7 +19,7 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use runtrace::RunTree;
+use runtrace::tracer::RunTree;
 
 fn main() -> ExitCode {
     let Some(path) = std::env::args().nth(1) else {

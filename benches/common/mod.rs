@@ -10,8 +10,9 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
+use runtrace::Event;
+use runtrace::handlers::{BoxFuture, HandlerResult};
 use runtrace::prelude::*;
-use runtrace::{BoxFuture, Event, HandlerResult};
 
 /// Traced runs (and spans) per top-level call.
 pub const RUNS_PER_CALL: u64 = 3;
@@ -202,14 +203,15 @@ pub const BATCH: u32 = 256;
 /// of calls, so that no call waits for the handler.
 pub fn noop_async_unbounded() -> CallbackManager {
     let events_per_call = 2 * RUNS_PER_CALL as usize;
-    CallbackManager::new().with_handler(runtrace::Background::new(NoopAsync).capacity(BATCH as usize * events_per_call))
+    CallbackManager::new()
+        .with_handler(runtrace::background::Background::new(NoopAsync).with_capacity(BATCH as usize * events_per_call))
 }
 
 /// An exporter that drops every finished tree: the tracer's cost is building the trees.
 pub struct DiscardExporter;
 
-impl runtrace::Exporter for DiscardExporter {
-    fn export(&self, tree: &runtrace::RunTree) -> Result<(), runtrace::ExportError> {
+impl runtrace::tracer::Exporter for DiscardExporter {
+    fn export(&self, tree: &runtrace::tracer::RunTree) -> Result<(), runtrace::tracer::ExportError> {
         std::hint::black_box(tree);
         Ok(())
     }
@@ -217,8 +219,8 @@ impl runtrace::Exporter for DiscardExporter {
 
 /// A tracer building full run trees (inputs `{"x": ..}` and outputs as JSON), then
 /// discarding them.
-pub fn tracer() -> runtrace::Tracer {
-    runtrace::Tracer::new(DiscardExporter)
+pub fn tracer() -> runtrace::tracer::Tracer {
+    runtrace::tracer::Tracer::new(DiscardExporter)
 }
 
 // ---------------------------------------------------------------------------------------

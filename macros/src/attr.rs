@@ -9,6 +9,8 @@ use syn::parse::{ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, Lit, LitStr, Meta, Path, Token};
 
+use crate::errors::{self, Errors, OptionName};
+
 /// The run kinds, as `kind = "..."` spells them, with the `RunKind` variant of each.
 pub const KINDS: [(&str, &str); 10] = [
     ("chain", "Chain"),
@@ -22,9 +24,6 @@ pub const KINDS: [(&str, &str); 10] = [
     ("prompt", "Prompt"),
     ("custom", "Custom"),
 ];
-
-const OPTIONS: &str =
-    "kind, name, tags, metadata, skip, skip_all, redact, skip_output, redact_output, err, callbacks, verbose, crate";
 
 /// The options of one `#[traced_run]`, each with the tokens it was written with.
 #[derive(Default)]
@@ -78,65 +77,35 @@ impl Options {
 
     fn set(&mut self, meta: Meta) -> syn::Result<()> {
         let name = option_name(meta.path())?;
+        let Some(option) = OptionName::find(&name.to_string()) else {
+            return Err(syn::Error::new_spanned(meta.path(), errors::unknown_option(&name)));
+        };
         if let Some(first) = self.seen.iter().find(|seen| **seen == name) {
             let mut error = syn::Error::new_spanned(meta.path(), format!("duplicate option `{name}`"));
             error.combine(syn::Error::new_spanned(first, format!("`{name}` is first set here")));
             return Err(error);
         }
-        self.seen.push(name.clone());
-        match name.to_string().as_str() {
-            "kind" => self.kind = Some(parse_kind(&meta)?),
-            "name" => self.name = Some(string_value(&meta, "name = \"my_chain\"")?),
-            "tags" => self.tags = Some(list(&meta, "tags(\"a\", \"b\")", parse_tag)?),
-            "metadata" => {
+        self.seen.push(name);
+        match option {
+            OptionName::Kind => self.kind = Some(parse_kind(&meta)?),
+            OptionName::Name => self.name = Some(string_value(&meta, "name = \"my_chain\"")?),
+            OptionName::Tags => self.tags = Some(list(&meta, "tags(\"a\", \"b\")", parse_tag)?),
+            OptionName::Metadata => {
                 self.metadata = Some(list(&meta, "metadata(model = \"gpt-4o\", temperature = 0.2)", parse_entry)?)
             }
-            "skip" => self.skip = list(&meta, "skip(arg, ..)", |input| parse_arg(input, "skip"))?,
-            "redact" => self.redact = list(&meta, "redact(arg, ..)", |input| parse_arg(input, "redact"))?,
-            "skip_all" => self.skip_all = Some(flag(&meta)?),
-            "skip_output" => self.skip_output = Some(flag(&meta)?),
-            "redact_output" => self.redact_output = Some(flag(&meta)?),
-            "err" => self.err = Some(parse_err(&meta)?),
-            "callbacks" => self.callbacks = Some(expr_value(&meta, "callbacks = self.callbacks")?),
-            "verbose" => self.verbose = Some(expr_value(&meta, "verbose = true")?),
-            "crate" => self.krate = Some(parse_crate(&meta)?),
-            unknown => {
-                self.seen.pop();
-                let message = match closest(unknown, OPTIONS.split(", ")) {
-                    Some(near) => format!("unknown option `{name}`; did you mean `{near}`?"),
-                    None => format!("unknown option `{name}`; expected one of {OPTIONS}"),
-                };
-                return Err(syn::Error::new_spanned(meta.path(), message));
+            OptionName::Skip => self.skip = list(&meta, "skip(arg, ..)", |input| parse_arg(input, OptionName::Skip))?,
+            OptionName::Redact => {
+                self.redact = list(&meta, "redact(arg, ..)", |input| parse_arg(input, OptionName::Redact))?
             }
+            OptionName::SkipAll => self.skip_all = Some(flag(&meta)?),
+            OptionName::SkipOutput => self.skip_output = Some(flag(&meta)?),
+            OptionName::RedactOutput => self.redact_output = Some(flag(&meta)?),
+            OptionName::Err => self.err = Some(parse_err(&meta)?),
+            OptionName::Callbacks => self.callbacks = Some(expr_value(&meta, "callbacks = self.callbacks")?),
+            OptionName::Verbose => self.verbose = Some(expr_value(&meta, "verbose = true")?),
+            OptionName::Crate => self.krate = Some(parse_crate(&meta)?),
         }
         Ok(())
-    }
-}
-
-/// Collects errors to report together.
-#[derive(Default)]
-pub struct Errors(Option<syn::Error>);
-
-impl Errors {
-    pub fn push(&mut self, result: syn::Result<()>) {
-        if let Err(error) = result {
-            self.add(error);
-        }
-    }
-
-    pub fn add(&mut self, error: syn::Error) {
-        match &mut self.0 {
-            Some(errors) => errors.combine(error),
-            None => self.0 = Some(error),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_none()
-    }
-
-    pub fn finish(self) -> syn::Result<()> {
-        self.0.map_or(Ok(()), Err)
     }
 }
 
@@ -145,7 +114,9 @@ fn option_name(path: &Path) -> syn::Result<Ident> {
         Some(ident) => Ok(ident.clone()),
         // `crate` is a keyword, so it parses as a path segment, not as an ident.
         None if path.segments.len() == 1 && path.leading_colon.is_none() => Ok(path.segments[0].ident.clone()),
-        None => Err(syn::Error::new_spanned(path, format!("unknown option; expected one of {OPTIONS}"))),
+        None => {
+            Err(syn::Error::new_spanned(path, format!("unknown option; expected one of {}", errors::option_list())))
+        }
     }
 }
 
@@ -160,12 +131,8 @@ fn parse_kind(meta: &Meta) -> syn::Result<(Ident, LitStr)> {
     match KINDS.iter().find(|(spelled, _)| *spelled == value) {
         Some((_, variant)) => Ok((Ident::new(variant, lit.span()), lit.clone())),
         None => {
-            let expected: Vec<&str> = KINDS.iter().map(|(spelled, _)| *spelled).collect();
-            let message = match closest(&value, expected.iter().copied()) {
-                Some(near) => format!("unknown run kind `{value}`; did you mean `{near}`?"),
-                None => format!("unknown run kind `{value}`; expected one of {}", expected.join(", ")),
-            };
-            Err(syn::Error::new_spanned(lit, message))
+            let spelled = KINDS.map(|(spelled, _)| spelled);
+            Err(syn::Error::new_spanned(lit, errors::unknown("run kind", &value, &spelled)))
         }
     }
 }
@@ -215,10 +182,11 @@ fn parse_tag(input: ParseStream<'_>) -> syn::Result<LitStr> {
     }
 }
 
-fn parse_arg(input: ParseStream<'_>, option: &str) -> syn::Result<Ident> {
+fn parse_arg(input: ParseStream<'_>, option: OptionName) -> syn::Result<Ident> {
     if input.peek(Ident) {
         input.parse()
     } else {
+        let option = option.spelled();
         Err(input.error(format!("`{option}` lists argument names, as in `{option}(api_key)`")))
     }
 }
@@ -259,41 +227,6 @@ fn parse_crate(meta: &Meta) -> syn::Result<Path> {
         Expr::Lit(syn::ExprLit { lit: Lit::Str(lit), .. }) => lit.parse(),
         other => Err(syn::Error::new_spanned(other, "expected a path, as in `crate = my_crate::runtrace`")),
     }
-}
-
-/// The candidate nearest to `word` by edit distance, if it is near enough to be a typo.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|candidate| (edit_distance(word, candidate), candidate))
-        .filter(|(distance, candidate)| *distance <= (candidate.len() / 3).max(1))
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, candidate)| candidate)
-}
-
-/// Edit distance by characters, a swap of two neighbours counting as one edit (the optimal
-/// string alignment distance), since `chian` is one slip from `chain`.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    // distances[i][j]: between the first i characters of `a` and the first j of `b`.
-    let mut distances = vec![vec![0; b.len() + 1]; a.len() + 1];
-    for (i, row) in distances.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in distances[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let substitution = distances[i - 1][j - 1] + usize::from(a[i - 1] != b[j - 1]);
-            let mut best = substitution.min(distances[i - 1][j] + 1).min(distances[i][j - 1] + 1);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(distances[i - 2][j - 2] + 1);
-            }
-            distances[i][j] = best;
-        }
-    }
-    distances[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -467,9 +400,9 @@ mod tests {
         assert_eq!(errors(quote!(tag("a"))), ["unknown option `tag`; did you mean `tags`?"]);
         assert_eq!(
             errors(quote!(sample_rate = 0.5)),
-            [format!("unknown option `sample_rate`; expected one of {OPTIONS}")]
+            [format!("unknown option `sample_rate`; expected one of {}", errors::option_list())]
         );
-        assert_eq!(errors(quote!(a::b = 1)), [format!("unknown option; expected one of {OPTIONS}")]);
+        assert_eq!(errors(quote!(a::b = 1)), [format!("unknown option; expected one of {}", errors::option_list())]);
     }
 
     #[test]
@@ -513,7 +446,7 @@ mod tests {
             errors(quote!(kind = "tol", colour = "red", name = 1, skip_all = yes)),
             [
                 "unknown run kind `tol`; did you mean `tool`?",
-                format!("unknown option `colour`; expected one of {OPTIONS}").as_str(),
+                format!("unknown option `colour`; expected one of {}", errors::option_list()).as_str(),
                 "expected a string literal, as in `name = \"my_chain\"`",
                 "`skip_all` takes no value",
             ]
@@ -532,16 +465,5 @@ mod tests {
     fn a_syntax_error_stops_the_parse() {
         assert!(Options::parse_lenient(quote!(kind = "tool" name = "x")).is_err());
         assert!(Options::parse_lenient(quote!(kind = )).is_err());
-    }
-
-    #[test]
-    fn suggestions_are_made_only_for_near_misses() {
-        assert_eq!(edit_distance("skip", "skip"), 0);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(closest("redact_ouput", OPTIONS.split(", ")), Some("redact_output"));
-        assert_eq!(edit_distance("chian", "chain"), 1);
-        assert_eq!(closest("nmae", OPTIONS.split(", ")), Some("name"));
-        assert_eq!(closest("chian", KINDS.iter().map(|(spelled, _)| *spelled)), Some("chain"));
-        assert_eq!(closest("zzz", OPTIONS.split(", ")), None);
     }
 }

@@ -1,31 +1,29 @@
-//! Writes the traced function: the signature takes the parent manager, the body starts a
-//! run, runs the user's body (catching a panic to report it), and ends the run.
+//! Writes the traced function: the body starts a run, runs the user's body (catching a
+//! panic to report it), and ends the run; a handler that raises can stop it at either end.
 //!
 //! Every check that can fail on a user's value (an argument that cannot be recorded, a
 //! `callbacks` expression of the wrong type, an error type that is not `Display`) is placed
-//! on the user's tokens: the generated call or type annotation is given their location (with
-//! our own hygiene), so that rustc underlines the argument, the expression or the type the
-//! user wrote, never the attribute.
+//! on the user's tokens (see `respan`), so that rustc underlines the argument, the expression
+//! or the type the user wrote, never the attribute.
 
-use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
+use proc_macro2::{Delimiter, Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
-use syn::{FnArg, Ident, Lifetime, Path, Type};
+use syn::{Ident, Path};
 
-use crate::attr::{ErrRender, Errors, Options};
-use crate::valid::{self, Item, Manager, Plan};
+use crate::attr::{ErrRender, Options};
+use crate::errors::Errors;
+use crate::fallback;
+use crate::respan::{call_on, extent, group, hidden, located, spread};
+use crate::signature;
+use crate::valid::{self, Item, Plan};
 
 /// The whole attribute: parse, validate, expand; on error, the errors beside an untraced
 /// copy of the function with the traced signature, so callers still type-check.
 pub fn traced_run(args: TokenStream, input: TokenStream) -> TokenStream {
-    let item = match parse_item(input.clone()) {
+    let item = match Item::parse(input.clone()) {
         Ok(item) => item,
-        Err(error) => {
-            let error = error.to_compile_error();
-            return quote!(#error #input);
-        }
+        Err(error) => return fallback::untouched(error, input),
     };
-    let fallback_item =
-        Item { attrs: item.attrs.clone(), vis: item.vis.clone(), sig: item.sig.clone(), body: item.body.clone() };
     let (options, mut errors) = match Options::parse_lenient(args) {
         Ok(parsed) => parsed,
         Err(syntax) => {
@@ -36,53 +34,19 @@ pub fn traced_run(args: TokenStream, input: TokenStream) -> TokenStream {
     };
     let krate = options.krate.clone().unwrap_or_else(|| syn::parse_quote!(::runtrace));
     // Validation runs even when an option was wrong, so that one compile shows every mistake.
-    match valid::validate(item, options) {
+    match valid::validate(item.clone(), options) {
         Ok(plan) if errors.is_empty() => expand(plan, &krate),
         plan => {
             errors.push(plan.map(drop));
-            let error = errors.finish().err().map(|error| error.to_compile_error());
-            let fallback = fallback(fallback_item, &krate);
-            quote!(#error #fallback)
+            fallback::untraced(item, errors, &krate)
         }
     }
-}
-
-fn parse_item(input: TokenStream) -> syn::Result<Item> {
-    if let Ok(item) = syn::parse2::<syn::ItemFn>(input.clone()) {
-        return Ok(Item { attrs: item.attrs, vis: item.vis, sig: item.sig, body: Some(item.block) });
-    }
-    if let Ok(item) = syn::parse2::<syn::TraitItemFn>(input.clone()) {
-        return Ok(Item {
-            attrs: item.attrs,
-            vis: syn::Visibility::Inherited,
-            sig: item.sig,
-            body: item.default.map(Box::new),
-        });
-    }
-    let what = match syn::parse2::<syn::Item>(input.clone()) {
-        Ok(syn::Item::Struct(_)) => "a struct",
-        Ok(syn::Item::Enum(_)) => "an enum",
-        Ok(syn::Item::Impl(_)) => "an impl block: put it on the methods inside",
-        Ok(syn::Item::Trait(_)) => "a trait: put it on the methods inside",
-        Ok(syn::Item::Mod(_)) => "a module",
-        Ok(syn::Item::Const(_) | syn::Item::Static(_)) => "a constant or static",
-        _ => "this item",
-    };
-    let first =
-        input.into_iter().find(|token| !matches!(token, proc_macro2::TokenTree::Punct(p) if p.as_char() == '#'));
-    let span = first.map_or_else(Span::call_site, |token| token.span());
-    Err(syn::Error::new(span, format!("#[traced_run] goes on a function, not on {what}")))
-}
-
-/// A name for generated code that the user's body cannot see or shadow.
-fn hidden(name: &str) -> Ident {
-    Ident::new(name, Span::mixed_site())
 }
 
 fn expand(plan: Plan, krate: &Path) -> TokenStream {
     let Plan { item, options, run_param, inputs, returns } = plan;
     let Item { attrs, vis, mut sig, body } = item;
-    let parent = rewrite_signature(&mut sig, run_param.as_ref().map(|(index, _)| *index), krate);
+    let parent = signature::rewrite_signature(&mut sig, run_param.as_ref().map(|(index, _)| *index), krate);
     let Some(body) = body else {
         return quote!(#(#attrs)* #sig;);
     };
@@ -96,18 +60,10 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
     let value = hidden("__runtrace_value");
 
     let ret_ty = &returns.ty;
-    let stop = if returns.nameable {
-        quote! {{
-            #[allow(unused_imports)]
-            use #krate::__private::{StopByReporting as _, StopByReturning as _};
-            (&#krate::__private::Stop::<#ret_ty>::new()).stop(#error)
-        }}
-    } else {
-        quote!(::core::result::Result::Err(#error))
-    };
+    let stop = stop(&returns, &error, krate);
     let start = start(&options, &sig, &inputs, &parent, &stop, krate);
     let bind_run = run_param.map(|(_, pat)| {
-        let run_ty = located(quote!(&#krate::RunManager), pat.ident.span());
+        let run_ty = located(quote!(&#krate::__private::RunManager), pat.ident.span());
         quote!(let #pat: #run_ty = &#guard;)
     });
 
@@ -179,6 +135,23 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
     quote!(#(#attrs)* #vis #sig #block)
 }
 
+/// What a handler's stop (`error`, a `CallbackError`) becomes: `Ok(the early return)` when
+/// the function returns a `Result` whose error is `From<CallbackError>`, else `Err(error)`,
+/// to be reported. The choice is made by autoref on the return type, since a macro cannot
+/// see trait impls; a type it cannot name always reports.
+fn stop(returns: &valid::Returns, error: &Ident, krate: &Path) -> TokenStream {
+    let ret_ty = &returns.ty;
+    if returns.nameable {
+        quote! {{
+            #[allow(unused_imports)]
+            use #krate::__private::{StopByReporting as _, StopByReturning as _};
+            (&#krate::__private::Stop::<#ret_ty>::new()).stop(#error)
+        }}
+    } else {
+        quote!(::core::result::Result::Err(#error))
+    }
+}
+
 /// `let guard = ...;`: the run's spec, its inputs, and the start, returning early when a
 /// handler that raises refused the start and the function can say so.
 fn start(
@@ -232,7 +205,7 @@ fn start(
     let (bind_callbacks, callbacks_field) = match &options.callbacks {
         Some(expr) => {
             let (first, last) = extent(expr);
-            let ty = spread(quote!(&#krate::CallbackManager), first, last);
+            let ty = spread(quote!(&#krate::__private::CallbackManager), first, last);
             let borrow = spread(quote!(&), first, first);
             let expr = group(Delimiter::Parenthesis, expr.to_token_stream(), last);
             (quote!(let #callbacks: #ty = #borrow #expr;), quote!(::core::option::Option::Some(#callbacks)))
@@ -342,263 +315,8 @@ fn render_error(options: &Options, returns: &valid::Returns, krate: &Path) -> To
     quote!(|#error| #call)
 }
 
-/// Turns the `run: &RunManager` parameter into the parent parameter callers pass (or adds
-/// one, `callbacks`) and returns the expression of the manager to start the run from.
-fn rewrite_signature(sig: &mut syn::Signature, run_param: Option<usize>, krate: &Path) -> TokenStream {
-    // Methods take a plain `&CallbackManager`, which keeps traits with traced methods
-    // object-safe; other functions take any parent, a manager by value included. (A `const`
-    // or `extern` fn is an error reported beside; its fallback keeps the plain reference,
-    // which adds no error of its own.)
-    let generic = sig.receiver().is_none() && sig.constness.is_none() && sig.abi.is_none();
-    if let Some(index) = run_param {
-        if let Some(FnArg::Typed(typed)) = sig.inputs.iter_mut().nth(index) {
-            if let (Type::Reference(_), syn::Pat::Ident(pat)) = (&*typed.ty, &mut *typed.pat) {
-                // The parent is only read; the body's `mut run` is the binding made for it.
-                pat.mutability = None;
-                let ident = pat.ident.clone();
-                let (first, last) = extent(&typed.ty);
-                if generic {
-                    *typed.ty = syn::parse2(spread(quote!(impl #krate::AsParent), first, last))
-                        .unwrap_or_else(|_| syn::parse_quote!(impl #krate::AsParent));
-                    return quote!(#krate::AsParent::as_parent(&#ident));
-                }
-                if let Type::Reference(reference) = &mut *typed.ty {
-                    let (first, last) = extent(&reference.elem);
-                    *reference.elem = syn::parse2(spread(quote!(#krate::CallbackManager), first, last))
-                        .unwrap_or_else(|_| syn::parse_quote!(#krate::CallbackManager));
-                }
-                return quote!(#ident);
-            }
-        }
-    }
-    let parent = Ident::new("callbacks", Span::mixed_site());
-    if generic {
-        sig.inputs.push(syn::parse_quote!(#parent: impl #krate::AsParent));
-        return quote!(#krate::AsParent::as_parent(&#parent));
-    }
-    name_elided_output_lifetime(sig);
-    sig.inputs.push(syn::parse_quote!(#parent: &#krate::CallbackManager));
-    quote!(#parent)
-}
-
-/// A lifetime position in a type: a reference's lifetime (`None` when elided) or a lifetime
-/// written in a path or a bound (elided when it is `'_`).
-enum Slot<'a> {
-    Reference(&'a mut Option<Lifetime>),
-    Written(&'a mut Lifetime),
-}
-
-impl Slot<'_> {
-    fn elided(&self) -> bool {
-        match self {
-            Slot::Reference(lifetime) => lifetime.as_ref().is_none_or(|lifetime| lifetime.ident == "_"),
-            Slot::Written(lifetime) => lifetime.ident == "_",
-        }
-    }
-
-    fn named(&self) -> Option<&Lifetime> {
-        let lifetime = match self {
-            Slot::Reference(lifetime) => lifetime.as_ref()?,
-            Slot::Written(lifetime) => &**lifetime,
-        };
-        (lifetime.ident != "_").then_some(lifetime)
-    }
-
-    fn set(&mut self, to: &Lifetime) {
-        match self {
-            Slot::Reference(lifetime) => **lifetime = Some(to.clone()),
-            Slot::Written(lifetime) => **lifetime = to.clone(),
-        }
-    }
-}
-
-/// The added `&CallbackManager` would be a second input lifetime and break the elision of
-/// the output's (`fn first_word(text: &str) -> &str`). Where elision picked the one input
-/// lifetime, name it, so the output keeps borrowing from the same input. Where it did not
-/// (a `&self` method, several or hidden lifetimes), there is nothing to keep.
-fn name_elided_output_lifetime(sig: &mut syn::Signature) {
-    let by_reference = sig.receiver().is_some_and(|receiver| match &receiver.kind {
-        syn::ReceiverKind::Value => false,
-        syn::ReceiverKind::Typed(_, ty) => matches!(**ty, Type::Reference(_)),
-        _ => true,
-    });
-    let syn::ReturnType::Type(_, output) = &mut sig.output else { return };
-    let mut output_elides = false;
-    lifetimes(output, &mut |slot| output_elides |= slot.elided());
-    if by_reference || !output_elides {
-        return;
-    }
-    let mut inputs: Vec<Option<Lifetime>> = Vec::new();
-    for arg in &mut sig.inputs {
-        if let FnArg::Typed(typed) = arg {
-            lifetimes(&mut typed.ty, &mut |slot| inputs.push(slot.named().cloned()));
-        }
-    }
-    let name = match inputs.as_slice() {
-        [Some(named)] => named.clone(),
-        [None] => {
-            let taken = |name: &str| sig.generics.lifetimes().any(|param| param.lifetime.ident == name);
-            let name = if taken("elided") { "__runtrace_elided" } else { "elided" };
-            let name = Lifetime::new(&format!("'{name}"), Span::call_site());
-            sig.generics.params.insert(0, syn::GenericParam::Lifetime(syn::LifetimeParam::new(name.clone())));
-            for arg in &mut sig.inputs {
-                if let FnArg::Typed(typed) = arg {
-                    lifetimes(&mut typed.ty, &mut |mut slot| slot.set(&name));
-                }
-            }
-            name
-        }
-        _ => return,
-    };
-    if let syn::ReturnType::Type(_, output) = &mut sig.output {
-        lifetimes(output, &mut |mut slot| {
-            if slot.elided() {
-                slot.set(&name);
-            }
-        });
-    }
-}
-
-/// Visits the lifetime positions of `ty` that take part in the elision of its function's
-/// signature: not those of `fn(..)` pointers and `Fn(..)` bounds, which elide on their own.
-fn lifetimes(ty: &mut Type, visit: &mut dyn FnMut(Slot<'_>)) {
-    match ty {
-        Type::Reference(reference) => {
-            visit(Slot::Reference(&mut reference.lifetime));
-            lifetimes(&mut reference.elem, visit);
-        }
-        Type::Path(path) => {
-            if let Some(qself) = &mut path.qself {
-                lifetimes(&mut qself.ty, visit);
-            }
-            path_lifetimes(&mut path.path, visit);
-        }
-        Type::TraitObject(syn::TypeTraitObject { bounds, .. }) | Type::ImplTrait(syn::TypeImplTrait { bounds, .. }) => {
-            for bound in bounds {
-                match bound {
-                    syn::TypeParamBound::Lifetime(lifetime) => visit(Slot::Written(lifetime)),
-                    syn::TypeParamBound::Trait(bound) => path_lifetimes(&mut bound.path, visit),
-                    _ => {}
-                }
-            }
-        }
-        Type::Tuple(tuple) => tuple.elems.iter_mut().for_each(|elem| lifetimes(elem, visit)),
-        Type::Array(syn::TypeArray { elem, .. })
-        | Type::Slice(syn::TypeSlice { elem, .. })
-        | Type::Paren(syn::TypeParen { elem, .. })
-        | Type::Group(syn::TypeGroup { elem, .. })
-        | Type::Ptr(syn::TypePtr { elem, .. }) => lifetimes(elem, visit),
-        _ => {}
-    }
-}
-
-fn path_lifetimes(path: &mut Path, visit: &mut dyn FnMut(Slot<'_>)) {
-    for segment in &mut path.segments {
-        let syn::PathArguments::AngleBracketed(args) = &mut segment.arguments else { continue };
-        for arg in &mut args.args {
-            match arg {
-                syn::GenericArgument::Lifetime(lifetime) => visit(Slot::Written(lifetime)),
-                syn::GenericArgument::Type(ty) => lifetimes(ty, visit),
-                syn::GenericArgument::AssocType(assoc) => lifetimes(&mut assoc.ty, visit),
-                _ => {}
-            }
-        }
-    }
-}
-
-/// `function(&(node))`, spread over `node`'s tokens, so that an unmet bound of `function`
-/// is reported on the whole of `node`.
-fn call_on(function: TokenStream, node: &impl ToTokens) -> TokenStream {
-    let (first, last) = extent(node);
-    let function = spread(function, first, first);
-    let borrow = spread(quote!(&), first, first);
-    let node = group(Delimiter::Parenthesis, node.to_token_stream(), last);
-    let args = group(Delimiter::Parenthesis, quote!(#borrow #node), last);
-    quote!(#function #args)
-}
-
-/// The first and last tokens' spans of `node`. A span cannot be joined on stable, but
-/// generated code that starts at `first` and ends at `last` reads to rustc as covering the
-/// whole of the user's expression or type.
-fn extent(node: &impl ToTokens) -> (Span, Span) {
-    let mut tokens = node.to_token_stream().into_iter();
-    let first = tokens.next().map_or_else(Span::call_site, |token| token.span());
-    let last = tokens.last().map_or(first, |token| token.span());
-    (first, last)
-}
-
-/// Generated `tokens` placed at `span`, keeping their own hygiene.
-fn located(tokens: TokenStream, span: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|token| match token {
-            TokenTree::Group(inner) => TokenTree::Group(group(inner.delimiter(), located(inner.stream(), span), span)),
-            mut token => {
-                token.set_span(token.span().located_at(span));
-                token
-            }
-        })
-        .collect()
-}
-
-/// Generated `tokens` placed from `first` to `last`: the last token at `last`, the others at
-/// `first`.
-fn spread(tokens: TokenStream, first: Span, last: Span) -> TokenStream {
-    let mut tokens: Vec<TokenTree> = located(tokens, first).into_iter().collect();
-    if let Some(end) = tokens.pop() {
-        tokens.extend(located(end.into(), last));
-    }
-    tokens.into_iter().collect()
-}
-
-/// A group of generated delimiters placed at `span` around `stream`.
-fn group(delimiter: Delimiter, stream: TokenStream, span: Span) -> Group {
-    let mut group = Group::new(delimiter, stream);
-    group.set_span(Span::call_site().located_at(span));
-    group
-}
-
 /// An identifier's name without its `r#`.
 fn unraw(ident: &Ident) -> String {
     let name = ident.to_string();
     name.strip_prefix("r#").map_or_else(|| name.clone(), ToOwned::to_owned)
-}
-
-/// The function untraced but with its traced signature, emitted beside compile errors so
-/// that its callers and its body still type-check, no warning follows from the rewrite, and
-/// rust-analyzer keeps working.
-fn fallback(item: Item, krate: &Path) -> TokenStream {
-    let Item { attrs, vis, mut sig, body } = item;
-    let mut runs = Vec::new();
-    let mut takes_callbacks = false;
-    for (index, arg) in sig.inputs.iter_mut().enumerate() {
-        let FnArg::Typed(typed) = arg else { continue };
-        match (valid::manager_type(&typed.ty), &mut *typed.pat) {
-            (Some(Manager::Run), syn::Pat::Ident(pat)) => {
-                // The parameter is only read; the binding that shadows it keeps the `mut`.
-                runs.push((index, pat.mutability.take(), pat.ident.clone()));
-            }
-            (Some(Manager::Callback), _) => takes_callbacks = true,
-            _ => {}
-        }
-    }
-    // A function that already takes a `&CallbackManager` (a mistake reported beside) keeps
-    // its arity, so its callers raise no second error.
-    if !(runs.is_empty() && takes_callbacks) {
-        rewrite_signature(&mut sig, runs.first().map(|(index, ..)| *index), krate);
-    }
-    let Some(body) = body else {
-        return quote!(#(#attrs)* #vis #sig;);
-    };
-    // Each run manager parameter is read (the rewritten one is now the parent) and shadowed
-    // by a manager the body can use.
-    let binds = runs.iter().map(|(_, mutability, ident)| {
-        quote!(let #mutability #ident: &#krate::RunManager = { let _ = #ident; &#krate::RunManager::noop() };)
-    });
-    quote! {
-        #(#attrs)* #vis #sig {
-            #(#binds)*
-            #body
-        }
-    }
 }

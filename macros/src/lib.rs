@@ -3,7 +3,11 @@
 #![deny(missing_docs)]
 
 mod attr;
+mod errors;
 mod expand;
+mod fallback;
+mod respan;
+mod signature;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -68,9 +72,9 @@ use proc_macro::TokenStream;
 ///   the plain function.
 ///
 /// A function without a `self` receiver takes `impl AsParent`, which all of these are. A
-/// method takes a plain `&CallbackManager`, so that traits with traced methods stay
-/// object-safe: a `&RunManager` dereferences to it (the manager of the run's children), and a
-/// manager you own is passed as `&callbacks`.
+/// method takes `&dyn AsParent`, so that traits with traced methods stay object-safe; callers
+/// pass the same things (`run`, `&callbacks`, `CallbackManager::none()`), though a manager
+/// by value must be borrowed there.
 ///
 /// Inside the body, the parameter is the `&RunManager` of this run. A function that declares
 /// no run-manager parameter gets one appended, named `callbacks`; declare `run: &RunManager`
@@ -170,15 +174,15 @@ use proc_macro::TokenStream;
 ///
 /// # Trait objects
 ///
-/// Because the parameter is a plain `&CallbackManager`, traced methods stay object-safe:
-/// declare the trait method with it, and trace the implementations.
+/// Because the parameter is a `&dyn AsParent`, traced methods stay object-safe: declare the
+/// trait method with it, and trace the implementations.
 ///
 /// ```
 /// use std::sync::Arc;
 /// use runtrace::prelude::*;
 ///
 /// trait Tool: Send + Sync {
-///     fn call(&self, input: &str, callbacks: &CallbackManager) -> String;
+///     fn call(&self, input: &str, parent: &dyn AsParent) -> String;
 /// }
 ///
 /// struct Shout;

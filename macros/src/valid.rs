@@ -1,17 +1,51 @@
-//! Checks the rules that span several options or the function's signature, and decides
-//! what the expansion records: which parameter is the run manager, which arguments are
-//! inputs, what the function returns.
+//! Checks what the attribute is on and the rules that span several options or the function's
+//! signature, and decides what the expansion records: which parameter is the run manager,
+//! which arguments are inputs, what the function returns.
 
+use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::{Attribute, FnArg, Ident, Pat, PatIdent, ReturnType, Signature, Type};
 
-use crate::attr::{Errors, Options};
+use crate::attr::Options;
+use crate::errors::{self, Errors, OptionName};
+use crate::signature::{Manager, manager_by_value, manager_type};
 
 /// What `#[traced_run]` was put on: a function with a body, or a trait method declaration.
+#[derive(Clone)]
 pub struct Item {
     pub attrs: Vec<Attribute>,
     pub vis: syn::Visibility,
     pub sig: Signature,
     pub body: Option<Box<syn::Block>>,
+}
+
+impl Item {
+    /// A function or a trait method declaration. Anything else is an error that names what it
+    /// is, since the fix depends on it (an impl block wants the attribute on its methods).
+    pub fn parse(input: TokenStream) -> syn::Result<Item> {
+        if let Ok(item) = syn::parse2::<syn::ItemFn>(input.clone()) {
+            return Ok(Item { attrs: item.attrs, vis: item.vis, sig: item.sig, body: Some(item.block) });
+        }
+        if let Ok(item) = syn::parse2::<syn::TraitItemFn>(input.clone()) {
+            return Ok(Item {
+                attrs: item.attrs,
+                vis: syn::Visibility::Inherited,
+                sig: item.sig,
+                body: item.default.map(Box::new),
+            });
+        }
+        let what = match syn::parse2::<syn::Item>(input.clone()) {
+            Ok(syn::Item::Struct(_)) => "a struct",
+            Ok(syn::Item::Enum(_)) => "an enum",
+            Ok(syn::Item::Impl(_)) => "an impl block: put it on the methods inside",
+            Ok(syn::Item::Trait(_)) => "a trait: put it on the methods inside",
+            Ok(syn::Item::Mod(_)) => "a module",
+            Ok(syn::Item::Const(_) | syn::Item::Static(_)) => "a constant or static",
+            _ => "this item",
+        };
+        let first = input.into_iter().find(|token| !matches!(token, TokenTree::Punct(p) if p.as_char() == '#'));
+        let span = first.map_or_else(Span::call_site, |token| token.span());
+        Err(syn::Error::new(span, format!("#[traced_run] goes on a function, not on {what}")))
+    }
 }
 
 /// A validated traced function: everything the expansion needs.
@@ -78,7 +112,7 @@ fn check_item(item: &Item, options: &Options, errors: &mut Errors) {
         errors.add(syn::Error::new_spanned(variadic, "#[traced_run] cannot trace a variadic function"));
     }
     if item.body.is_none() {
-        for option in options.seen.iter().filter(|seen| *seen != "crate") {
+        for option in options.seen.iter().filter(|seen| *seen != OptionName::Crate.spelled()) {
             errors.add(syn::Error::new_spanned(
                 option,
                 format!(
@@ -132,40 +166,6 @@ fn find_run_param(sig: &Signature, errors: &mut Errors) -> Option<(usize, PatIde
     found
 }
 
-pub enum Manager {
-    Run,
-    Callback,
-}
-
-/// `RunManager`, `&mut RunManager` and the same of `CallbackManager`: how a manager parameter
-/// is spelled by mistake.
-fn manager_by_value(ty: &Type) -> Option<String> {
-    let (path, spelled) = match ty {
-        Type::Path(path) => (path, ""),
-        Type::Reference(reference) if reference.mutability.is_some() => match &*reference.elem {
-            Type::Path(path) => (path, "&mut "),
-            _ => return None,
-        },
-        _ => return None,
-    };
-    let last = &path.path.segments.last()?.ident;
-    (last == "RunManager" || last == "CallbackManager").then(|| format!("{spelled}{last}"))
-}
-
-/// `&RunManager` / `&CallbackManager`, by the last segment of the referenced path.
-pub fn manager_type(ty: &Type) -> Option<Manager> {
-    let Type::Reference(reference) = ty else { return None };
-    let Type::Path(path) = &*reference.elem else { return None };
-    let last = path.path.segments.last()?;
-    if last.ident == "RunManager" {
-        Some(Manager::Run)
-    } else if last.ident == "CallbackManager" {
-        Some(Manager::Callback)
-    } else {
-        None
-    }
-}
-
 fn collect_inputs(sig: &Signature, options: &Options, errors: &mut Errors) -> Vec<Input> {
     let mut inputs = Vec::new();
     let mut named: Vec<&Ident> = Vec::new();
@@ -197,13 +197,7 @@ fn collect_inputs(sig: &Signature, options: &Options, errors: &mut Errors) -> Ve
     }
     for listed in options.skip.iter().chain(&options.redact) {
         if !named.contains(&listed) {
-            let names: Vec<String> = named.iter().map(ToString::to_string).collect();
-            let known = match crate::attr::closest(&listed.to_string(), names.iter().map(String::as_str)) {
-                Some(near) => format!("did you mean `{near}`?"),
-                None if names.is_empty() => "it has none".to_owned(),
-                None => format!("it has {}", names.join(", ")),
-            };
-            errors.add(syn::Error::new_spanned(listed, format!("the function has no argument `{listed}`: {known}")));
+            errors.add(syn::Error::new_spanned(listed, errors::no_such_argument(listed, &named)));
         }
     }
     for skipped in &options.skip {
@@ -274,10 +268,10 @@ fn is_result(ty: &Type) -> bool {
 }
 
 fn mentions_impl(ty: &Type) -> bool {
-    fn walk(tokens: proc_macro2::TokenStream) -> bool {
+    fn walk(tokens: TokenStream) -> bool {
         tokens.into_iter().any(|token| match token {
-            proc_macro2::TokenTree::Ident(ident) => ident == "impl",
-            proc_macro2::TokenTree::Group(group) => walk(group.stream()),
+            TokenTree::Ident(ident) => ident == "impl",
+            TokenTree::Group(group) => walk(group.stream()),
             _ => false,
         })
     }

@@ -25,7 +25,7 @@ use crate::handler::HandlerError;
 pub enum CallbackError {
     /// A handler that opted in with
     /// [`raise_error`](crate::CallbackHandler::raise_error) failed, which stops the run.
-    #[error("handler `{handler}` stopped the run at {event}: {source}")]
+    #[error("handler `{handler}` stopped the run at its `{event}` event: {source}")]
     Raised {
         /// The handler's name.
         handler: String,

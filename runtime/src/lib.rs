@@ -1,28 +1,17 @@
-//! The runtime of [runtrace](https://docs.rs/runtrace): events, handlers, callback and run
-//! managers, and dispatch. Most users depend on `runtrace`, which re-exports all of this
-//! beside the `#[traced_run]` attribute.
-//!
-//! A tour:
-//! - a [`CallbackManager`] holds handlers, tags and metadata; [`start_run`](CallbackManager::start_run)
-//!   starts a run and gives back its [`RunGuard`];
-//! - a [`RunManager`] streams a run's events ([`on_llm_new_token`](RunManager::on_llm_new_token), ...)
-//!   and dereferences to the manager of its children, so nested runs form a tree;
-//! - handlers implement [`CallbackHandler`] (called inline) or [`AsyncCallbackHandler`]
-//!   (called in the background; [`flush`] waits for them);
-//! - they receive [`Event`]s, which carry the run's [`RunInfo`] and its [`EventData`];
-//! - built in: [`ConsoleHandler`] and [`RecordingHandler`];
-//! - a [`Tracer`] assembles runs into [`RunTree`]s for an [`Exporter`] (a JSON Lines file, or
-//!   memory); [`collect_runs`], [`Tracer::in_scope`] and `RUNTRACE_TRACE=runs.jsonl` trace
-//!   without passing it by hand; [`TraceContext`] continues a trace in another process.
+//! The runtime of [runtrace](https://docs.rs/runtrace): events, handlers, the managers that
+//! start runs, dispatch, the built-in handlers and the tracer. Most users depend on
+//! `runtrace`, which re-exports all of this beside the `#[traced_run]` attribute and is
+//! where the tour is.
 //!
 //! ```
 //! use std::sync::Arc;
-//! use runtrace_runtime::{CallbackManager, RecordingHandler, RunKind};
+//! use runtrace_runtime::{CallbackManager, RunKind};
+//! use runtrace_runtime::handlers::RecordingHandler;
 //!
 //! let recorder = Arc::new(RecordingHandler::new());
 //! let callbacks = CallbackManager::new().with_handler(recorder.clone());
 //! let chain = callbacks.start_run(RunKind::Chain, "answer", &"What is 2+2?")?;
-//! let tool = chain.start_run(RunKind::Tool, "calculator", &"2+2")?;
+//! let tool = chain.children().start_run(RunKind::Tool, "calculator", &"2+2")?;
 //! tool.end(&4)?;
 //! let chain_id = chain.run_id();
 //! chain.end(&"4")?;
@@ -31,63 +20,54 @@
 //! ```
 #![deny(missing_docs)]
 
-mod background;
-mod callback_manager;
+// Bottom to top: each module uses only those above it in this list, and the one edge back
+// (`run::ambient` asking `tracer::scope` for the `RUNTRACE_TRACE` tracer) is documented there.
 mod dispatch;
 mod error;
-mod event;
+pub mod event;
 mod handler;
-mod handlers;
-mod id;
-mod kind;
-mod parent;
-mod run_guard;
-mod run_manager;
-mod tags;
-mod tracer;
-
+pub mod handlers;
 #[doc(hidden)]
-pub mod traced;
+pub mod macro_support;
+mod run;
+pub mod tracer;
 
-pub use background::{Background, DEFAULT_CAPACITY, Overflow, flush, flush_blocking};
-pub use callback_manager::CallbackManager;
+pub use dispatch::{flush, flush_blocking};
 pub use error::CallbackError;
-pub use event::{
-    AgentAction, AgentFinish, CustomEvent, ErrorCause, Event, EventData, EventType, Payload, Retry, RunEnd, RunError,
-    RunInfo, RunStart,
-};
-pub use handler::{
-    AsyncCallbackHandler, AsyncMarker, BoxFuture, CallbackHandler, Handler, HandlerError, HandlerResult, Ignore,
-    IntoHandler, SyncMarker,
-};
-pub use handlers::channel::{ChannelHandler, StreamEvent};
-pub use handlers::console::ConsoleHandler;
-pub use handlers::recording::RecordingHandler;
-pub use id::RunId;
-pub use kind::{RunKind, UnknownRunKind};
-pub use parent::AsParent;
-pub use run_guard::RunGuard;
-pub use run_manager::RunManager;
-pub use tags::{Metadata, Tags};
-pub use tracer::{
-    BAGGAGE_HEADER, ExportError, Exporter, HeaderError, JsonlExporter, MAX_HEADER_LEN, ReadError, RunCollector,
-    RunEvent, RunTree, TRACE_ENV, TRACE_HEADER, TraceContext, Tracer, TreeView, collect_runs, collect_runs_async,
-    scoped_callbacks,
-};
+pub use event::{Event, EventData, RunId, RunKind};
+pub use handler::{AsyncCallbackHandler, CallbackHandler};
+pub use run::{AsParent, CallbackManager, RunGuard, RunManager};
 
-/// Records `value` as JSON, the way inputs and outputs of traced runs are recorded. A value
-/// that fails to serialize (a map with non-string keys, say), or whose `Serialize` impl
-/// panics, is recorded as a string saying why, never a panic.
+/// Async handlers in the background: the queue each one gets, and what happens when it is full.
+///
+/// Any [`AsyncCallbackHandler`] added to a manager runs in the background with the default
+/// queue; wrap it in a [`Background`](background::Background) to choose the queue's capacity and its
+/// [`Overflow`](background::Overflow) policy. [`flush`] waits until every event emitted so far was handled.
 ///
 /// ```
-/// assert_eq!(runtrace_runtime::record(&[1, 2]), serde_json::json!([1, 2]));
+/// use runtrace_runtime::background::{Background, Overflow};
+/// use runtrace_runtime::handlers::{BoxFuture, HandlerResult};
+/// use runtrace_runtime::{AsyncCallbackHandler, CallbackManager, Event};
+///
+/// struct Exporter;
+/// impl AsyncCallbackHandler for Exporter {
+///     fn on_event<'a>(&'a self, _event: &'a Event<'static>) -> BoxFuture<'a, HandlerResult> {
+///         Box::pin(async { Ok(()) })
+///     }
+/// }
+///
+/// let exporter = Background::new(Exporter).with_capacity(4096).with_overflow(Overflow::DropNewest);
+/// let callbacks = CallbackManager::new().with_handler(exporter);
+/// assert!(callbacks.handlers()[0].is_background());
 /// ```
-pub fn record<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Value {
-    // A `Serialize` impl is user code running inside dispatch: its panic must not escape
-    // between a run's start and its end.
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serde_json::to_value(value))) {
-        Ok(Ok(json)) => json,
-        Ok(Err(error)) => serde_json::Value::String(format!("<unrecordable: {error}>")),
-        Err(_) => serde_json::Value::String("<unrecordable: its Serialize impl panicked>".to_owned()),
-    }
+pub mod background {
+    pub use crate::dispatch::background::{Background, Overflow};
+}
+
+/// Distributed tracing: a run's place in its trace, carried to another process in
+/// LangSmith's `langsmith-trace` and `baggage` headers.
+///
+/// See [`TraceContext`](propagation::TraceContext).
+pub mod propagation {
+    pub use crate::tracer::propagation::{HeaderError, TraceContext};
 }

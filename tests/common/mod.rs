@@ -1,20 +1,17 @@
 //! What the integration tests share: a recorder to assert on and ways to read it, the error
 //! the traced functions return, handlers that misbehave on purpose or only count, an argument
-//! that counts its serializations, a collector of runtrace's warnings, and the order check of
-//! the tests that emit from several threads.
+//! that counts its serializations, and a collector of runtrace's warnings.
 //!
-//! Each test binary compiles its own copy of this module and uses only a part of it, so the
-//! rest would warn as dead code there.
-#![allow(dead_code)]
+//! Each test binary declares this module. The macro tests use all of it; the runtime's and the
+//! allocation tests use a part, and allow the rest to go unused where they declare it.
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use runtrace::{
-    CallbackError, CallbackHandler, CallbackManager, Event, EventData, EventType, HandlerResult, Ignore,
-    RecordingHandler, RunEnd, RunError, RunInfo, RunKind, RunManager, RunStart,
-};
+use runtrace::event::{EventType, RunEnd, RunError, RunInfo, RunStart};
+use runtrace::handlers::{HandlerResult, Ignore, RecordingHandler};
+use runtrace::{CallbackError, CallbackHandler, CallbackManager, Event, EventData, RunKind, RunManager};
 use serde::Serialize;
 use serde_json::Value;
 use tracing::field::{Field, Visit};
@@ -31,7 +28,7 @@ pub fn recording() -> (Arc<RecordingHandler>, CallbackManager) {
 /// A recorder that ignores the events in `ignore`, and request callbacks that report to it
 /// alone.
 pub fn recording_ignoring(ignore: Ignore) -> (Arc<RecordingHandler>, CallbackManager) {
-    recording_with(RecordingHandler::ignoring(ignore))
+    recording_with(RecordingHandler::new().with_ignore(ignore))
 }
 
 fn recording_with(recorder: RecordingHandler) -> (Arc<RecordingHandler>, CallbackManager) {
@@ -252,11 +249,13 @@ impl Faulty {
     }
 
     /// Fails with `HandlerFault(message)` at every event.
+    #[allow(dead_code, reason = "the runtime's fault tests use it, the macro tests do not")]
     pub fn fails_at_every_event(name: &'static str, message: &'static str) -> Self {
         Self::new(name, None, message, false)
     }
 
     /// Panics with `message` at the events `at`.
+    #[allow(dead_code, reason = "the runtime's fault tests use it, the macro tests do not")]
     pub fn panics_at<const N: usize>(name: &'static str, at: [EventType; N], message: &'static str) -> Self {
         Self::new(name, Some(at.to_vec()), message, true)
     }
@@ -340,86 +339,4 @@ pub fn with_warnings<R>(f: impl FnOnce() -> R) -> (R, Vec<Warning>) {
     let result = tracing::subscriber::with_default(subscriber, f);
     let collected = warnings.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
     (result, collected)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Runs on several threads
-
-/// Asserts that `seen`, one line per event heard, holds every line of `expected` and, for
-/// each worker `i`, exactly its lines (those starting `worker-{i} `) in the order it emitted
-/// them, however the workers' lines interleave.
-pub fn assert_each_worker_in_order(seen: &[String], expected: &[Vec<String>]) {
-    assert_eq!(seen.len(), expected.iter().map(Vec::len).sum::<usize>());
-    for (worker, expected) in expected.iter().enumerate() {
-        let prefix = format!("worker-{worker} ");
-        let own: Vec<&String> = seen.iter().filter(|line| line.starts_with(&prefix)).collect();
-        assert_eq!(own, expected.iter().collect::<Vec<_>>(), "events of worker {worker}");
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Memory
-
-/// A global allocator that counts live bytes (allocated and not yet freed), for the tests
-/// that check what runtrace keeps once the work is done: in the whole process, and on each
-/// thread (so tests of one binary can measure side by side). A test binary installs it with
-/// `#[global_allocator] static ALLOCATOR: LiveBytes = LiveBytes::new();`.
-pub struct LiveBytes(AtomicUsize);
-
-thread_local! {
-    /// Bytes allocated minus bytes freed on this thread. Signed: a thread may free what
-    /// another allocated.
-    static LIVE_HERE: std::cell::Cell<isize> = const { std::cell::Cell::new(0) };
-}
-
-impl LiveBytes {
-    pub const fn new() -> Self {
-        LiveBytes(AtomicUsize::new(0))
-    }
-
-    /// The bytes live in the process, allocated by any thread.
-    pub fn live(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-
-    /// The bytes this thread allocated minus those it freed.
-    pub fn live_here(&self) -> isize {
-        LIVE_HERE.with(std::cell::Cell::get)
-    }
-
-    fn count(&self, allocated: usize, freed: usize) {
-        self.0.fetch_add(allocated, Ordering::SeqCst);
-        self.0.fetch_sub(freed, Ordering::SeqCst);
-        let signed = |bytes: usize| isize::try_from(bytes).unwrap_or(isize::MAX);
-        // `try_with`: the allocator may run while this thread's locals are torn down.
-        let _ = LIVE_HERE.try_with(|live| live.set(live.get() + signed(allocated) - signed(freed)));
-    }
-}
-
-// SAFETY: every call is passed on unchanged to the system allocator; counting touches one
-// atomic and a const-initialized thread-local without destructor, neither of which allocates.
-unsafe impl std::alloc::GlobalAlloc for LiveBytes {
-    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
-        self.count(layout.size(), 0);
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which `System` shares.
-        unsafe { std::alloc::System.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
-        self.count(layout.size(), 0);
-        // SAFETY: as for `alloc`.
-        unsafe { std::alloc::System.alloc_zeroed(layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
-        self.count(new_size, layout.size());
-        // SAFETY: `ptr` was allocated by `System` through this allocator with `layout`.
-        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
-        self.count(0, layout.size());
-        // SAFETY: `ptr` was allocated by `System` through this allocator with `layout`.
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
-    }
 }

@@ -6,9 +6,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::{Sender, UnboundedSender};
 
-use crate::event::{Event, RunEnd, RunError, RunInfo, RunStart};
+use crate::event::{Event, RunEnd, RunError, RunId, RunInfo, RunKind, RunStart};
 use crate::handler::{CallbackHandler, HandlerResult, Ignore};
-use crate::{RunId, RunKind};
 
 /// What a [`ChannelHandler`] sends: a streamed token or, when asked for, a run's start, end
 /// or error, each tagged with the run it belongs to.
@@ -17,7 +16,8 @@ use crate::{RunId, RunKind};
 /// tokens then interleave in the channel, and [`run_id`](Self::run_id) tells them apart.
 ///
 /// ```
-/// use runtrace_runtime::{CallbackManager, ChannelHandler, RunKind, StreamEvent};
+/// use runtrace_runtime::{CallbackManager, RunKind};
+/// use runtrace_runtime::handlers::{ChannelHandler, StreamEvent};
 ///
 /// let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
 /// let callbacks = CallbackManager::new().with_handler(ChannelHandler::unbounded(sender));
@@ -68,7 +68,8 @@ impl StreamEvent {
     /// The run the event belongs to.
     ///
     /// ```
-    /// # use runtrace_runtime::{CallbackManager, ChannelHandler, RunKind};
+    /// # use runtrace_runtime::{CallbackManager, RunKind};
+    /// # use runtrace_runtime::handlers::ChannelHandler;
     /// # let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
     /// # let callbacks = CallbackManager::new().with_handler(ChannelHandler::unbounded(sender));
     /// # let run = callbacks.start_run(RunKind::Llm, "fake_llm", &"hi")?;
@@ -91,7 +92,8 @@ impl StreamEvent {
     /// The id of the run the event belongs to.
     ///
     /// ```
-    /// # use runtrace_runtime::{CallbackManager, ChannelHandler, RunKind};
+    /// # use runtrace_runtime::{CallbackManager, RunKind};
+    /// # use runtrace_runtime::handlers::ChannelHandler;
     /// # let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
     /// # let callbacks = CallbackManager::new().with_handler(ChannelHandler::unbounded(sender));
     /// let run = callbacks.start_run(RunKind::Llm, "fake_llm", &"hi")?;
@@ -108,7 +110,8 @@ impl StreamEvent {
     /// The kind of the run the event belongs to.
     ///
     /// ```
-    /// # use runtrace_runtime::{CallbackManager, ChannelHandler, RunKind};
+    /// # use runtrace_runtime::{CallbackManager, RunKind};
+    /// # use runtrace_runtime::handlers::ChannelHandler;
     /// # let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
     /// # let callbacks = CallbackManager::new().with_handler(ChannelHandler::unbounded(sender));
     /// let run = callbacks.start_run(RunKind::ChatModel, "chat", &"hi")?;
@@ -140,13 +143,14 @@ impl StreamEvent {
 ///   a server, dropping the request's future does it).
 ///
 /// ```
-/// use runtrace_runtime::{CallbackManager, ChannelHandler, RunKind, StreamEvent};
+/// use runtrace_runtime::{CallbackManager, RunKind};
+/// use runtrace_runtime::handlers::{ChannelHandler, StreamEvent};
 ///
 /// let (sender, mut receiver) = tokio::sync::mpsc::channel(64);
 /// let callbacks = CallbackManager::new().with_handler(ChannelHandler::bounded(sender));
 ///
 /// let chain = callbacks.start_run(RunKind::Chain, "answer", &"Say hello")?;
-/// let llm = chain.start_run(RunKind::Llm, "fake_llm", &"Say hello")?; // a child: it streams too
+/// let llm = chain.children().start_run(RunKind::Llm, "fake_llm", &"Say hello")?; // a child: it streams too
 /// for token in ["Hel", "lo"] {
 ///     llm.on_llm_new_token(token)?;
 /// }
@@ -183,7 +187,8 @@ impl ChannelHandler {
     ///
     /// ```
     /// use std::sync::Arc;
-    /// use runtrace_runtime::{CallbackManager, ChannelHandler, RunKind};
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::ChannelHandler;
     ///
     /// let (sender, _receiver) = tokio::sync::mpsc::channel(1);
     /// let channel = Arc::new(ChannelHandler::bounded(sender));
@@ -205,7 +210,7 @@ impl ChannelHandler {
     ///
     /// ```
     /// let (sender, _receiver) = tokio::sync::mpsc::unbounded_channel();
-    /// let channel = runtrace_runtime::ChannelHandler::unbounded(sender);
+    /// let channel = runtrace_runtime::handlers::ChannelHandler::unbounded(sender);
     /// ```
     #[must_use]
     pub fn unbounded(sender: UnboundedSender<StreamEvent>) -> Self {
@@ -221,7 +226,8 @@ impl ChannelHandler {
     /// where each run's tokens begin and end.
     ///
     /// ```
-    /// use runtrace_runtime::{CallbackManager, ChannelHandler, RunKind, StreamEvent};
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::{ChannelHandler, StreamEvent};
     ///
     /// let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
     /// let channel = ChannelHandler::unbounded(sender).with_run_markers();
@@ -242,15 +248,15 @@ impl ChannelHandler {
     }
 
     /// Hears no event of the runs in `ignore`: with markers on,
-    /// `.ignoring(Ignore::CHAIN | Ignore::TOOL)` leaves the markers of model runs only.
+    /// `.with_ignore(Ignore::CHAIN | Ignore::TOOL)` leaves the markers of model runs only.
     ///
     /// ```
-    /// use runtrace_runtime::{ChannelHandler, Ignore};
+    /// use runtrace_runtime::handlers::{ChannelHandler, Ignore};
     /// let (sender, _receiver) = tokio::sync::mpsc::unbounded_channel();
-    /// let channel = ChannelHandler::unbounded(sender).with_run_markers().ignoring(Ignore::CHAIN | Ignore::TOOL);
+    /// let channel = ChannelHandler::unbounded(sender).with_run_markers().with_ignore(Ignore::CHAIN | Ignore::TOOL);
     /// ```
     #[must_use]
-    pub fn ignoring(mut self, ignore: Ignore) -> Self {
+    pub fn with_ignore(mut self, ignore: Ignore) -> Self {
         self.ignore = ignore;
         self
     }
@@ -259,7 +265,7 @@ impl ChannelHandler {
     ///
     /// ```
     /// let (sender, _receiver) = tokio::sync::mpsc::channel(8);
-    /// assert_eq!(runtrace_runtime::ChannelHandler::bounded(sender).dropped(), 0);
+    /// assert_eq!(runtrace_runtime::handlers::ChannelHandler::bounded(sender).dropped(), 0);
     /// ```
     #[must_use]
     pub fn dropped(&self) -> u64 {
@@ -270,7 +276,7 @@ impl ChannelHandler {
     ///
     /// ```
     /// let (sender, receiver) = tokio::sync::mpsc::channel(8);
-    /// let channel = runtrace_runtime::ChannelHandler::bounded(sender);
+    /// let channel = runtrace_runtime::handlers::ChannelHandler::bounded(sender);
     /// drop(receiver);
     /// assert!(channel.is_closed());
     /// ```
@@ -359,7 +365,9 @@ mod tests {
     use tokio::sync::mpsc;
 
     use super::{ChannelHandler, StreamEvent};
-    use crate::{CallbackError, CallbackManager, ErrorCause, Ignore, RunKind};
+    use crate::event::ErrorCause;
+    use crate::handler::Ignore;
+    use crate::{CallbackError, CallbackManager, RunKind};
 
     #[test]
     fn forwards_only_tokens_by_default() -> Result<(), CallbackError> {
@@ -367,7 +375,7 @@ mod tests {
         let callbacks = CallbackManager::new().with_handler(ChannelHandler::unbounded(sender));
         let chain = callbacks.start_run(RunKind::Chain, "answer", &"hi")?;
         chain.on_text("thinking")?;
-        let llm = chain.start_run(RunKind::Llm, "fake_llm", &"hi")?;
+        let llm = chain.children().start_run(RunKind::Llm, "fake_llm", &"hi")?;
         llm.on_llm_new_token("Hel")?;
         llm.on_llm_new_token("lo")?;
         let llm_id = llm.run_id();
@@ -393,10 +401,10 @@ mod tests {
     #[test]
     fn markers_frame_each_run_and_carry_its_error() -> Result<(), CallbackError> {
         let (sender, mut receiver) = mpsc::unbounded_channel();
-        let channel = ChannelHandler::unbounded(sender).with_run_markers().ignoring(Ignore::CHAIN);
+        let channel = ChannelHandler::unbounded(sender).with_run_markers().with_ignore(Ignore::CHAIN);
         let callbacks = CallbackManager::new().with_handler(channel);
         let chain = callbacks.start_run(RunKind::Chain, "answer", &"hi")?;
-        let llm = chain.start_run(RunKind::Llm, "fake_llm", &"hi")?;
+        let llm = chain.children().start_run(RunKind::Llm, "fake_llm", &"hi")?;
         llm.on_llm_new_token("Hel")?;
         drop(llm); // a dropped future: cancelled
         chain.end(&"")?;

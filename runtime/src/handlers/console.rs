@@ -6,8 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::RunId;
-use crate::event::{Event, EventData};
+use crate::event::{Event, EventData, RunId};
 use crate::handler::{CallbackHandler, HandlerResult};
 
 /// Prints one line per event, with the run's breadcrumb path and elapsed time:
@@ -19,8 +18,13 @@ use crate::handler::{CallbackHandler, HandlerResult};
 ///
 /// Colours are on when standard output is a terminal and `NO_COLOR` is not set.
 ///
+/// It prints as `print!` does, so `cargo test` captures its lines as it captures a test's
+/// own output (and, like `print!`, it fails if standard output is closed: the failure is
+/// reported and the runs go on).
+///
 /// ```
-/// use runtrace_runtime::{CallbackManager, ConsoleHandler, RunKind};
+/// use runtrace_runtime::{CallbackManager, RunKind};
+/// use runtrace_runtime::handlers::ConsoleHandler;
 ///
 /// let callbacks = CallbackManager::new().with_handler(ConsoleHandler::new());
 /// callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
@@ -46,21 +50,24 @@ const YELLOW: &str = "\x1b[1;33m";
 const RESET: &str = "\x1b[0m";
 
 impl ConsoleHandler {
-    /// Prints to standard output.
+    /// Prints to standard output, through `print!`.
     #[must_use]
     pub fn new() -> Self {
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-        ConsoleHandler { out: Mutex::new(Box::new(std::io::stdout())), color, runs: Mutex::default() }
+        ConsoleHandler { out: Mutex::new(Box::new(Print)), color, runs: Mutex::default() }
     }
 
-    /// Prints to `writer`, without colours.
+    /// Prints to `writer` instead, without colours (turn them back on with
+    /// [`with_color`](Self::with_color)).
     ///
     /// ```
-    /// let handler = runtrace_runtime::ConsoleHandler::with_writer(std::io::stderr());
+    /// let handler = runtrace_runtime::handlers::ConsoleHandler::new().with_writer(std::io::stderr());
     /// ```
     #[must_use]
-    pub fn with_writer(writer: impl Write + Send + 'static) -> Self {
-        ConsoleHandler { out: Mutex::new(Box::new(writer)), color: false, runs: Mutex::default() }
+    pub fn with_writer(mut self, writer: impl Write + Send + 'static) -> Self {
+        self.out = Mutex::new(Box::new(writer));
+        self.color = false;
+        self
     }
 
     /// Turns colours on or off.
@@ -129,6 +136,21 @@ impl ConsoleHandler {
         }
         let _ = write!(line, " {text}");
         line
+    }
+}
+
+/// Standard output through `print!`, which the test harness captures; `std::io::stdout()`
+/// would bypass it and mix the handler's lines into `cargo test`'s report.
+struct Print;
+
+impl Write for Print {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        print!("{}", String::from_utf8_lossy(bytes));
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stdout().flush()
     }
 }
 

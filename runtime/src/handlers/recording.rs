@@ -10,7 +10,9 @@ use crate::handler::{CallbackHandler, HandlerResult, Ignore};
 ///
 /// ```
 /// use std::sync::Arc;
-/// use runtrace_runtime::{CallbackManager, EventType, RecordingHandler, RunKind};
+/// use runtrace_runtime::{CallbackManager, RunKind};
+/// use runtrace_runtime::event::EventType;
+/// use runtrace_runtime::handlers::RecordingHandler;
 ///
 /// let recorder = Arc::new(RecordingHandler::new());
 /// let callbacks = CallbackManager::new().with_handler(recorder.clone());
@@ -33,15 +35,16 @@ impl RecordingHandler {
         Self::default()
     }
 
-    /// A recorder that ignores the events in `ignore`.
+    /// Ignores the events in `ignore`.
     ///
     /// ```
-    /// use runtrace_runtime::{Ignore, RecordingHandler};
-    /// let chains_only = RecordingHandler::ignoring(Ignore::LLM | Ignore::TOOL);
+    /// use runtrace_runtime::handlers::{Ignore, RecordingHandler};
+    /// let chains_only = RecordingHandler::new().with_ignore(Ignore::LLM | Ignore::TOOL);
     /// ```
     #[must_use]
-    pub fn ignoring(ignore: Ignore) -> Self {
-        RecordingHandler { events: Mutex::default(), ignore }
+    pub fn with_ignore(mut self, ignore: Ignore) -> Self {
+        self.ignore = ignore;
+        self
     }
 
     /// A copy of the events so far.

@@ -26,10 +26,11 @@ use serde_json::{Map, Value, json};
 
 use super::dotted_order::{self, SEGMENT_LEN, push_segment};
 use super::exporter::{ExportError, Exporter};
+use super::kept_map;
 use super::run_tree::{RunEvent, RunTree};
 use super::spare::{self, Buffers};
 use super::timestamp;
-use crate::RunId;
+use crate::event::RunId;
 use crate::event::{Event, EventData, EventType, RunStart};
 use crate::handler::{CallbackHandler, HandlerResult};
 
@@ -106,11 +107,11 @@ impl Hasher for IdHasher {
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum TraceError {
     #[error(
-        "the tracer got {event} for run {run_id}, which it does not hold: the run never started under this \
+        "the tracer got a `{event}` event for run {run_id}, which it does not hold: the run never started under this \
          tracer, or the root of its tree had already ended and was exported without it"
     )]
     UnknownRun { run_id: RunId, event: EventType },
-    #[error("the tracer got {event} for run {run_id}, which had already ended; the event is ignored")]
+    #[error("the tracer got a `{event}` event for run {run_id}, which had already ended; the event is ignored")]
     AlreadyEnded { run_id: RunId, event: EventType },
     #[error("run {run_id} started twice under the same tracer (is it added twice?); the second start is ignored")]
     StartedTwice { run_id: RunId },
@@ -159,7 +160,7 @@ impl TracerCore {
         let run = &*event.run;
         let Buffers { mut name, dotted_order, mut inputs, mut tags, events, child_runs } = spare::buffers();
         name.push_str(&run.name);
-        start.inputs.write_object(&mut inputs, "input");
+        kept_map::write_object(&start.inputs, &mut inputs, "input");
         tags.extend_from_slice(&start.tags);
         let metadata = start.metadata.to_map();
         let time = event.unix_micros();
@@ -403,7 +404,7 @@ impl CallbackHandler for TracerCore {
             EventData::Start(start) => self.start(event, start),
             EventData::End(end) => {
                 let mut outputs = spare::output_map();
-                end.outputs.write_object(&mut outputs, "output");
+                kept_map::write_object(&end.outputs, &mut outputs, "output");
                 self.finish(event, Ending::Outputs(outputs))
             }
             EventData::Error(error) => self.finish(event, Ending::Error(error.message.clone())),

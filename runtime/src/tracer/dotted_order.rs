@@ -3,7 +3,7 @@
 //! its trace root's segment, then `.` and each descendant's down to its own.
 
 use super::timestamp;
-use crate::RunId;
+use crate::event::RunId;
 
 /// The length of one segment: a compact timestamp and a hyphenated UUID.
 pub(crate) const SEGMENT_LEN: usize = timestamp::COMPACT_LEN + uuid::fmt::Hyphenated::LENGTH;

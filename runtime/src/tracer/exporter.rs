@@ -6,16 +6,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::run_tree::RunTree;
-use crate::HandlerError;
+use crate::handler::HandlerError;
 
-/// Receives each root tree a [`Tracer`](crate::Tracer) finishes, once its root ends.
+/// Receives each root tree a [`Tracer`](crate::tracer::Tracer) finishes, once its root ends.
 ///
 /// Called inline, on the thread that ended the root run, outside the tracer's locks. An
 /// error is reported (a `tracing` warning) and the traced code goes on. Pairs export to
 /// both, as do vectors of exporters.
 ///
 /// ```
-/// use runtrace_runtime::{ExportError, Exporter, RunTree, Tracer};
+/// use runtrace_runtime::tracer::{ExportError, Exporter, RunTree, Tracer};
 ///
 /// struct Printer;
 ///
@@ -40,7 +40,7 @@ pub trait Exporter: Send + Sync + 'static {
 /// Why an exporter could not export a tree.
 ///
 /// ```
-/// let error = runtrace_runtime::ExportError::other("collector is down");
+/// let error = runtrace_runtime::tracer::ExportError::other("collector is down");
 /// assert_eq!(error.to_string(), "collector is down");
 /// ```
 #[derive(Debug, thiserror::Error)]
@@ -73,7 +73,8 @@ impl ExportError {
 /// `cargo run --example trace_view -- runs.jsonl` draws the file as a tree.
 ///
 /// ```
-/// use runtrace_runtime::{CallbackManager, JsonlExporter, RunKind, RunTree, Tracer};
+/// use runtrace_runtime::{CallbackManager, RunKind};
+/// use runtrace_runtime::tracer::{JsonlExporter, RunTree, Tracer};
 ///
 /// let path = std::env::temp_dir().join(format!("runtrace-doc-{}.jsonl", std::process::id()));
 /// let tracer = Tracer::new(JsonlExporter::open(&path)?);
@@ -107,7 +108,7 @@ impl JsonlExporter {
     ///
     /// ```
     /// # let path = std::env::temp_dir().join(format!("runtrace-doc-path-{}.jsonl", std::process::id()));
-    /// let exporter = runtrace_runtime::JsonlExporter::open(&path)?;
+    /// let exporter = runtrace_runtime::tracer::JsonlExporter::open(&path)?;
     /// assert_eq!(exporter.path(), path);
     /// # std::fs::remove_file(&path)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -131,11 +132,12 @@ impl Exporter for JsonlExporter {
 }
 
 /// Keeps every root tree in memory: the exporter behind
-/// [`collect_runs`](crate::collect_runs), and the one to assert on in tests. Clones share
+/// [`collect_runs`](crate::tracer::collect_runs), and the one to assert on in tests. Clones share
 /// the same trees.
 ///
 /// ```
-/// use runtrace_runtime::{CallbackManager, RunCollector, RunKind, Tracer};
+/// use runtrace_runtime::{CallbackManager, RunKind};
+/// use runtrace_runtime::tracer::{RunCollector, Tracer};
 ///
 /// let collector = RunCollector::new();
 /// let callbacks = CallbackManager::new().with_handler(Tracer::new(collector.clone()));

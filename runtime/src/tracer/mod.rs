@@ -3,13 +3,15 @@
 //! - [`Tracer`] is the handler; [`Exporter`]s receive its trees: [`JsonlExporter`] (a JSON
 //!   Lines file) and [`RunCollector`] (memory);
 //! - scopes trace without passing a tracer by hand: [`Tracer::in_scope`] / [`Tracer::scope`]
-//!   ("trace this block"), [`collect_runs`], and the [`TRACE_ENV`] variable;
-//! - [`TraceContext`] carries a run's place in its trace across processes, as headers.
+//!   ("trace this block"), [`collect_runs`], and the [`RUNTRACE_TRACE`](Tracer::TRACE_ENV) variable;
+//! - [`TraceContext`](crate::propagation::TraceContext) carries a run's place in its trace
+//!   across processes, as headers.
 
 mod assemble;
 mod dotted_order;
 mod exporter;
-mod headers;
+mod kept_map;
+pub(crate) mod propagation;
 mod run_tree;
 pub(crate) mod scope;
 mod spare;
@@ -18,17 +20,19 @@ mod view;
 
 use std::future::Future;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::Arc;
 
 pub use exporter::{ExportError, Exporter, JsonlExporter, RunCollector};
-pub use headers::{BAGGAGE_HEADER, HeaderError, MAX_HEADER_LEN, TRACE_HEADER, TraceContext};
 pub use run_tree::{ReadError, RunEvent, RunTree};
-pub use scope::{TRACE_ENV, collect_runs, collect_runs_async, scoped_callbacks};
+pub use scope::{collect_runs, collect_runs_async};
 pub use view::TreeView;
 
 use assemble::TracerCore;
 
-use crate::handler::{CallbackHandler, Handler, HandlerRepr, IntoHandler};
+use crate::dispatch::{IntoHandler, RegisteredHandler};
+use crate::handler::CallbackHandler;
+use crate::run::ambient;
+pub use crate::run::scoped_callbacks;
 
 /// A handler that assembles the runs it hears into [`RunTree`]s and hands each finished
 /// root tree to its [`Exporter`].
@@ -37,7 +41,8 @@ use crate::handler::{CallbackHandler, Handler, HandlerRepr, IntoHandler};
 ///   kept apart by run id, never by arrival order.
 /// - A run whose parent this tracer does not hold (it was added below the root, as a local
 ///   handler, or the parent's tree was already exported) becomes a root, as in LangChain. A
-///   run whose parent is in another process (see [`TraceContext`]) joins that trace.
+///   run whose parent is in another process (see
+///   [`TraceContext`](crate::propagation::TraceContext)) joins that trace.
 /// - A tree is exported when its root ends, not before: until then, a run that ends, records
 ///   an event or starts a child after its parent ended still lands in the tree, under its
 ///   parent.
@@ -50,14 +55,15 @@ use crate::handler::{CallbackHandler, Handler, HandlerRepr, IntoHandler};
 /// reference, keeps it once.
 ///
 /// ```
-/// use runtrace_runtime::{CallbackManager, RunCollector, RunKind, Tracer};
+/// use runtrace_runtime::{CallbackManager, RunKind};
+/// use runtrace_runtime::tracer::{RunCollector, Tracer};
 ///
 /// let collector = RunCollector::new();
 /// let tracer = Tracer::new(collector.clone());
 /// let callbacks = CallbackManager::new().with_handler(&tracer);
 ///
 /// let chain = callbacks.start_run(RunKind::Chain, "answer", &"What is 2+2?")?;
-/// let tool = chain.start_run(RunKind::Tool, "calculator", &"2+2")?;
+/// let tool = chain.children().start_run(RunKind::Tool, "calculator", &"2+2")?;
 /// tool.end(&4)?;
 /// chain.end(&"4")?;
 ///
@@ -70,27 +76,32 @@ use crate::handler::{CallbackHandler, Handler, HandlerRepr, IntoHandler};
 #[derive(Clone)]
 pub struct Tracer {
     core: Arc<TracerCore>,
-    handler: Handler,
+    handler: RegisteredHandler,
 }
 
-/// Every live tracer, so a [`RunManager`](crate::RunManager) can find the one among its
-/// handlers that knows its dotted order (LangChain looks its tracer up the same way).
-/// Touched when a tracer is made and when headers are written, never per event.
-static TRACERS: Mutex<Vec<Weak<TracerCore>>> = Mutex::new(Vec::new());
-
 impl Tracer {
+    /// The environment variable that traces every root run of a program to a JSON Lines
+    /// file, with no code change: `RUNTRACE_TRACE=runs.jsonl cargo run`.
+    ///
+    /// Read once, at the first run the process starts; empty or unset means off. The file
+    /// is created if missing and appended to. If it cannot be opened, a warning says why
+    /// and the program runs untraced. Draw the file with
+    /// `cargo run --example trace_view -- runs.jsonl`.
+    ///
+    /// ```
+    /// assert_eq!(runtrace_runtime::tracer::Tracer::TRACE_ENV, "RUNTRACE_TRACE");
+    /// ```
+    pub const TRACE_ENV: &'static str = "RUNTRACE_TRACE";
+
     /// A tracer exporting to `exporter`.
     ///
     /// ```
-    /// let tracer = runtrace_runtime::Tracer::new(runtrace_runtime::RunCollector::new());
+    /// let tracer = runtrace_runtime::tracer::Tracer::new(runtrace_runtime::tracer::RunCollector::new());
     /// ```
     #[must_use]
     pub fn new(exporter: impl Exporter) -> Tracer {
         let core = Arc::new(TracerCore::new(Box::new(exporter)));
-        let handler = Handler::from_arc(Arc::clone(&core) as Arc<dyn CallbackHandler>);
-        let mut tracers = TRACERS.lock().unwrap_or_else(PoisonError::into_inner);
-        tracers.retain(|tracer| tracer.strong_count() > 0);
-        tracers.push(Arc::downgrade(&core));
+        let handler = (Arc::clone(&core) as Arc<dyn CallbackHandler>).into_handler();
         Tracer { core, handler }
     }
 
@@ -102,7 +113,7 @@ impl Tracer {
     ///
     /// ```
     /// # let path = std::env::temp_dir().join(format!("runtrace-doc-jsonl-{}.jsonl", std::process::id()));
-    /// let tracer = runtrace_runtime::Tracer::jsonl(&path)?;
+    /// let tracer = runtrace_runtime::tracer::Tracer::jsonl(&path)?;
     /// # std::fs::remove_file(&path)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -113,21 +124,26 @@ impl Tracer {
     /// This tracer as a manager's handler.
     ///
     /// ```
-    /// use runtrace_runtime::{CallbackManager, RunCollector, Tracer};
+    /// use runtrace_runtime::CallbackManager;
+    /// use runtrace_runtime::tracer::{RunCollector, Tracer};
     /// let tracer = Tracer::new(RunCollector::new());
     /// let callbacks = CallbackManager::new().with_handler(tracer.handler()).with_handler(&tracer);
     /// assert_eq!(callbacks.handlers().len(), 1);
     /// ```
     #[must_use]
-    pub fn handler(&self) -> Handler {
+    pub fn handler(&self) -> RegisteredHandler {
         self.handler.clone()
+    }
+
+    pub(crate) fn registered(&self) -> &RegisteredHandler {
+        &self.handler
     }
 
     /// How many of the runs it holds have not ended. Zero once every root has ended: a run
     /// still open then leaves with its root's tree.
     ///
     /// ```
-    /// let tracer = runtrace_runtime::Tracer::new(runtrace_runtime::RunCollector::new());
+    /// let tracer = runtrace_runtime::tracer::Tracer::new(runtrace_runtime::tracer::RunCollector::new());
     /// assert_eq!(tracer.open_runs(), 0);
     /// ```
     #[must_use]
@@ -144,7 +160,8 @@ impl Tracer {
     /// scopes around it.
     ///
     /// ```
-    /// use runtrace_runtime::{CallbackManager, RunCollector, RunKind, Tracer};
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::tracer::{RunCollector, Tracer};
     ///
     /// let collector = RunCollector::new();
     /// let tracer = Tracer::new(collector.clone());
@@ -156,7 +173,7 @@ impl Tracer {
     /// # Ok::<(), runtrace_runtime::CallbackError>(())
     /// ```
     pub fn in_scope<R>(&self, body: impl FnOnce() -> R) -> R {
-        scope::in_scope(self.handler(), body)
+        ambient::in_scope(self.handler(), body)
     }
 
     /// [`in_scope`](Self::in_scope) for a future: this tracer is added to every run started
@@ -169,7 +186,8 @@ impl Tracer {
     /// `tokio::spawn(tracer.scope(job))`.
     ///
     /// ```
-    /// use runtrace_runtime::{CallbackManager, RunCollector, RunKind, Tracer};
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::tracer::{RunCollector, Tracer};
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     /// let collector = RunCollector::new();
@@ -179,7 +197,7 @@ impl Tracer {
     ///         let chain = CallbackManager::none().start_run(RunKind::Chain, "answer", &"2+2?")?;
     ///         let run = chain.run().clone(); // the parent run, moved into the task
     ///         tokio::spawn(async move {
-    ///             let tool = run.start_run(RunKind::Tool, "calculator", &"2+2")?;
+    ///             let tool = run.children().start_run(RunKind::Tool, "calculator", &"2+2")?;
     ///             tool.end(&4)
     ///         })
     ///         .await??;
@@ -191,23 +209,15 @@ impl Tracer {
     /// # Ok(()) }
     /// ```
     pub fn scope<F: Future>(&self, future: F) -> impl Future<Output = F::Output> + use<F> {
-        scope::scope(self.handler(), future)
+        ambient::scope(self.handler(), future)
     }
 
-    /// The live tracers among `handlers`, in order.
-    fn holding(handlers: &[Handler]) -> Vec<Tracer> {
-        let tracers = TRACERS.lock().unwrap_or_else(PoisonError::into_inner);
-        let live: Vec<Arc<TracerCore>> = tracers.iter().filter_map(Weak::upgrade).collect();
-        drop(tracers);
-        handlers
-            .iter()
-            .filter_map(|handler| {
-                let HandlerRepr::Inline(inline) = &handler.0 else { return None };
-                let address = Arc::as_ptr(&inline.handler).cast::<()>();
-                let core = live.iter().find(|core| Arc::as_ptr(core).cast::<()>() == address)?;
-                Some(Tracer { core: Arc::clone(core), handler: handler.clone() })
-            })
-            .collect()
+    /// The tracers among `handlers`, in order.
+    fn holding(handlers: &[RegisteredHandler]) -> impl Iterator<Item = Tracer> + '_ {
+        handlers.iter().filter_map(|handler| {
+            let core = handler.to_any()?.downcast::<TracerCore>().ok()?;
+            Some(Tracer { core, handler: handler.clone() })
+        })
     }
 }
 
@@ -219,14 +229,14 @@ impl std::fmt::Debug for Tracer {
 
 /// Adds the tracer itself, so every clone is the same handler.
 impl IntoHandler<Tracer> for Tracer {
-    fn into_handler(self) -> Handler {
+    fn into_handler(self) -> RegisteredHandler {
         self.handler
     }
 }
 
 /// Adds the tracer itself, so every clone is the same handler.
 impl IntoHandler<Tracer> for &Tracer {
-    fn into_handler(self) -> Handler {
+    fn into_handler(self) -> RegisteredHandler {
         self.handler()
     }
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::timestamp::rfc3339;
-use crate::{RunId, RunKind};
+use crate::event::{RunId, RunKind};
 
 /// A finished run and its child runs, in LangSmith's run shape.
 ///
@@ -29,7 +29,8 @@ use crate::{RunId, RunKind};
 ///   LangSmith maps them with [`RunKind::langsmith_run_type`].
 ///
 /// ```
-/// use runtrace_runtime::{CallbackManager, RunKind, Tracer, RunCollector};
+/// use runtrace_runtime::{CallbackManager, RunKind};
+/// use runtrace_runtime::tracer::{Tracer, RunCollector};
 ///
 /// let collector = RunCollector::new();
 /// let callbacks = CallbackManager::new().with_handler(Tracer::new(collector.clone()));
@@ -96,7 +97,8 @@ pub struct RunTree {
 /// `agent_finish` (`{"output", "log"}`), or a custom event under its own name (`{"data"}`).
 ///
 /// ```
-/// use runtrace_runtime::{CallbackManager, RunKind, Tracer, RunCollector};
+/// use runtrace_runtime::{CallbackManager, RunKind};
+/// use runtrace_runtime::tracer::{Tracer, RunCollector};
 ///
 /// let collector = RunCollector::new();
 /// let callbacks = CallbackManager::new().with_handler(Tracer::new(collector.clone()));
@@ -129,8 +131,8 @@ impl RunEvent {
 /// What reading a JSON Lines trace file can fail with.
 ///
 /// ```
-/// let missing = runtrace_runtime::RunTree::read_jsonl("/no/such/runs.jsonl");
-/// assert!(matches!(missing, Err(runtrace_runtime::ReadError::Io(_))));
+/// let missing = runtrace_runtime::tracer::RunTree::read_jsonl("/no/such/runs.jsonl");
+/// assert!(matches!(missing, Err(runtrace_runtime::tracer::ReadError::Io(_))));
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -153,8 +155,8 @@ impl RunTree {
     /// How long the run took; `None` if it did not end.
     ///
     /// ```
-    /// # let collector = runtrace_runtime::RunCollector::new();
-    /// # let callbacks = runtrace_runtime::CallbackManager::new().with_handler(runtrace_runtime::Tracer::new(collector.clone()));
+    /// # let collector = runtrace_runtime::tracer::RunCollector::new();
+    /// # let callbacks = runtrace_runtime::CallbackManager::new().with_handler(runtrace_runtime::tracer::Tracer::new(collector.clone()));
     /// # callbacks.start_run(runtrace_runtime::RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
     /// let tree = &collector.trees()[0];
     /// assert!(tree.duration().is_some());
@@ -168,8 +170,8 @@ impl RunTree {
     /// How many tokens the run itself streamed (its `new_token` events).
     ///
     /// ```
-    /// # let collector = runtrace_runtime::RunCollector::new();
-    /// # let callbacks = runtrace_runtime::CallbackManager::new().with_handler(runtrace_runtime::Tracer::new(collector.clone()));
+    /// # let collector = runtrace_runtime::tracer::RunCollector::new();
+    /// # let callbacks = runtrace_runtime::CallbackManager::new().with_handler(runtrace_runtime::tracer::Tracer::new(collector.clone()));
     /// let run = callbacks.start_run(runtrace_runtime::RunKind::Llm, "fake_llm", &"hi")?;
     /// run.on_llm_new_token("Hel")?;
     /// run.end(&"Hel")?;
@@ -184,10 +186,10 @@ impl RunTree {
     /// This run and all its descendants, parents before children, siblings in start order.
     ///
     /// ```
-    /// # let collector = runtrace_runtime::RunCollector::new();
-    /// # let callbacks = runtrace_runtime::CallbackManager::new().with_handler(runtrace_runtime::Tracer::new(collector.clone()));
+    /// # let collector = runtrace_runtime::tracer::RunCollector::new();
+    /// # let callbacks = runtrace_runtime::CallbackManager::new().with_handler(runtrace_runtime::tracer::Tracer::new(collector.clone()));
     /// let chain = callbacks.start_run(runtrace_runtime::RunKind::Chain, "answer", &"2+2?")?;
-    /// chain.start_run(runtrace_runtime::RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// chain.children().start_run(runtrace_runtime::RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
     /// chain.end(&"4")?;
     /// let names: Vec<_> = collector.trees()[0].runs().map(|run| run.name.clone()).collect();
     /// assert_eq!(names, ["answer", "calculator"]);
@@ -205,10 +207,10 @@ impl RunTree {
     /// The first run named `name` in [`runs`](Self::runs) order.
     ///
     /// ```
-    /// # let collector = runtrace_runtime::RunCollector::new();
-    /// # let callbacks = runtrace_runtime::CallbackManager::new().with_handler(runtrace_runtime::Tracer::new(collector.clone()));
+    /// # let collector = runtrace_runtime::tracer::RunCollector::new();
+    /// # let callbacks = runtrace_runtime::CallbackManager::new().with_handler(runtrace_runtime::tracer::Tracer::new(collector.clone()));
     /// # let chain = callbacks.start_run(runtrace_runtime::RunKind::Chain, "answer", &"2+2?")?;
-    /// # chain.start_run(runtrace_runtime::RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// # chain.children().start_run(runtrace_runtime::RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
     /// # chain.end(&"4")?;
     /// let tool = collector.trees()[0].find("calculator").cloned();
     /// assert_eq!(tool.unwrap().outputs.unwrap()["output"], 4);
@@ -220,7 +222,7 @@ impl RunTree {
     }
 
     /// Reads the trees of a JSON Lines file, one per line, as
-    /// [`JsonlExporter`](crate::JsonlExporter) writes them. Blank lines are skipped.
+    /// [`JsonlExporter`](crate::tracer::JsonlExporter) writes them. Blank lines are skipped.
     ///
     /// # Errors
     ///
@@ -228,10 +230,10 @@ impl RunTree {
     /// not a run tree.
     ///
     /// ```no_run
-    /// for tree in runtrace_runtime::RunTree::read_jsonl("runs.jsonl")? {
+    /// for tree in runtrace_runtime::tracer::RunTree::read_jsonl("runs.jsonl")? {
     ///     println!("{} took {:?}", tree.name, tree.duration());
     /// }
-    /// # Ok::<(), runtrace_runtime::ReadError>(())
+    /// # Ok::<(), runtrace_runtime::tracer::ReadError>(())
     /// ```
     pub fn read_jsonl(path: impl AsRef<Path>) -> Result<Vec<RunTree>, ReadError> {
         let file = std::fs::File::open(path)?;
@@ -245,9 +247,9 @@ impl RunTree {
     /// As [`read_jsonl`](Self::read_jsonl).
     ///
     /// ```
-    /// let trees = runtrace_runtime::RunTree::from_jsonl("\n".as_bytes())?;
+    /// let trees = runtrace_runtime::tracer::RunTree::from_jsonl("\n".as_bytes())?;
     /// assert!(trees.is_empty());
-    /// # Ok::<(), runtrace_runtime::ReadError>(())
+    /// # Ok::<(), runtrace_runtime::tracer::ReadError>(())
     /// ```
     pub fn from_jsonl(reader: impl BufRead) -> Result<Vec<RunTree>, ReadError> {
         let mut trees = Vec::new();

@@ -119,7 +119,7 @@ impl Spares {
 }
 
 /// Drops the values of `map`, keeping its keys and nodes for the next run's (see
-/// [`Payload::write_object`](crate::Payload::write_object)) unless it has so many that
+/// `kept_map::write_object`) unless it has so many that
 /// keeping them would cost more memory than reuse saves.
 fn forget_values(map: &mut Map<String, Value>) {
     if map.len() > MAX_KEPT_CAPACITY {

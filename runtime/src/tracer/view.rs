@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use crate::handlers::console::Elapsed;
-use crate::tracer::RunTree;
+use super::run_tree::RunTree;
+use crate::handlers::Elapsed;
 
 /// A [`RunTree`] drawn as an indented tree: each run's kind, name, duration, the tokens it
 /// streamed and, in red, its error. Made by [`RunTree::view`].
@@ -15,7 +15,8 @@ use crate::tracer::RunTree;
 /// ```
 ///
 /// ```
-/// use runtrace_runtime::{CallbackManager, RunKind, collect_runs};
+/// use runtrace_runtime::{CallbackManager, RunKind};
+/// use runtrace_runtime::tracer::collect_runs;
 ///
 /// let ((), trees) = collect_runs(|| {
 ///     let run = CallbackManager::none().start_run(RunKind::Chain, "answer", &"hi").expect("no handler raises");

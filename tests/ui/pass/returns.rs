@@ -59,7 +59,7 @@ fn plain(x: u8) -> Option<u8> {
 struct Refuse;
 
 impl CallbackHandler for Refuse {
-    fn on_run_start(&self, _: &Event<'_>, _: &runtrace::RunStart<'_>) -> HandlerResult {
+    fn on_run_start(&self, _: &Event<'_>, _: &runtrace::event::RunStart<'_>) -> HandlerResult {
         Err("refused".into())
     }
 
@@ -79,7 +79,7 @@ fn main() {
     assert!(fmt_result(String::new(), &callbacks).is_err());
     assert!(boxed(false, &callbacks).is_err());
     assert_eq!(plain(1, &callbacks), Some(2));
-    let errors = recorder.event_types().iter().filter(|t| **t == runtrace::EventType::Error).count();
+    let errors = recorder.event_types().iter().filter(|t| **t == runtrace::event::EventType::Error).count();
     assert_eq!(errors, 6);
 
     // A raising handler stops a function whose error converts from CallbackError; one whose

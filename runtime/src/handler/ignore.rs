@@ -1,0 +1,106 @@
+//! [`Ignore`]: the families of events a handler opts out of.
+
+use std::fmt;
+use std::ops::BitOr;
+
+use crate::event::{EventData, RunKind};
+
+/// A set of event families a handler opts out of.
+///
+/// Run events (start, end, error, tokens, text) are silenced by the flag of their run's
+/// kind; agent actions and finishes by [`Ignore::AGENT`]; retries by [`Ignore::RETRIES`];
+/// custom events by [`Ignore::CUSTOM_EVENTS`]. LangChain's `ignore_llm`, `ignore_chain`,
+/// ..., `ignore_custom_event`, as flags.
+///
+/// ```
+/// use runtrace_runtime::RunKind;
+/// use runtrace_runtime::handlers::Ignore;
+/// let ignore = Ignore::LLM | Ignore::CHAT_MODEL;
+/// assert!(ignore.contains(Ignore::kind(RunKind::Llm)));
+/// assert!(!ignore.contains(Ignore::CHAIN));
+/// ```
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Ignore(u16);
+
+impl Ignore {
+    /// Nothing ignored.
+    pub const NONE: Ignore = Ignore(0);
+    /// Chain runs.
+    pub const CHAIN: Ignore = Ignore::kind(RunKind::Chain);
+    /// LLM runs.
+    pub const LLM: Ignore = Ignore::kind(RunKind::Llm);
+    /// Chat model runs.
+    pub const CHAT_MODEL: Ignore = Ignore::kind(RunKind::ChatModel);
+    /// Tool runs.
+    pub const TOOL: Ignore = Ignore::kind(RunKind::Tool);
+    /// Retriever runs.
+    pub const RETRIEVER: Ignore = Ignore::kind(RunKind::Retriever);
+    /// Agent runs, agent actions and agent finishes.
+    pub const AGENT: Ignore = Ignore::kind(RunKind::Agent);
+    /// Embedding runs.
+    pub const EMBEDDING: Ignore = Ignore::kind(RunKind::Embedding);
+    /// Parser runs.
+    pub const PARSER: Ignore = Ignore::kind(RunKind::Parser);
+    /// Prompt runs.
+    pub const PROMPT: Ignore = Ignore::kind(RunKind::Prompt);
+    /// Runs of kind `custom` (not custom events: see [`CUSTOM_EVENTS`](Self::CUSTOM_EVENTS)).
+    pub const CUSTOM_RUNS: Ignore = Ignore::kind(RunKind::Custom);
+    /// Retry events, of runs of any kind.
+    pub const RETRIES: Ignore = Ignore(1 << 10);
+    /// Custom events (`on_custom_event`), of runs of any kind.
+    pub const CUSTOM_EVENTS: Ignore = Ignore(1 << 11);
+
+    /// The flag of one run kind.
+    #[must_use]
+    pub const fn kind(kind: RunKind) -> Ignore {
+        Ignore(1 << kind as u16)
+    }
+
+    /// Whether every flag of `other` is set in `self`.
+    #[must_use]
+    pub const fn contains(self, other: Ignore) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The flag that silences `data`, an event of a run of `kind`.
+    pub(crate) fn for_event(kind: RunKind, data: &EventData<'_>) -> Ignore {
+        match data {
+            EventData::Retry(_) => Ignore::RETRIES,
+            EventData::Custom(_) => Ignore::CUSTOM_EVENTS,
+            EventData::AgentAction(_) | EventData::AgentFinish(_) => Ignore::AGENT,
+            _ => Ignore::kind(kind),
+        }
+    }
+
+    /// Whether no flag is set.
+    #[must_use]
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl BitOr for Ignore {
+    type Output = Ignore;
+
+    fn bitor(self, rhs: Ignore) -> Ignore {
+        Ignore(self.0 | rhs.0)
+    }
+}
+
+impl fmt::Debug for Ignore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut set = f.debug_set();
+        for kind in RunKind::ALL {
+            if self.contains(Ignore::kind(kind)) {
+                set.entry(&kind);
+            }
+        }
+        if self.contains(Ignore::RETRIES) {
+            set.entry(&"retry");
+        }
+        if self.contains(Ignore::CUSTOM_EVENTS) {
+            set.entry(&"custom_event");
+        }
+        set.finish()
+    }
+}

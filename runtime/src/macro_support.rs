@@ -1,0 +1,375 @@
+//! What `#[traced_run]` expands to calls into. Not a public API: reach it through
+//! `runtrace::__private`, whose contents may change in any release.
+
+use std::borrow::Cow;
+use std::fmt::{Debug, Display};
+use std::marker::PhantomData;
+use std::sync::OnceLock;
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use crate::dispatch::catch_unwind::CatchUnwind;
+use crate::dispatch::inline::listens;
+use crate::dispatch::report::report_unraisable;
+use crate::error::CallbackError;
+pub use crate::event::RunKind;
+use crate::event::payload::Make;
+pub use crate::event::payload::{Field, Recorded, record};
+pub use crate::event::{ErrorCause, RunError};
+use crate::handler::Ignore;
+use crate::run::ambient;
+pub use crate::run::{AsParent, CallbackManager, RunGuard, RunManager};
+
+/// The static description of a traced function's runs, plus its per-call options.
+#[derive(Clone, Copy)]
+pub struct RunSpec<'a> {
+    /// `kind = "..."`.
+    pub kind: RunKind,
+    /// `name = "..."`, the function's name, or `Type::method`.
+    pub name: RunName,
+    /// `tags(..)`: local tags of the run.
+    pub tags: &'a [&'static str],
+    /// `metadata(..)`: local metadata, evaluated only when a handler listens.
+    pub metadata: Option<&'a dyn Fn() -> Vec<(&'static str, Value)>>,
+    /// `callbacks = expr`: constructor callbacks, local to the run.
+    pub callbacks: Option<&'a CallbackManager>,
+    /// `verbose = expr`.
+    pub verbose: bool,
+}
+
+/// What an input or output recorded as `[REDACTED]` records.
+pub const REDACTED: &dyn Recorded = &"[REDACTED]";
+
+/// Starts the run of one traced call. The first check is the whole cost of a call no
+/// handler hears.
+///
+/// # Errors
+///
+/// A handler that raises refused the start.
+#[inline]
+pub fn start<'a, const N: usize>(
+    parent: &CallbackManager,
+    spec: &RunSpec<'_>,
+    inputs: impl FnOnce() -> [Field<'a>; N],
+) -> Result<RunGuard, CallbackError> {
+    let quiet_constructor = spec.callbacks.is_none_or(CallbackManager::is_empty);
+    if parent.is_empty() && quiet_constructor && !spec.verbose && !ambient::ambient_tracer_possible() {
+        return Ok(RunGuard::noop());
+    }
+    // Constructor callbacks without handlers still bring their tags and metadata. The spec
+    // goes by value, and the inputs' list is made here, so that the compiler writes them out
+    // on this path only, not before the check above.
+    start_recorded(parent, spec.callbacks, *spec, Make::Fields(&inputs()))
+}
+
+#[cold]
+fn start_recorded(
+    parent: &CallbackManager,
+    local: Option<&CallbackManager>,
+    spec: RunSpec<'_>,
+    inputs: Make<'_>,
+) -> Result<RunGuard, CallbackError> {
+    let name = spec.name.resolve();
+    if local.is_none() && !spec.verbose && spec.tags.is_empty() && spec.metadata.is_none() {
+        return parent.start(spec.kind, name, inputs);
+    }
+    let mut configured =
+        CallbackManager::configure(parent, local.unwrap_or(CallbackManager::none())).with_verbose(spec.verbose);
+    if !spec.tags.is_empty() {
+        configured = configured.with_local_tags(spec.tags);
+    }
+    if let Some(metadata) = spec.metadata {
+        // Metadata expressions are the user's code: run them only for a handler that hears
+        // this run (an ambient tracer scope is added later, so it counts as one).
+        if ambient::ambient_tracer_possible() || listens(configured.handlers(), Ignore::kind(spec.kind)) {
+            configured = configured.with_local_metadata(metadata());
+        }
+    }
+    configured.start(spec.kind, name, inputs)
+}
+
+/// Fails the run with the error of an `Err`, rendered by `render`. A handler that raises
+/// cannot turn an error into another one, so its failure here is reported.
+///
+/// # Errors
+///
+/// Never; the signature matches the end event's, whose failure can stop a run.
+#[inline]
+pub fn fail<E>(guard: RunGuard, error: &E, render: impl FnOnce(&E) -> String) -> Result<(), CallbackError> {
+    let type_name = std::any::type_name::<E>();
+    report_unraisable(guard.fail_with(|| RunError::new(render(error), ErrorCause::Returned).with_type_name(type_name)));
+    Ok(())
+}
+
+/// Gives the body's closure its return type, so `?` and errors see the declared type.
+#[inline]
+pub fn typed_fn<R, F: FnOnce() -> R>(body: F) -> F {
+    body
+}
+
+// The checks below are one trait per requirement, each with its own message on the user's
+// tokens. `do_not_recommend` keeps rustc on that message when the type that fails is nested
+// (`Vec<Embedding>`), instead of serde's, which knows nothing of `skip`.
+macro_rules! requirement {
+    ($(#[doc = $doc:literal])* $name:ident: $bound:ident, $message:literal, $label:literal, $note:literal) => {
+        $(#[doc = $doc])*
+        #[diagnostic::on_unimplemented(message = $message, label = $label, note = $note)]
+        pub trait $name: $bound {}
+
+        #[diagnostic::do_not_recommend]
+        impl<T: $bound + ?Sized> $name for T {}
+    };
+}
+
+requirement! {
+    /// An argument recorded in the run's inputs must be `Serialize`.
+    RecordInput: Serialize,
+    "`{Self}` cannot be recorded in the run's inputs: it does not implement `serde::Serialize`",
+    "this argument is recorded as JSON",
+    "leave the argument out of the run's inputs with `#[traced_run(skip(..))]` or `skip_all`, \
+     or record it as \"[REDACTED]\" with `redact(..)`"
+}
+
+requirement! {
+    /// An argument recorded in the run's inputs must be `Sync`.
+    ShareInput: Sync,
+    "`{Self}` cannot be recorded in the run's inputs: it is not `Sync`",
+    "handlers may read the run's inputs from another thread",
+    "leave the argument out of the run's inputs with `#[traced_run(skip(..))]` or `skip_all`, \
+     or record it as \"[REDACTED]\" with `redact(..)`"
+}
+
+/// Checks that an argument can be recorded and erases its type.
+#[inline]
+#[must_use]
+pub fn input<'a, T: RecordInput + ShareInput + 'a>(value: &'a T) -> &'a (dyn Recorded + 'a) {
+    value
+}
+
+requirement! {
+    /// The value a traced function returns (its `Ok` value for a `Result`) must be `Serialize`.
+    RecordOutput: Serialize,
+    "`{Self}` cannot be recorded as the run's output: it does not implement `serde::Serialize`",
+    "the function's output is recorded as JSON",
+    "leave the output out of the record with `#[traced_run(skip_output)]`, \
+     or record it as \"[REDACTED]\" with `redact_output`"
+}
+
+requirement! {
+    /// The value a traced function returns must be `Sync` to be recorded.
+    ShareOutput: Sync,
+    "`{Self}` cannot be recorded as the run's output: it is not `Sync`",
+    "handlers may read the run's output from another thread",
+    "leave the output out of the record with `#[traced_run(skip_output)]`, \
+     or record it as \"[REDACTED]\" with `redact_output`"
+}
+
+/// Checks that the output can be recorded and erases its type.
+#[inline]
+#[must_use]
+pub fn output<'a, T: RecordOutput + ShareOutput + 'a>(value: &'a T) -> &'a (dyn Recorded + 'a) {
+    value
+}
+
+requirement! {
+    /// A value of `metadata(key = value)` must be `Serialize`.
+    RecordMetadata: Serialize,
+    "`{Self}` cannot be recorded as a metadata value: it does not implement `serde::Serialize`",
+    "metadata values are recorded as JSON",
+    "record something that describes it instead, such as its name: `metadata(model = \"gpt-4o\")`"
+}
+
+/// The JSON of a `metadata(key = value)` value.
+#[inline]
+#[must_use]
+pub fn metadata<T: RecordMetadata + ?Sized>(value: &T) -> Value {
+    record(value)
+}
+
+/// The error of a traced function that returns `Result`, rendered with `Display` (the default,
+/// and `err(Display)`).
+#[diagnostic::on_unimplemented(
+    message = "the error type `{Self}` does not implement `Display`",
+    label = "a failed run records its error with `Display`",
+    note = "implement `std::fmt::Display` for it (`thiserror` derives it), or record the error with `Debug`: \
+            `#[traced_run(err(Debug))]`"
+)]
+pub trait DisplayError {
+    /// The error as the run's error message.
+    fn render(&self) -> String;
+}
+
+impl<E: Display + ?Sized> DisplayError for E {
+    #[inline]
+    fn render(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// Renders an error with [`DisplayError`].
+#[must_use]
+pub fn display_error<E: DisplayError + ?Sized>(error: &E) -> String {
+    error.render()
+}
+
+/// The error of a traced function with `err(Debug)`, rendered with `Debug`.
+#[diagnostic::on_unimplemented(
+    message = "the error type `{Self}` does not implement `Debug`",
+    label = "`err(Debug)` records the error of a failed run with `Debug`",
+    note = "derive `Debug` for it, or record the error with `Display`: `#[traced_run(err(Display))]`"
+)]
+pub trait DebugError {
+    /// The error as the run's error message.
+    fn render(&self) -> String;
+}
+
+impl<E: Debug + ?Sized> DebugError for E {
+    #[inline]
+    fn render(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
+/// Renders an error with [`DebugError`].
+#[must_use]
+pub fn debug_error<E: DebugError + ?Sized>(error: &E) -> String {
+    error.render()
+}
+
+/// The name of a traced function's runs.
+#[derive(Clone, Copy)]
+pub enum RunName {
+    /// Known when the function was compiled.
+    Static(&'static str),
+    /// `Type::method`, with `Type` known only in the monomorphized body.
+    Method {
+        /// `type_name::<Self>`.
+        type_name: fn() -> &'static str,
+        /// The method's name.
+        method: &'static str,
+        /// The name made for the first `Self`, reused while `Self` stays the same type.
+        cache: &'static NameCache,
+    },
+}
+
+/// The per-method cache of [`RunName::Method`].
+pub type NameCache = OnceLock<(&'static str, String)>;
+
+impl RunName {
+    fn resolve(&self) -> Cow<'static, str> {
+        match *self {
+            RunName::Static(name) => Cow::Borrowed(name),
+            RunName::Method { type_name, method, cache } => {
+                let type_name = type_name();
+                let (cached_for, name) = cache.get_or_init(|| (type_name, method_name(type_name, method)));
+                // One cache serves every `Self` of a generic or trait default method.
+                if std::ptr::eq(*cached_for, type_name) || *cached_for == type_name {
+                    Cow::Borrowed(name.as_str())
+                } else {
+                    Cow::Owned(method_name(type_name, method))
+                }
+            }
+        }
+    }
+}
+
+/// `my_crate::chains::MyChain<T>` and `call` make `MyChain::call`.
+fn method_name(type_name: &str, method: &str) -> String {
+    // Every path in the type name loses its module prefix, so `(a::Calculator, b::Search)`
+    // reads `(Calculator, Search)`; generic arguments of a named type are dropped.
+    let mut short = String::with_capacity(type_name.len());
+    let mut segment_start = 0;
+    for (index, c) in type_name.char_indices() {
+        if !(c.is_alphanumeric() || c == '_' || c == ':') {
+            short.push_str(last_segment(&type_name[segment_start..index]));
+            short.push(c);
+            segment_start = index + c.len_utf8();
+        }
+    }
+    short.push_str(last_segment(&type_name[segment_start..]));
+    let short =
+        if short.starts_with(['(', '[', '&', '*']) { &short[..] } else { short.split('<').next().unwrap_or(&short) };
+    format!("{short}::{method}")
+}
+
+fn last_segment(path: &str) -> &str {
+    path.rsplit("::").next().unwrap_or(path)
+}
+
+/// Picks how a handler's request to stop a run reaches the caller of a function returning
+/// `R`: as its `Err` when `R` is a `Result` whose error converts from [`CallbackError`],
+/// else as a warning, the function going on. Resolved at compile time by autoref: the
+/// expansion calls `(&Stop::<R>::new()).stop(error)` with both traits in scope.
+pub struct Stop<R>(PhantomData<fn() -> R>);
+
+impl<R> Stop<R> {
+    /// The selector for functions returning `R`.
+    #[must_use]
+    pub const fn new() -> Self {
+        Stop(PhantomData)
+    }
+}
+
+impl<R> Default for Stop<R> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The `Result` arm of [`Stop`].
+pub trait StopByReturning {
+    /// The function's return type.
+    type Output;
+    /// `Ok(early return value)`.
+    ///
+    /// # Errors
+    ///
+    /// Never: this arm always carries the error to the caller.
+    fn stop(&self, error: CallbackError) -> Result<Self::Output, CallbackError>;
+}
+
+impl<T, E: From<CallbackError>> StopByReturning for Stop<Result<T, E>> {
+    type Output = Result<T, E>;
+
+    fn stop(&self, error: CallbackError) -> Result<Self::Output, CallbackError> {
+        Ok(Err(E::from(error)))
+    }
+}
+
+/// The fallback arm of [`Stop`].
+pub trait StopByReporting {
+    /// The function's return type.
+    type Output;
+    /// `Err(error)`: the caller cannot be told.
+    ///
+    /// # Errors
+    ///
+    /// Always: this arm hands the error back to be reported.
+    fn stop(&self, error: CallbackError) -> Result<Self::Output, CallbackError>;
+}
+
+impl<R> StopByReporting for &Stop<R> {
+    type Output = R;
+
+    fn stop(&self, error: CallbackError) -> Result<R, CallbackError> {
+        Err(error)
+    }
+}
+
+/// The early return value when the stop reaches the caller; else reports and gives `None`.
+#[must_use]
+pub fn stopped<R>(stop: Result<R, CallbackError>) -> Option<R> {
+    match stop {
+        Ok(early) => Some(early),
+        Err(error) => {
+            tracing::warn!(
+                target: "runtrace",
+                %error,
+                "a handler asked to stop a run whose function cannot return the error (its \
+                 return type is not a Result whose error implements From<CallbackError>); it goes on"
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Ambient handlers: the trace scopes around the code that starts a run ("trace this block",
+//! `collect_runs`, the `RUNTRACE_TRACE` variable), each adding its handler to every run
+//! started inside it that does not inherit that handler already, as LangChain's
+//! `tracing_v2_enabled` and `collect_runs` do when they configure each run: a run with no
+//! parent starts a tree, and so does a run whose parent started outside the scope (the
+//! tracer never saw that parent); their descendants inherit it.
+//!
+//! The cost when nothing of this is in use is one relaxed atomic load per run start:
+//! [`WATCH`] counts the reasons to look (live scopes, an env tracer, or the env variable not
+//! read yet), and only when it is non-zero does a start consult the task-local and
+//! thread-local scope stacks.
+//!
+//! The one edge from the run layer up to the tracer is here: [`env_handler`] asks
+//! `tracer::scope` for the tracer `RUNTRACE_TRACE` names, read once.
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::callback_manager::CallbackManager;
+use crate::dispatch::RegisteredHandler;
+
+/// Reasons a run start must look for ambient tracers: one per live scope, plus one
+/// while `RUNTRACE_TRACE` is unread or names a file. Zero: nothing to add, nothing to look up.
+static WATCH: AtomicUsize = AtomicUsize::new(1);
+
+/// Whether some scope or the environment may add a tracer to a run. Relaxed is enough:
+/// a scope is entered on the thread (or by the task) whose runs it covers, so that thread
+/// sees its own increment, and work moved to other threads is published with it.
+#[inline(always)]
+pub(crate) fn watching() -> bool {
+    WATCH.load(Ordering::Relaxed) != 0
+}
+
+/// `manager` with the tracers of the enclosing scopes and the environment added as
+/// inheritable handlers, or `None` when there are none here.
+#[cold]
+#[inline(never)]
+pub(crate) fn with_ambient_handlers(manager: &CallbackManager) -> Option<CallbackManager> {
+    // The first call reads the environment, which may end the watch: a program with no
+    // scope and no `RUNTRACE_TRACE` then never touches the scope stacks at all.
+    env_handler();
+    if !watching() || !ambient_here() {
+        return None;
+    }
+    let inherited = manager.inheritable_handlers();
+    let missing: Vec<RegisteredHandler> =
+        ambient_handlers().into_iter().filter(|handler| !inherited.contains(handler)).collect();
+    if missing.is_empty() {
+        return None;
+    }
+    Some(missing.into_iter().fold(manager.clone(), CallbackManager::with_handler))
+}
+
+/// The environment's tracer, then the scopes' from outermost to innermost.
+fn ambient_handlers() -> Vec<RegisteredHandler> {
+    let mut handlers: Vec<RegisteredHandler> = Vec::new();
+    let mut frame = innermost();
+    while let Some(current) = frame {
+        handlers.push(current.handler.clone());
+        frame = current.outer.clone();
+    }
+    handlers.extend(env_handler().cloned());
+    handlers.reverse();
+    handlers
+}
+
+/// One scope: its tracer's handler and the scopes around it.
+struct Frame {
+    handler: RegisteredHandler,
+    outer: Option<Arc<Frame>>,
+    depth: usize,
+}
+
+impl Frame {
+    fn push(handler: RegisteredHandler) -> Arc<Frame> {
+        let outer = innermost();
+        let depth = outer.as_ref().map_or(1, |outer| outer.depth + 1);
+        Arc::new(Frame { handler, outer, depth })
+    }
+}
+
+tokio::task_local! {
+    static TASK_FRAMES: Option<Arc<Frame>>;
+}
+
+thread_local! {
+    static THREAD_FRAMES: RefCell<Option<Arc<Frame>>> = const { RefCell::new(None) };
+}
+
+/// The innermost scope around the caller. A sync scope entered inside an async one (or the
+/// reverse, a future polled by `block_on` inside a sync scope) captured the other as its
+/// outer frames, so the deeper stack is the whole story.
+/// Whether a run started here with no handlers of its own may still get an ambient tracer:
+/// one relaxed load when no scope is live anywhere, a look at this thread's and task's
+/// scopes when one is.
+#[inline(always)]
+pub(crate) fn ambient_tracer_possible() -> bool {
+    watching() && ambient_here()
+}
+
+/// Whether runs started here, on this thread or in this task, get an ambient tracer. The
+/// watch count is process-wide, so a scope on another thread raises it for everyone; this
+/// check keeps those threads on the no-handler path, without allocating.
+pub(crate) fn ambient_here() -> bool {
+    env_handler().is_some()
+        || TASK_FRAMES.try_with(Option::is_some).unwrap_or(false)
+        || THREAD_FRAMES.try_with(|frames| frames.borrow().is_some()).unwrap_or(false)
+}
+
+fn innermost() -> Option<Arc<Frame>> {
+    let task = TASK_FRAMES.try_with(Clone::clone).ok().flatten();
+    let thread = THREAD_FRAMES.try_with(|frames| frames.borrow().clone()).ok().flatten();
+    match (task, thread) {
+        (Some(task), Some(thread)) => Some(if thread.depth > task.depth { thread } else { task }),
+        (task, thread) => task.or(thread),
+    }
+}
+
+/// Keeps [`WATCH`] raised while a scope is live.
+struct Live;
+
+impl Live {
+    fn enter() -> Live {
+        WATCH.fetch_add(1, Ordering::Relaxed);
+        Live
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        WATCH.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Restores the thread's scope stack when a sync scope ends, even by a panic.
+struct ThreadScope {
+    previous: Option<Arc<Frame>>,
+    _live: Live,
+}
+
+impl Drop for ThreadScope {
+    fn drop(&mut self) {
+        let previous = self.previous.take();
+        let _ = THREAD_FRAMES.try_with(|frames| *frames.borrow_mut() = previous);
+    }
+}
+
+pub(crate) fn in_scope<R>(handler: RegisteredHandler, body: impl FnOnce() -> R) -> R {
+    let live = Live::enter();
+    let frame = Frame::push(handler);
+    let previous = THREAD_FRAMES.with(|frames| frames.replace(Some(frame)));
+    let _scope = ThreadScope { previous, _live: live };
+    body()
+}
+
+pub(crate) async fn scope<F: Future>(handler: RegisteredHandler, future: F) -> F::Output {
+    // The outer scopes are those around the first poll: where the block runs, not where the
+    // future was made.
+    let _live = Live::enter();
+    let frame = Frame::push(handler);
+    TASK_FRAMES.scope(Some(frame), future).await
+}
+
+/// The callbacks of the trace scopes around the caller (and of `RUNTRACE_TRACE`), as a manager
+/// to move into a task or thread that the scopes do not reach, and pass explicitly there.
+///
+/// ```
+/// use runtrace_runtime::RunKind;
+/// use runtrace_runtime::tracer::{RunCollector, Tracer, scoped_callbacks};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let collector = RunCollector::new();
+/// Tracer::new(collector.clone())
+///     .scope(async {
+///         let callbacks = scoped_callbacks(); // the block's tracer, to hand to the task
+///         tokio::spawn(async move {
+///             let run = callbacks.start_run(RunKind::Tool, "background_job", &()).unwrap();
+///             run.end(&()).unwrap();
+///         })
+///         .await
+///     })
+///     .await?;
+/// assert_eq!(collector.trees()[0].name, "background_job");
+/// # Ok(()) }
+/// ```
+#[must_use]
+pub fn scoped_callbacks() -> CallbackManager {
+    if !watching() {
+        return CallbackManager::new();
+    }
+    ambient_handlers().into_iter().fold(CallbackManager::new(), CallbackManager::with_handler)
+}
+
+/// The handler of the tracer `RUNTRACE_TRACE` names, if it names a file that opened.
+fn env_handler() -> Option<&'static RegisteredHandler> {
+    crate::tracer::scope::env_tracer().map(crate::tracer::Tracer::registered)
+}
+
+/// Called once the environment was read and names no file: one reason less to look.
+pub(crate) fn unwatch_env() {
+    WATCH.fetch_sub(1, Ordering::Relaxed);
+}

@@ -1,0 +1,323 @@
+//! [`RunManager`]: one run's handle, for streaming events and starting child runs.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::Serialize;
+
+use super::callback_manager::{CallbackManager, UNHEARD_CHILDREN};
+use super::callbacks::{CallbackSet, Callbacks};
+use crate::dispatch::RegisteredHandler;
+use crate::dispatch::inline::{dispatch, listens};
+use crate::error::CallbackError;
+use crate::event::payload::record;
+use crate::event::{
+    AgentAction, AgentFinish, CustomEvent, Event, EventData, Metadata, Retry, RunId, RunInfo, RunKind, Tags,
+};
+use crate::handler::Ignore;
+
+/// The handle of one run: streams its events (tokens, text, agent steps, custom events) and
+/// is the parent of the runs started from it.
+///
+/// Its methods describe or act on this run. Passing `run` (a `&RunManager`) to a traced
+/// function makes the callee its child: that is how traced functions nest (see
+/// [`AsParent`](crate::AsParent)); [`children`](Self::children) is the manager of its
+/// children, to start child runs by hand. Cloning is cheap; clones are the same run, and a
+/// clone is `'static`, to move into a spawned task. A run with no handlers is a no-op whose
+/// methods return at once.
+///
+/// ```
+/// use std::sync::Arc;
+/// use runtrace_runtime::{CallbackManager, RunKind};
+/// use runtrace_runtime::handlers::RecordingHandler;
+///
+/// let recorder = Arc::new(RecordingHandler::new());
+/// let callbacks = CallbackManager::new().with_handler(recorder.clone());
+///
+/// let llm = callbacks.start_run(RunKind::Llm, "fake_llm", &"Say hello")?;
+/// for token in ["Hel", "lo"] {
+///     llm.on_llm_new_token(token)?;
+/// }
+/// let tool = llm.children().start_run(RunKind::Tool, "spell_check", &"Hello")?; // a child of `llm`
+/// assert_eq!(tool.parent_run_id(), llm.run_id());
+/// tool.end(&true)?;
+/// llm.end(&"Hello")?;
+/// assert_eq!(recorder.events().len(), 6);
+/// # Ok::<(), runtrace_runtime::CallbackError>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct RunManager {
+    /// `None` for a run no handler hears.
+    inner: Option<Arc<RunInner>>,
+}
+
+struct RunInner {
+    /// The manager of this run's children. Its parent is this run's [`RunInfo`], kept there
+    /// only, so that starting a run copies no identity.
+    child: CallbackManager,
+    /// This run's handlers, tags and metadata when they are not its children's (it has
+    /// local ones); `None` when they are.
+    own: Option<Callbacks>,
+    /// Whether a handler that raises stopped the run: its error, if the function then
+    /// fails, is recorded as [`ErrorCause::Stopped`](crate::event::ErrorCause::Stopped).
+    stopped: AtomicBool,
+}
+
+impl RunManager {
+    pub(crate) fn new(child: CallbackManager, own: Option<Callbacks>) -> Self {
+        RunManager { inner: Some(Arc::new(RunInner { child, own, stopped: AtomicBool::new(false) })) }
+    }
+
+    /// Whether a handler that raises asked this run to stop.
+    pub(crate) fn was_stopped(&self) -> bool {
+        self.inner.as_ref().is_some_and(|inner| inner.stopped.load(Ordering::Relaxed))
+    }
+
+    /// The manager of this run's children: the runs it starts are children of this run,
+    /// with its inheritable handlers, tags and metadata. Passing `run` itself to a traced
+    /// function does the same.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::ConsoleHandler;
+    ///
+    /// let callbacks = CallbackManager::new().with_handler(ConsoleHandler::new().with_writer(std::io::sink()));
+    /// let chain = callbacks.start_run(RunKind::Chain, "answer", &())?;
+    /// let tool = chain.children().start_run(RunKind::Tool, "calculator", &"2+2")?;
+    /// assert_eq!(tool.parent_run_id(), chain.run_id());
+    /// # tool.end(&4)?;
+    /// # chain.end(&"4")?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
+    #[must_use]
+    #[inline]
+    pub fn children(&self) -> &CallbackManager {
+        self.inner.as_ref().map_or(&UNHEARD_CHILDREN, |inner| &inner.child)
+    }
+
+    /// The run's handlers, tags and metadata.
+    #[inline]
+    pub(crate) fn callbacks(&self) -> &CallbackSet {
+        match &self.inner {
+            Some(inner) => inner.own.as_ref().unwrap_or(&inner.child.callbacks).get(),
+            None => Callbacks::NONE.get(),
+        }
+    }
+
+    /// A run that no handler hears.
+    ///
+    /// ```
+    /// let run = runtrace_runtime::RunManager::noop();
+    /// assert!(run.run_id().is_none());
+    /// run.on_llm_new_token("ignored")?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
+    #[must_use]
+    pub const fn noop() -> Self {
+        RunManager { inner: None }
+    }
+
+    /// Whether any handler hears this run; `false` for a no-op run.
+    #[must_use]
+    #[inline]
+    pub fn is_recording(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// The run's identity, or `None` for a no-op run.
+    #[must_use]
+    pub fn info(&self) -> Option<&RunInfo> {
+        self.inner.as_ref().and_then(|inner| inner.child.parent.as_ref())
+    }
+
+    /// The run's id; `None` for a no-op run, which draws none.
+    #[must_use]
+    pub fn run_id(&self) -> Option<RunId> {
+        self.info().map(|info| info.run_id)
+    }
+
+    /// The parent run's id; `None` for a root or a no-op run.
+    #[must_use]
+    pub fn parent_run_id(&self) -> Option<RunId> {
+        self.info().and_then(|info| info.parent_run_id)
+    }
+
+    /// The id of the root of this run's tree.
+    #[must_use]
+    pub fn trace_id(&self) -> Option<RunId> {
+        self.info().map(|info| info.trace_id)
+    }
+
+    /// The run's kind, or `None` for a no-op run.
+    #[must_use]
+    pub fn kind(&self) -> Option<RunKind> {
+        self.info().map(|info| info.kind)
+    }
+
+    /// The handlers of this run (its inheritable and local ones).
+    #[must_use]
+    pub fn handlers(&self) -> &[RegisteredHandler] {
+        self.callbacks().handlers()
+    }
+
+    /// The tags of this run.
+    #[must_use]
+    pub fn tags(&self) -> &Tags {
+        self.callbacks().tags()
+    }
+
+    /// The metadata of this run.
+    #[must_use]
+    pub fn metadata(&self) -> &Metadata {
+        self.callbacks().metadata()
+    }
+
+    /// The manager for a child run: this run's inheritable handlers, tags and metadata, this
+    /// run as parent, and `tag` (if any) as a local tag of the child only. As in LangChain,
+    /// the child's tag is not inherited, so grandchildren do not see it.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::ConsoleHandler;
+    ///
+    /// let callbacks = CallbackManager::new().with_handler(ConsoleHandler::new());
+    /// let run = callbacks.start_run(RunKind::Chain, "map", &())?;
+    /// let child = run.get_child("step:1");
+    /// assert_eq!(&child.tags()[..], ["step:1"]);
+    /// assert!(child.inheritable_tags().is_empty());
+    /// assert_eq!(child.parent_run_id(), run.run_id());
+    /// # run.end(&())?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
+    #[must_use]
+    pub fn get_child<'t>(&self, tag: impl Into<Option<&'t str>>) -> CallbackManager {
+        let child = self.children().clone();
+        match tag.into() {
+            // A tag nobody can hear is not worth an allocation.
+            Some(tag) if self.is_recording() => child.with_local_tags([tag]),
+            _ => child,
+        }
+    }
+
+    /// Sends a streamed token.
+    ///
+    /// # Errors
+    ///
+    /// A handler that raises failed: return the error (with `?`) to stop the run.
+    pub fn on_llm_new_token(&self, token: &str) -> Result<(), CallbackError> {
+        self.emit(EventData::NewToken(Cow::Borrowed(token)))
+    }
+
+    /// Sends free text, such as a formatted prompt.
+    ///
+    /// # Errors
+    ///
+    /// A handler that raises failed.
+    pub fn on_text(&self, text: &str) -> Result<(), CallbackError> {
+        self.emit(EventData::Text(Cow::Borrowed(text)))
+    }
+
+    /// Tells that the run retries: `attempt` counts retries from 1.
+    ///
+    /// # Errors
+    ///
+    /// A handler that raises failed.
+    pub fn on_retry(&self, attempt: u32, reason: impl std::fmt::Display) -> Result<(), CallbackError> {
+        if !self.hears(Ignore::RETRIES) {
+            return Ok(());
+        }
+        self.emit(EventData::Retry(Retry { attempt, reason: reason.to_string() }))
+    }
+
+    /// Sends an agent's decision to call a tool.
+    ///
+    /// # Errors
+    ///
+    /// A handler that raises failed.
+    pub fn on_agent_action(&self, action: AgentAction) -> Result<(), CallbackError> {
+        self.emit(EventData::AgentAction(action))
+    }
+
+    /// Sends an agent's final answer.
+    ///
+    /// # Errors
+    ///
+    /// A handler that raises failed.
+    pub fn on_agent_finish(&self, finish: AgentFinish) -> Result<(), CallbackError> {
+        self.emit(EventData::AgentFinish(finish))
+    }
+
+    /// Sends a custom event carrying this run's id.
+    ///
+    /// # Errors
+    ///
+    /// A handler that raises failed.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, EventData, RunKind};
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let recorder = Arc::new(RecordingHandler::new());
+    /// let run = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Chain, "index", &())?;
+    /// run.on_custom_event("progress", &serde_json::json!({"done": 3, "of": 10}))?;
+    /// let events = recorder.events();
+    /// assert!(matches!(&events[1].data, EventData::Custom(c) if c.name == "progress"));
+    /// assert_eq!(Some(events[1].run.run_id), run.run_id());
+    /// # run.end(&())?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
+    pub fn on_custom_event<T>(&self, name: &str, data: &T) -> Result<(), CallbackError>
+    where
+        T: Serialize + ?Sized,
+    {
+        if !self.hears(Ignore::CUSTOM_EVENTS) {
+            return Ok(());
+        }
+        self.emit(EventData::Custom(CustomEvent { name: name.to_owned(), data: record(data) }))
+    }
+
+    /// Whether a handler of this run wants the events `flag` silences, so that making their
+    /// data (the user's `Display` or `Serialize` code) is worth it.
+    pub(crate) fn hears(&self, flag: Ignore) -> bool {
+        self.is_recording() && listens(self.handlers(), flag)
+    }
+
+    /// Sends `data` to the run's handlers that want it.
+    pub(crate) fn emit(&self, data: EventData<'_>) -> Result<(), CallbackError> {
+        let Some(info) = self.info() else {
+            return Ok(());
+        };
+        let flag = Ignore::for_event(info.kind, &data);
+        let handlers = self.handlers();
+        if !listens(handlers, flag) {
+            return Ok(());
+        }
+        let stopped = self.inner.as_ref().map(|inner| &inner.stopped);
+        dispatch(handlers, flag, &Event::new(info, data), stopped)
+    }
+
+    /// Waits until the background handlers of this run have handled every event it
+    /// emitted so far. See also the process-wide [`flush`](crate::flush).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// runtrace_runtime::RunManager::noop().flush().await;
+    /// # }
+    /// ```
+    pub async fn flush(&self) {
+        for handler in self.handlers() {
+            handler.flush().await;
+        }
+    }
+}
+
+impl std::fmt::Debug for RunManager {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.info() {
+            Some(info) => f.debug_tuple("RunManager").field(info).finish(),
+            None => f.write_str("RunManager(noop)"),
+        }
+    }
+}

@@ -1,0 +1,360 @@
+//! Distributed tracing: a run's place in its trace, written to HTTP-style headers in one
+//! process and read back in another, where it becomes the parent of the runs started there.
+//!
+//! The headers are LangSmith's: `langsmith-trace` carries the run's dotted order, and the
+//! W3C `baggage` header carries the inheritable tags and metadata as
+//! `langsmith-metadata=<percent-encoded JSON>,langsmith-tags=<percent-encoded comma list>`.
+//! Both are read as untrusted input: bounded in size, parsed strictly, never a panic.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+mod error;
+mod percent;
+
+use serde_json::{Map, Value};
+
+pub use error::HeaderError;
+use percent::{percent_decode, percent_encode};
+
+use super::Tracer;
+use super::dotted_order::parse_segment;
+use crate::event::{RunId, RunInfo, RunKind};
+use crate::run::{CallbackManager, RunManager};
+
+const TRACE_HEADER: &str = TraceContext::TRACE_HEADER;
+const BAGGAGE_HEADER: &str = TraceContext::BAGGAGE_HEADER;
+const MAX_HEADER_LEN: usize = TraceContext::MAX_HEADER_LEN;
+
+/// The most list members a `baggage` header may have (W3C's limit).
+const MAX_BAGGAGE_MEMBERS: usize = 180;
+
+const METADATA_KEY: &str = "langsmith-metadata";
+const TAGS_KEY: &str = "langsmith-tags";
+
+/// A run's place in its trace, as it crosses a process boundary: the run's id, its trace's
+/// id, its dotted order, and the tags and metadata its children inherit.
+///
+/// The sending side gets it from the run ([`TraceContext::from_run`]) and sends
+/// [`to_headers`](Self::to_headers); the receiving side reads it from the request's headers
+/// ([`from_headers`](Self::from_headers)) and starts its runs under it with the manager
+/// `CallbackManager::from(&context)`.
+///
+/// ```
+/// use runtrace_runtime::{CallbackManager, RunKind};
+/// use runtrace_runtime::propagation::TraceContext;
+/// use runtrace_runtime::tracer::{RunCollector, Tracer};
+///
+/// // The client: a traced run calls a service, sending its context along.
+/// let client_tracer = Tracer::new(RunCollector::new());
+/// let callbacks = CallbackManager::new().with_handler(&client_tracer).with_tags(["eval"]);
+/// let chain = callbacks.start_run(RunKind::Chain, "answer", &"2+2?")?;
+/// let headers: Vec<(String, String)> =
+///     TraceContext::from_run(&chain)?.to_headers().into_iter().map(|(name, value)| (name.to_owned(), value)).collect();
+///
+/// // The service, in another process: its run joins the client's trace.
+/// let parent = TraceContext::from_headers(headers)?;
+/// let server = RunCollector::new();
+/// let callbacks = CallbackManager::from(&parent).with_handler(Tracer::new(server.clone()));
+/// callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+///
+/// let tool = &server.trees()[0];
+/// assert_eq!(tool.parent_run_id, chain.run_id());
+/// assert_eq!(Some(tool.trace_id), chain.trace_id());
+/// assert!(tool.dotted_order.starts_with(parent.dotted_order()));
+/// assert_eq!(tool.tags, ["eval"]);
+/// # chain.end(&4)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct TraceContext {
+    run_id: RunId,
+    trace_id: RunId,
+    parent_run_id: Option<RunId>,
+    dotted_order: Arc<str>,
+    tags: Vec<String>,
+    metadata: Map<String, Value>,
+}
+
+impl TraceContext {
+    /// The header carrying the dotted order of the parent run.
+    pub const TRACE_HEADER: &'static str = "langsmith-trace";
+
+    /// The W3C baggage header, carrying inheritable tags and metadata.
+    pub const BAGGAGE_HEADER: &'static str = "baggage";
+
+    /// The longest `langsmith-trace` or `baggage` value accepted, in bytes (W3C's baggage
+    /// limit).
+    pub const MAX_HEADER_LEN: usize = 8192;
+
+    /// Reads the context from request headers: `(name, value)` pairs, names matched without
+    /// regard to case (HTTP's rule), several `baggage` headers joined as one. Baggage
+    /// members other than runtrace's (another vendor's) are passed over.
+    ///
+    /// # Errors
+    ///
+    /// A [`HeaderError`] saying what is missing, too long or malformed.
+    ///
+    /// ```
+    /// use runtrace_runtime::propagation::TraceContext;
+    ///
+    /// let root = "20240506T070809123456Z0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10";
+    /// let headers = [
+    ///     ("Langsmith-Trace", root),
+    ///     ("baggage", "langsmith-tags=eval%2Cprod,vendor=x;prop"),
+    /// ];
+    /// let context = TraceContext::from_headers(headers)?;
+    /// assert_eq!(context.run_id().to_string(), "0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10");
+    /// assert_eq!(context.trace_id(), context.run_id());
+    /// assert_eq!(context.tags(), ["eval", "prod"]);
+    /// # Ok::<(), runtrace_runtime::propagation::HeaderError>(())
+    /// ```
+    pub fn from_headers<I, K, V>(headers: I) -> Result<TraceContext, HeaderError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut trace: Option<String> = None;
+        let mut baggage = String::new();
+        for (name, value) in headers {
+            let (name, value) = (name.as_ref().trim(), value.as_ref());
+            if name.eq_ignore_ascii_case(TRACE_HEADER) {
+                check_len(TRACE_HEADER, value.len())?;
+                if trace.is_some() {
+                    return Err(HeaderError::RepeatedTrace);
+                }
+                trace = Some(value.to_owned());
+            } else if name.eq_ignore_ascii_case(BAGGAGE_HEADER) {
+                check_len(BAGGAGE_HEADER, baggage.len() + 1 + value.len())?;
+                if !baggage.is_empty() {
+                    baggage.push(',');
+                }
+                baggage.push_str(value);
+            }
+        }
+        let mut context = TraceContext::from_dotted_order(trace.as_deref().unwrap_or(""))?;
+        context.read_baggage(&baggage)?;
+        Ok(context)
+    }
+
+    /// The context of the run with this dotted order, with no tags or metadata: what
+    /// `langsmith-trace` alone says.
+    ///
+    /// # Errors
+    ///
+    /// [`HeaderError::MissingTrace`] for an empty string, else as [`from_headers`](Self::from_headers).
+    ///
+    /// ```
+    /// let root = "20240506T070809123456Z0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10";
+    /// let child = format!("{root}.20240506T070809123999Z5f0e52a4-8a8e-4d6b-b1a4-6f4f5b4b2d77");
+    /// let context = runtrace_runtime::propagation::TraceContext::from_dotted_order(&child)?;
+    /// assert_eq!(context.parent_run_id().unwrap().to_string(), "0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10");
+    /// # Ok::<(), runtrace_runtime::propagation::HeaderError>(())
+    /// ```
+    pub fn from_dotted_order(dotted_order: &str) -> Result<TraceContext, HeaderError> {
+        check_len(TRACE_HEADER, dotted_order.len())?;
+        let dotted_order = dotted_order.trim_matches([' ', '\t']);
+        if dotted_order.is_empty() {
+            return Err(HeaderError::MissingTrace);
+        }
+        let mut ids = Vec::new();
+        let mut seen = HashSet::new();
+        for (index, segment) in dotted_order.split('.').enumerate() {
+            let id = parse_segment(segment).map_err(|problem| HeaderError::InvalidTrace { segment: index, problem })?;
+            if !seen.insert(id) {
+                return Err(HeaderError::RepeatedRunId { segment: index });
+            }
+            ids.push(id);
+        }
+        let (Some(&trace_id), Some(&run_id)) = (ids.first(), ids.last()) else {
+            return Err(HeaderError::MissingTrace);
+        };
+        let parent_run_id = ids.len().checked_sub(2).map(|index| ids[index]);
+        Ok(TraceContext {
+            run_id,
+            trace_id,
+            parent_run_id,
+            dotted_order: dotted_order.into(),
+            tags: Vec::new(),
+            metadata: Map::new(),
+        })
+    }
+
+    fn read_baggage(&mut self, baggage: &str) -> Result<(), HeaderError> {
+        let members = baggage.split(',').map(|member| member.trim_matches([' ', '\t'])).filter(|m| !m.is_empty());
+        for (index, member) in members.enumerate() {
+            if index >= MAX_BAGGAGE_MEMBERS {
+                return Err(HeaderError::TooManyBaggageMembers { max: MAX_BAGGAGE_MEMBERS });
+            }
+            // W3C members may carry `;properties` after the value; runtrace sets none.
+            let entry = member.split(';').next().unwrap_or_default();
+            let Some((key, value)) = entry.split_once('=') else {
+                return Err(HeaderError::MalformedBaggage { member: index });
+            };
+            match key.trim_matches([' ', '\t']) {
+                METADATA_KEY => {
+                    let json = percent_decode(value.trim()).ok_or(HeaderError::BadEncoding { key: METADATA_KEY })?;
+                    match serde_json::from_str(&json) {
+                        Ok(Value::Object(metadata)) => self.metadata = metadata,
+                        Ok(_) => return Err(HeaderError::InvalidMetadata { source: None }),
+                        Err(error) => return Err(HeaderError::InvalidMetadata { source: Some(error) }),
+                    }
+                }
+                TAGS_KEY => {
+                    let tags = percent_decode(value.trim()).ok_or(HeaderError::BadEncoding { key: TAGS_KEY })?;
+                    self.tags = tags.split(',').filter(|tag| !tag.is_empty()).map(str::to_owned).collect();
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The headers to send: `langsmith-trace`, and `baggage` when there are tags or
+    /// metadata. Tags are joined with commas, as LangSmith does, so a tag that contains a
+    /// comma arrives as several.
+    ///
+    /// ```
+    /// let root = "20240506T070809123456Z0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10";
+    /// let context = runtrace_runtime::propagation::TraceContext::from_dotted_order(root)?;
+    /// assert_eq!(context.to_headers(), [("langsmith-trace", root.to_owned())]);
+    /// # Ok::<(), runtrace_runtime::propagation::HeaderError>(())
+    /// ```
+    #[must_use]
+    pub fn to_headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = vec![(TRACE_HEADER, self.dotted_order.to_string())];
+        let mut baggage = Vec::new();
+        if !self.metadata.is_empty() {
+            let json = Value::Object(self.metadata.clone()).to_string();
+            baggage.push(format!("{METADATA_KEY}={}", percent_encode(&json)));
+        }
+        if !self.tags.is_empty() {
+            baggage.push(format!("{TAGS_KEY}={}", percent_encode(&self.tags.join(","))));
+        }
+        if !baggage.is_empty() {
+            headers.push((BAGGAGE_HEADER, baggage.join(",")));
+        }
+        headers
+    }
+
+    /// The run this context belongs to: the remote parent.
+    #[must_use]
+    pub fn run_id(&self) -> RunId {
+        self.run_id
+    }
+
+    /// The id of its trace's root.
+    #[must_use]
+    pub fn trace_id(&self) -> RunId {
+        self.trace_id
+    }
+
+    /// The id of its own parent, if it is not the root.
+    #[must_use]
+    pub fn parent_run_id(&self) -> Option<RunId> {
+        self.parent_run_id
+    }
+
+    /// Its dotted order, which its children's extend.
+    #[must_use]
+    pub fn dotted_order(&self) -> &str {
+        &self.dotted_order
+    }
+
+    /// The tags its children inherit.
+    #[must_use]
+    pub fn tags(&self) -> &[String] {
+        &self.tags
+    }
+
+    /// The metadata its children inherit.
+    #[must_use]
+    pub fn metadata(&self) -> &Map<String, Value> {
+        &self.metadata
+    }
+}
+
+fn check_len(header: &'static str, len: usize) -> Result<(), HeaderError> {
+    if len > MAX_HEADER_LEN {
+        return Err(HeaderError::TooLong { header, len, max: MAX_HEADER_LEN });
+    }
+    Ok(())
+}
+
+impl TraceContext {
+    /// The place of `run` in its trace, to continue the trace in another process. Its
+    /// dotted order comes from a [`Tracer`] among the run's handlers (the first that holds
+    /// it), so ask while the run is going.
+    ///
+    /// # Errors
+    ///
+    /// [`HeaderError::NotRecording`] for a run with no handlers, [`HeaderError::Untraced`]
+    /// when no tracer holds the run.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::propagation::TraceContext;
+    /// use runtrace_runtime::tracer::{RunCollector, Tracer};
+    ///
+    /// let callbacks = CallbackManager::new().with_handler(Tracer::new(RunCollector::new()));
+    /// let run = callbacks.start_run(RunKind::Chain, "answer", &())?;
+    /// let context = TraceContext::from_run(&run)?;
+    /// assert_eq!(Some(context.run_id()), run.run_id());
+    /// assert_eq!(context.to_headers()[0].0, "langsmith-trace");
+    /// # run.end(&())?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_run(run: &RunManager) -> Result<TraceContext, HeaderError> {
+        let info = run.info().ok_or(HeaderError::NotRecording)?;
+        let placement = Tracer::holding(run.handlers())
+            .find_map(|tracer| tracer.core.placement(info.run_id, info.trace_id))
+            .ok_or(HeaderError::Untraced { run_id: info.run_id })?;
+        let children = run.children();
+        Ok(TraceContext {
+            run_id: info.run_id,
+            trace_id: placement.trace_id,
+            parent_run_id: placement.parent_run_id,
+            dotted_order: placement.dotted_order.into(),
+            tags: children.inheritable_tags().to_vec(),
+            metadata: children.inheritable_metadata().to_map(),
+        })
+    }
+}
+
+/// A manager whose runs are children of the run of another process, read from headers: they
+/// get its id as parent id, its trace id, dotted orders that extend its own, and its tags and
+/// metadata as inheritable ones. Add handlers to it as to any manager. Trace scopes and
+/// `RUNTRACE_TRACE` treat such runs as roots, the first of their tree in this process.
+///
+/// ```
+/// use runtrace_runtime::{CallbackManager, RunKind};
+/// use runtrace_runtime::handlers::ConsoleHandler;
+/// use runtrace_runtime::propagation::TraceContext;
+///
+/// let parent = TraceContext::from_dotted_order("20240506T070809123456Z0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10")?;
+/// let callbacks = CallbackManager::from(&parent).with_handler(ConsoleHandler::new().with_writer(std::io::sink()));
+/// let run = callbacks.start_run(RunKind::Chain, "serve", &())?;
+/// assert_eq!(run.parent_run_id(), Some(parent.run_id()));
+/// assert_eq!(run.trace_id(), Some(parent.trace_id()));
+/// # run.end(&())?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl From<&TraceContext> for CallbackManager {
+    fn from(parent: &TraceContext) -> CallbackManager {
+        let grandparent_order = parent.dotted_order.rsplit_once('.').map(|(before, _)| Arc::from(before));
+        let info = RunInfo {
+            run_id: parent.run_id,
+            parent_run_id: parent.parent_run_id,
+            trace_id: parent.trace_id,
+            kind: RunKind::Chain,
+            name: Cow::Borrowed("remote parent"),
+            parent_dotted_order: grandparent_order,
+        };
+        CallbackManager::new()
+            .with_remote_parent(info, Arc::clone(&parent.dotted_order))
+            .with_tags(&parent.tags)
+            .with_metadata(parent.metadata.iter().map(|(k, v)| (k.clone(), v.clone())))
+    }
+}

@@ -1,0 +1,170 @@
+//! How the error of an `Err` is recorded: rendered with `Display` (the default, or
+//! `err(Display)`) or `Debug` (`err(Debug)`), with the error's Rust type.
+
+use std::io;
+use std::sync::Arc;
+
+use crate::common::{recording, recording_ignoring, the_error};
+use runtrace::event::ErrorCause;
+use runtrace::prelude::*;
+
+#[derive(Debug, thiserror::Error)]
+enum ToolError {
+    #[error("the calculator cannot parse `{input}`")]
+    Parse { input: String },
+}
+
+#[traced_run(kind = "tool")]
+fn by_default(input: String) -> Result<f64, ToolError> {
+    input.parse().map_err(|_| ToolError::Parse { input })
+}
+
+#[traced_run(kind = "tool", err(Display))]
+fn by_display(input: String) -> Result<f64, ToolError> {
+    input.parse().map_err(|_| ToolError::Parse { input })
+}
+
+#[traced_run(kind = "tool", err(Debug))]
+fn by_debug(input: String) -> Result<f64, ToolError> {
+    input.parse().map_err(|_| ToolError::Parse { input })
+}
+
+#[traced_run(kind = "tool", err(Debug))]
+async fn by_debug_later(input: String) -> Result<f64, ToolError> {
+    tokio::task::yield_now().await;
+    input.parse().map_err(|_| ToolError::Parse { input })
+}
+
+#[test]
+fn error_is_rendered_with_display_by_default() {
+    let (recorder, callbacks) = recording();
+
+    assert!(by_default("two".into(), &callbacks).is_err());
+
+    let error = the_error(&recorder);
+    assert_eq!(error.message, "the calculator cannot parse `two`");
+    assert_eq!(error.cause, ErrorCause::Returned);
+}
+
+#[test]
+fn err_display_renders_like_the_default() {
+    let (recorder, callbacks) = recording();
+
+    assert!(by_display("two".into(), &callbacks).is_err());
+
+    assert_eq!(the_error(&recorder).message, "the calculator cannot parse `two`");
+}
+
+#[test]
+fn err_debug_renders_with_debug() {
+    let (recorder, callbacks) = recording();
+
+    assert!(by_debug("two".into(), &callbacks).is_err());
+
+    assert_eq!(the_error(&recorder).message, r#"Parse { input: "two" }"#);
+}
+
+#[tokio::test]
+async fn err_debug_renders_with_debug_in_async_fns() {
+    let (recorder, callbacks) = recording();
+
+    assert!(by_debug_later("two".into(), &callbacks).await.is_err());
+
+    assert_eq!(the_error(&recorder).message, r#"Parse { input: "two" }"#);
+}
+
+#[test]
+fn the_errors_rust_type_is_recorded() {
+    let (recorder, callbacks) = recording();
+
+    assert!(by_default("two".into(), &callbacks).is_err());
+
+    let error = the_error(&recorder);
+    assert_eq!(error.type_name.as_deref(), Some(std::any::type_name::<ToolError>()));
+    assert!(error.type_name.as_deref().is_some_and(|name| name.ends_with("ToolError")));
+}
+
+#[traced_run]
+fn open_file(path: String) -> io::Result<String> {
+    Err(io::Error::new(io::ErrorKind::NotFound, format!("{path} is missing")))
+}
+
+#[traced_run(err(Debug))]
+fn string_error(text: String) -> Result<u8, String> {
+    Err(format!("no number in {text}"))
+}
+
+#[traced_run]
+fn boxed_error(text: String) -> Result<u8, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(text.parse::<u8>()?)
+}
+
+#[test]
+fn type_and_message_of_std_and_boxed_errors_are_recorded() {
+    let (recorder, callbacks) = recording();
+    assert!(open_file("app.toml".into(), &callbacks).is_err());
+    let error = the_error(&recorder);
+    assert_eq!(error.message, "app.toml is missing");
+    assert_eq!(error.type_name.as_deref(), Some(std::any::type_name::<io::Error>()));
+
+    let (recorder, callbacks) = recording();
+    assert!(string_error("x".into(), &callbacks).is_err());
+    let error = the_error(&recorder);
+    assert_eq!(error.message, r#""no number in x""#);
+    assert_eq!(error.type_name.as_deref(), Some(std::any::type_name::<String>()));
+
+    let (recorder, callbacks) = recording();
+    assert!(boxed_error("x".into(), &callbacks).is_err());
+    let error = the_error(&recorder);
+    assert_eq!(error.message, "invalid digit found in string");
+    assert_eq!(error.type_name.as_deref(), Some(std::any::type_name::<Box<dyn std::error::Error + Send + Sync>>()));
+}
+
+#[test]
+fn ok_of_a_fn_with_err_option_ends_normally() {
+    let (recorder, callbacks) = recording();
+
+    assert_eq!(by_debug("2.5".into(), &callbacks).ok(), Some(2.5));
+
+    assert_eq!(recorder.event_types(), [runtrace::event::EventType::Start, runtrace::event::EventType::End]);
+}
+
+/// An error that counts how often it is rendered.
+#[derive(Debug)]
+struct Counted(Arc<std::sync::atomic::AtomicUsize>);
+
+impl std::fmt::Display for Counted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        f.write_str("counted")
+    }
+}
+
+#[traced_run(kind = "tool", skip(renders))]
+fn fails(renders: Arc<std::sync::atomic::AtomicUsize>) -> Result<(), Counted> {
+    Err(Counted(renders))
+}
+
+#[test]
+fn error_is_rendered_once_when_heard_and_never_without_handlers() {
+    let renders = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (recorder, callbacks) = recording();
+
+    assert!(fails(renders.clone(), CallbackManager::none()).is_err());
+    assert_eq!(renders.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    assert!(fails(renders.clone(), &callbacks).is_err());
+    assert_eq!(renders.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(the_error(&recorder).message, "counted");
+}
+
+#[test]
+fn error_is_never_rendered_for_a_handler_that_ignores_the_runs_kind() {
+    let renders = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (chains_only, callbacks) = recording_ignoring(runtrace::handlers::Ignore::TOOL);
+
+    assert!(fails(renders.clone(), &callbacks).is_err());
+
+    assert!(chains_only.is_empty());
+    assert_eq!(renders.load(std::sync::atomic::Ordering::SeqCst), 0);
+}

@@ -1,0 +1,302 @@
+#![deny(warnings, clippy::all, clippy::pedantic)]
+//! Every option and form of `#[traced_run]`, compiled under `clippy::pedantic` and run: the
+//! expansion raises no lint of its own, and what it records is checked through a
+//! `RecordingHandler`.
+
+use std::io;
+use std::sync::Arc;
+
+use runtrace::event::{EventType, RunInfo};
+use runtrace::prelude::*;
+use serde_json::{Value, json};
+
+/// An error type that converts from `CallbackError`, so a raising handler can stop the run.
+#[derive(Debug, thiserror::Error)]
+enum ToolError {
+    #[error("cannot divide {0} by zero")]
+    DivisionByZero(f64),
+    #[error(transparent)]
+    Callback(#[from] CallbackError),
+}
+
+/// An error type that only has `Debug`.
+#[derive(Debug)]
+struct Refusal {
+    reason: &'static str,
+}
+
+/// Re-exports runtrace under another name, for `crate = ...`.
+mod deps {
+    pub use runtrace as tracing_kit;
+}
+
+#[traced_run(kind = "tool", name = "calculator", tags("math", "fast"), metadata(precision = 2, unit = "none"))]
+fn divide(a: f64, b: f64) -> Result<f64, ToolError> {
+    if b == 0.0 {
+        return Err(ToolError::DivisionByZero(a));
+    }
+    Ok(a / b)
+}
+
+#[traced_run(kind = "llm", skip(api_key), redact(prompt), err(Debug))]
+async fn complete(prompt: String, api_key: String, run: &RunManager) -> Result<String, Refusal> {
+    if api_key.is_empty() {
+        return Err(Refusal { reason: "no key" });
+    }
+    for token in prompt.split(' ') {
+        run.on_llm_new_token(token).map_err(|_| Refusal { reason: "stopped" })?;
+    }
+    Ok(prompt.to_uppercase())
+}
+
+#[traced_run(kind = "retriever", skip_all, redact_output)]
+fn search(query: &str, limit: usize) -> Vec<String> {
+    query.split(' ').take(limit).map(str::to_owned).collect()
+}
+
+#[traced_run(kind = "parser", skip_output, err(Display))]
+fn read_config(path: &str) -> io::Result<String> {
+    if path.is_empty() {
+        return Err(io::Error::new(io::ErrorKind::NotFound, "empty path"));
+    }
+    Ok(path.to_owned())
+}
+
+#[traced_run(kind = "parser")]
+fn parse_sum(text: &str) -> Result<u32, std::num::ParseIntError> {
+    let mut sum = 0;
+    for part in text.split('+') {
+        sum += part.trim().parse::<u32>()?;
+    }
+    Ok(sum)
+}
+
+#[traced_run(kind = "parser")]
+fn first_word(text: &str) -> &str {
+    text.split_whitespace().next().unwrap_or_default()
+}
+
+#[traced_run(kind = "embedding")]
+fn embed<T>(items: &[T], scale: impl Into<f64> + serde::Serialize + Sync) -> Vec<f64>
+where
+    T: AsRef<str> + serde::Serialize + Sync,
+{
+    let scale = scale.into();
+    items.iter().map(|item| f64::from(u32::try_from(item.as_ref().len()).unwrap_or(u32::MAX)) * scale).collect()
+}
+
+#[traced_run(kind = "prompt")]
+fn configured(always: u8, #[cfg(any())] never: String, #[cfg(not(any()))] present: u8) -> u8 {
+    always + present
+}
+
+#[traced_run(kind = "custom", metadata(r#type = "raw"))]
+fn r#match(r#type: u8) -> u8 {
+    r#type
+}
+
+#[traced_run(kind = "tool", crate = deps::tracing_kit)]
+fn through_reexport(x: u8, run: &deps::tracing_kit::RunManager) -> u8 {
+    assert!(run.is_recording());
+    x
+}
+
+#[traced_run(kind = "llm", skip_output)]
+async fn deferred(n: u32) -> impl Future<Output = u32> {
+    async move { n * 2 }
+}
+
+// A one-line body, as `fn_single_line` formats it: the braces are the user's, not needless.
+#[rustfmt::skip]
+#[traced_run(kind = "tool")]
+async fn one_line(x: u8) -> u8 { x + 1 }
+
+#[traced_run(kind = "tool")]
+fn unit_return(x: u8) {
+    assert_eq!(x, 1);
+}
+
+/// A tool behind `Box<dyn Tool>`.
+trait Tool: Send + Sync {
+    #[traced_run]
+    fn call(&self, input: &str, run: &RunManager) -> Result<String, ToolError>;
+}
+
+struct Echo;
+
+impl Tool for Echo {
+    #[traced_run(kind = "tool", name = "echo")]
+    fn call(&self, input: &str, run: &RunManager) -> Result<String, ToolError> {
+        run.on_text(input)?;
+        Ok(input.to_owned())
+    }
+}
+
+/// A chain with constructor callbacks and a verbosity switch.
+struct Agent {
+    steps: u32,
+    verbose: bool,
+    callbacks: CallbackManager,
+}
+
+impl Agent {
+    #[traced_run(kind = "agent", skip(tools), callbacks = self.callbacks, verbose = self.verbose)]
+    fn step(&mut self, tools: &[Box<dyn Tool>], input: &str, run: &RunManager) -> Result<Vec<String>, ToolError> {
+        self.steps += 1;
+        tools.iter().map(|tool| tool.call(input, run)).collect()
+    }
+
+    #[traced_run(kind = "chain")]
+    async fn plan(&self, goal: String, run: &RunManager) -> Result<String, ToolError> {
+        let half = divide(f64::from(self.steps), 2.0, run)?;
+        Ok(format!("{goal} in {half} steps"))
+    }
+
+    #[traced_run(kind = "chain", skip_output)]
+    fn finish(self) -> u32 {
+        self.steps
+    }
+}
+
+fn recording() -> (Arc<RecordingHandler>, CallbackManager) {
+    let recorder = Arc::new(RecordingHandler::new());
+    let callbacks = CallbackManager::new().with_handler(recorder.clone());
+    (recorder, callbacks)
+}
+
+fn names(recorder: &RecordingHandler) -> Vec<String> {
+    recorder.runs().into_iter().map(|run: RunInfo| run.name.into_owned()).collect()
+}
+
+/// The inputs, tags and metadata of each start event, and the outputs of each end event.
+fn starts(recorder: &RecordingHandler) -> Vec<(Value, Vec<String>, Value)> {
+    recorder
+        .events()
+        .iter()
+        .filter_map(|event| match &event.data {
+            EventData::Start(start) => Some((
+                start.inputs.get().clone(),
+                start.tags.iter().map(ToString::to_string).collect(),
+                serde_json::to_value(&start.metadata).unwrap_or_default(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn ends(recorder: &RecordingHandler) -> Vec<Value> {
+    recorder
+        .events()
+        .iter()
+        .filter_map(|event| match &event.data {
+            EventData::End(end) => Some(end.outputs.get().clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn errors(recorder: &RecordingHandler) -> Vec<String> {
+    recorder
+        .events()
+        .iter()
+        .filter_map(|event| match &event.data {
+            EventData::Error(error) => Some(error.message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn name_tags_and_metadata_are_recorded() {
+    let (recorder, callbacks) = recording();
+    assert!(matches!(divide(1.0, 0.0, &callbacks), Err(ToolError::DivisionByZero(_))));
+    assert_eq!(names(&recorder), ["calculator"]);
+    let (inputs, tags, metadata) = &starts(&recorder)[0];
+    assert_eq!(*inputs, json!({"a": 1.0, "b": 0.0}));
+    assert_eq!(*tags, ["math", "fast"]);
+    assert_eq!(*metadata, json!({"precision": 2, "unit": "none"}));
+    assert_eq!(errors(&recorder), ["cannot divide 1 by zero"]);
+}
+
+#[test]
+fn skip_redact_and_err_debug_shape_the_record() {
+    let (recorder, callbacks) = recording();
+    let reply = futures::executor::block_on(complete("hi there".into(), "k".into(), &callbacks));
+    assert_eq!(reply.ok().as_deref(), Some("HI THERE"));
+    let refused = futures::executor::block_on(complete("x".into(), String::new(), &callbacks));
+    assert_eq!(refused.err().map(|refusal| refusal.reason), Some("no key"));
+
+    assert_eq!(starts(&recorder)[0].0, json!({"prompt": "[REDACTED]"}));
+    assert_eq!(ends(&recorder), [json!("HI THERE")]);
+    assert_eq!(errors(&recorder), [r#"Refusal { reason: "no key" }"#]);
+    let tokens = recorder.event_types().iter().filter(|kind| **kind == EventType::NewToken).count();
+    assert_eq!(tokens, 2);
+}
+
+#[test]
+fn skip_all_redact_output_and_skip_output_hide_values() {
+    let (recorder, callbacks) = recording();
+    assert_eq!(search("a b c", 2, &callbacks), ["a", "b"]);
+    assert_eq!(read_config("app.toml", &callbacks).ok().as_deref(), Some("app.toml"));
+    assert!(read_config("", &callbacks).is_err());
+
+    assert_eq!(starts(&recorder)[0].0, json!({}));
+    assert_eq!(ends(&recorder), [json!("[REDACTED]"), Value::Null]);
+    assert_eq!(errors(&recorder), ["empty path"]);
+}
+
+#[test]
+fn question_mark_early_return_lifetimes_generics_and_cfg() {
+    let (recorder, callbacks) = recording();
+    assert_eq!(parse_sum("1 + 2", &callbacks).ok(), Some(3));
+    assert!(parse_sum("1 + x", &callbacks).is_err());
+    assert_eq!(first_word("hello world", &callbacks), "hello");
+    assert_eq!(embed(&["ab", "c"], 2.0_f32, &callbacks), [4.0, 2.0]);
+    assert_eq!(configured(1, 2, &callbacks), 3);
+    assert_eq!(r#match(7, &callbacks), 7);
+    unit_return(1, &callbacks);
+    assert_eq!(futures::executor::block_on(futures::executor::block_on(deferred(2, &callbacks))), 4);
+    assert_eq!(futures::executor::block_on(one_line(1, &callbacks)), 2);
+
+    assert_eq!(
+        names(&recorder),
+        ["parse_sum", "parse_sum", "first_word", "embed", "configured", "match", "unit_return", "deferred", "one_line"]
+    );
+    let starts = starts(&recorder);
+    assert_eq!(starts[3].0, json!({"items": ["ab", "c"], "scale": 2.0}));
+    assert_eq!(starts[4].0, json!({"always": 1, "present": 2}));
+    assert_eq!(starts[5].0, json!({"type": 7}));
+    assert_eq!(starts[5].2, json!({"type": "raw"}));
+    assert_eq!(
+        ends(&recorder),
+        [json!(3), json!("hello"), json!([4.0, 2.0]), json!(3), json!(7), Value::Null, Value::Null, json!(2)]
+    );
+}
+
+#[test]
+fn crate_override_reaches_the_runtime_through_the_reexport() {
+    let (recorder, callbacks) = recording();
+    assert_eq!(through_reexport(4, &callbacks), 4);
+    assert_eq!(names(&recorder), ["through_reexport"]);
+}
+
+#[test]
+fn methods_trait_objects_and_constructor_callbacks() {
+    let (request, callbacks) = recording();
+    let constructor = Arc::new(RecordingHandler::new());
+    let mut agent =
+        Agent { steps: 0, verbose: false, callbacks: CallbackManager::new().with_handler(constructor.clone()) };
+    let tools: Vec<Box<dyn Tool>> = vec![Box::new(Echo)];
+
+    assert_eq!(agent.step(&tools, "hi", &callbacks).ok(), Some(vec!["hi".to_owned()]));
+    let plan = futures::executor::block_on(agent.plan("ship".into(), &callbacks));
+    assert_eq!(plan.ok().as_deref(), Some("ship in 0.5 steps"));
+    assert_eq!(agent.finish(&callbacks), 1);
+
+    assert_eq!(names(&request), ["Agent::step", "echo", "Agent::plan", "calculator", "Agent::finish"]);
+    // Constructor callbacks are local: they hear the agent's own run, not its children.
+    assert_eq!(names(&constructor), ["Agent::step"]);
+    let runs = request.runs();
+    assert_eq!(runs[1].parent_run_id, Some(runs[0].run_id));
+    assert_eq!(runs[3].parent_run_id, Some(runs[2].run_id));
+}

@@ -1,0 +1,341 @@
+//! Handler faults: a handler that fails or panics is reported once and the run goes on; a
+//! handler that opted in to raising stops the run with an error the caller can match on.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::common::{Faulty, Warning, the_error, with_warnings};
+use runtrace::event::{ErrorCause, EventType};
+use runtrace::handlers::{HandlerResult, RecordingHandler};
+use runtrace::{CallbackError, CallbackHandler, CallbackManager, Event, EventData, RunKind};
+
+fn warnings_from<'w>(warnings: &'w [Warning], handler: &str) -> Vec<&'w Warning> {
+    warnings.iter().filter(|warning| warning.handler.as_deref() == Some(handler)).collect()
+}
+
+/// A streaming model call, the way a traced function makes one: it streams, adds a note, and
+/// returns its output.
+fn fake_llm(callbacks: &CallbackManager) -> Result<String, CallbackError> {
+    let run = callbacks.start_run(RunKind::Llm, "fake_llm", &"Say hello")?;
+    for token in ["Hel", "lo"] {
+        run.on_llm_new_token(token)?;
+    }
+    run.on_text("done streaming")?;
+    let output = "Hello".to_owned();
+    run.end(&output)?;
+    Ok(output)
+}
+
+#[test]
+fn failing_and_panicking_handlers_are_reported_once_each_and_the_run_goes_on() {
+    let recorder = Arc::new(RecordingHandler::new());
+    // Neither faulty handler opts in to raising.
+    let callbacks = CallbackManager::new()
+        .with_handler(Faulty::fails_at("fails-on-tokens", [EventType::NewToken], "cannot store the token"))
+        .with_handler(Faulty::panics_at("panics-on-text", [EventType::Text], "the text sink is gone"))
+        .with_handler(recorder.clone());
+
+    let (output, warnings) = with_warnings(|| fake_llm(&callbacks));
+
+    assert_eq!(output.expect("faults of handlers that do not raise never stop the run"), "Hello");
+    assert_eq!(
+        recorder.event_types(),
+        [EventType::Start, EventType::NewToken, EventType::NewToken, EventType::Text, EventType::End],
+        "the handler after the faulty ones saw every event"
+    );
+    assert_eq!(warnings.len(), 3, "{warnings:?}");
+    assert_eq!(warnings_from(&warnings, "fails-on-tokens").len(), 2, "one warning per failed token: {warnings:?}");
+    assert_eq!(warnings_from(&warnings, "panics-on-text").len(), 1, "{warnings:?}");
+}
+
+/// Fails on the start of a run, once, without opting in to raising.
+fn fails_on_start() -> Faulty {
+    Faulty::fails_at("fails-on-start", [EventType::Start], "cannot reach the collector")
+}
+
+#[test]
+fn handler_that_errs_once_and_one_that_panics_once_give_exactly_one_warning_each() {
+    let recorder = Arc::new(RecordingHandler::new());
+    // The recorder first, then the faulty handlers, then the recorder's twin after them.
+    let after = Arc::new(RecordingHandler::new());
+    let callbacks = CallbackManager::new()
+        .with_handler(recorder.clone())
+        .with_handler(fails_on_start())
+        .with_handler(Faulty::panics_at("panics-on-end", [EventType::End], "the exporter crashed"))
+        .with_handler(after.clone());
+
+    let (output, warnings) = with_warnings(|| fake_llm(&callbacks));
+
+    assert_eq!(output.expect("the run completes"), "Hello");
+    for seen in [&recorder, &after] {
+        assert_eq!(seen.len(), 5, "every event reached the healthy handlers");
+        assert!(matches!(&seen.events()[4].data, EventData::End(end) if end.outputs.get() == "Hello"));
+    }
+    let fails = warnings_from(&warnings, "fails-on-start");
+    let panics = warnings_from(&warnings, "panics-on-end");
+    assert_eq!((fails.len(), panics.len(), warnings.len()), (1, 1, 2), "{warnings:?}");
+}
+
+#[test]
+fn warning_names_the_handler_and_says_the_run_goes_on() {
+    let callbacks = CallbackManager::new().with_handler(fails_on_start());
+    let (output, warnings) = with_warnings(|| fake_llm(&callbacks));
+    assert!(output.is_ok());
+    let [warning] = &warnings[..] else { panic!("expected one warning, got {warnings:?}") };
+    assert_eq!(warning.handler.as_deref(), Some("fails-on-start"));
+    assert!(warning.message.contains("goes on"), "{warning:?}");
+}
+
+/// The error a token-budget handler stops a run with.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("token budget of {limit} exceeded")]
+struct BudgetExceeded {
+    limit: usize,
+}
+
+/// Stops runs: refuses every start, or every token past `limit`.
+struct TokenBudget {
+    limit: usize,
+    refuse_start: bool,
+    seen: Mutex<usize>,
+}
+
+impl TokenBudget {
+    fn refusing_starts() -> Self {
+        TokenBudget { limit: 0, refuse_start: true, seen: Mutex::new(0) }
+    }
+
+    fn of(limit: usize) -> Self {
+        TokenBudget { limit, refuse_start: false, seen: Mutex::new(0) }
+    }
+}
+
+impl CallbackHandler for TokenBudget {
+    fn on_run_start(&self, _event: &Event<'_>, _start: &runtrace::event::RunStart<'_>) -> HandlerResult {
+        if self.refuse_start {
+            return Err(Box::new(BudgetExceeded { limit: self.limit }));
+        }
+        Ok(())
+    }
+
+    fn on_llm_new_token(&self, _event: &Event<'_>, _token: &str) -> HandlerResult {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        *seen += 1;
+        if *seen > self.limit {
+            return Err(Box::new(BudgetExceeded { limit: self.limit }));
+        }
+        Ok(())
+    }
+
+    fn raise_error(&self) -> bool {
+        true
+    }
+
+    fn name(&self) -> &str {
+        "token-budget"
+    }
+}
+
+fn budget_of(error: &CallbackError) -> Option<&BudgetExceeded> {
+    match error {
+        CallbackError::Raised { source, .. } => source.downcast_ref::<BudgetExceeded>(),
+        _ => None,
+    }
+}
+
+#[test]
+fn raising_handler_at_start_gives_the_caller_its_own_error_and_the_run_one_error_event() {
+    let recorder = Arc::new(RecordingHandler::new());
+    let callbacks = CallbackManager::new().with_handler(TokenBudget::refusing_starts()).with_handler(recorder.clone());
+
+    let (started, warnings) = with_warnings(|| callbacks.start_run(RunKind::Llm, "fake_llm", &"Say hello"));
+
+    let error = started.expect_err("a raising handler refused the start");
+    match &error {
+        CallbackError::Raised { handler, event, .. } => {
+            assert_eq!(handler, "token-budget");
+            assert_eq!(*event, EventType::Start);
+        }
+        other => panic!("expected CallbackError::Raised, got {other:?}"),
+    }
+    assert_eq!(budget_of(&error), Some(&BudgetExceeded { limit: 0 }));
+    assert!(error.handler_error().is_some_and(|source| source.is::<BudgetExceeded>()));
+    assert!(warnings.is_empty(), "a raised error is the caller's, not a warning: {warnings:?}");
+
+    assert_eq!(recorder.event_types(), [EventType::Start, EventType::Error]);
+    assert_eq!(the_error(&recorder).cause, ErrorCause::Stopped);
+}
+
+#[test]
+fn raising_handler_on_a_token_makes_on_llm_new_token_return_its_error() -> Result<(), CallbackError> {
+    let recorder = Arc::new(RecordingHandler::new());
+    let callbacks = CallbackManager::new().with_handler(TokenBudget::of(2)).with_handler(recorder.clone());
+
+    let run = callbacks.start_run(RunKind::Llm, "fake_llm", &"Say hello")?;
+    run.on_llm_new_token("Hel")?;
+    run.on_llm_new_token("lo")?;
+    let error = run.on_llm_new_token("!").expect_err("the third token is over budget");
+
+    assert!(matches!(&error, CallbackError::Raised { event: EventType::NewToken, .. }), "{error:?}");
+    assert_eq!(budget_of(&error), Some(&BudgetExceeded { limit: 2 }));
+    assert_eq!(recorder.len(), 4, "the handler after the raising one still got the token");
+    run.error(&error)?;
+    Ok(())
+}
+
+#[test]
+fn run_stopped_by_a_raising_handler_and_ended_with_the_error_gets_one_error_event() -> Result<(), CallbackError> {
+    let recorder = Arc::new(RecordingHandler::new());
+    let callbacks = CallbackManager::new().with_handler(TokenBudget::of(0)).with_handler(recorder.clone());
+
+    // What a traced function does with `run.on_llm_new_token(t)?`: the error ends the run.
+    let run = callbacks.start_run(RunKind::Llm, "fake_llm", &"Say hello")?;
+    let error = run.on_llm_new_token("Hel").expect_err("over budget");
+    run.error(&error)?;
+
+    assert_eq!(recorder.event_types(), [EventType::Start, EventType::NewToken, EventType::Error]);
+    let error = the_error(&recorder);
+    assert_eq!(error.cause, ErrorCause::Stopped, "the handler stopped it: recorded as stopped");
+    assert!(error.message.contains("token budget of 0 exceeded"), "{error:?}");
+    Ok(())
+}
+
+#[test]
+fn run_stopped_by_a_raising_handler_and_dropped_gets_one_cancelled_error_event() {
+    let recorder = Arc::new(RecordingHandler::new());
+    let callbacks = CallbackManager::new().with_handler(TokenBudget::of(0)).with_handler(recorder.clone());
+
+    let stream = || -> Result<(), CallbackError> {
+        let run = callbacks.start_run(RunKind::Llm, "fake_llm", &"Say hello")?;
+        run.on_llm_new_token("Hel")?; // `?` drops the guard unended
+        run.end(&"Hello")
+    };
+    let error = stream().expect_err("over budget");
+
+    assert!(budget_of(&error).is_some());
+    assert_eq!(recorder.event_types(), [EventType::Start, EventType::NewToken, EventType::Error]);
+    assert_eq!(the_error(&recorder).cause, ErrorCause::Cancelled);
+}
+
+#[test]
+fn raising_handler_that_panics_stops_the_run_with_an_error_not_a_panic() -> Result<(), CallbackError> {
+    let recorder = Arc::new(RecordingHandler::new());
+    // Panics on tokens, and opted in to raising.
+    let panicking_budget =
+        Faulty::panics_at("panicking-budget", [EventType::NewToken], "budget bookkeeping broke").raising();
+    let callbacks = CallbackManager::new().with_handler(panicking_budget).with_handler(recorder.clone());
+
+    let run = callbacks.start_run(RunKind::Llm, "fake_llm", &"Say hello")?;
+    let error = run.on_llm_new_token("Hel").expect_err("the raising handler panicked");
+
+    assert!(matches!(&error, CallbackError::Raised { handler, .. } if handler == "panicking-budget"));
+    assert!(error.to_string().contains("budget bookkeeping broke"), "{error}");
+    assert_eq!(recorder.len(), 2, "the other handler still got the token");
+    run.error(&error)
+}
+
+#[test]
+fn raising_handler_failing_on_the_end_makes_end_return_its_error_and_adds_no_error_event() {
+    let recorder = Arc::new(RecordingHandler::new());
+    let refuses_ends = Faulty::fails_at("refuses-ends", [EventType::End], "the end was rejected").raising();
+    let callbacks = CallbackManager::new().with_handler(refuses_ends).with_handler(recorder.clone());
+
+    let (ended, warnings) = with_warnings(|| {
+        let run = callbacks.start_run(RunKind::Tool, "calculator", &"2+2").expect("starts are accepted");
+        run.end(&4)
+    });
+
+    assert!(matches!(ended, Err(CallbackError::Raised { event: EventType::End, .. })), "{ended:?}");
+    assert_eq!(recorder.event_types(), [EventType::Start, EventType::End], "one end, no error after it");
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+#[test]
+fn raising_handler_failing_on_a_dropped_runs_error_event_is_reported_once() {
+    let recorder = Arc::new(RecordingHandler::new());
+    let refuses_ends_and_errors =
+        Faulty::fails_at("refuses-ends", [EventType::End, EventType::Error], "the end was rejected").raising();
+    let callbacks = CallbackManager::new().with_handler(refuses_ends_and_errors).with_handler(recorder.clone());
+
+    let ((), warnings) = with_warnings(|| {
+        let run = callbacks.start_run(RunKind::Tool, "calculator", &"2+2").expect("starts are accepted");
+        drop(run); // no caller is left to return the failure to
+    });
+
+    assert_eq!(recorder.event_types(), [EventType::Start, EventType::Error]);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+}
+
+#[test]
+fn raising_handler_that_also_fails_on_the_stop_error_event_still_leaves_one_error_event() {
+    let recorder = Arc::new(RecordingHandler::new());
+    let refuses_everything =
+        Faulty::fails_at_every_event("refuses-everything", "collector rejected the event").raising();
+    let callbacks = CallbackManager::new().with_handler(refuses_everything).with_handler(recorder.clone());
+
+    let (started, warnings) = with_warnings(|| callbacks.start_run(RunKind::Chain, "answer", &()));
+
+    assert!(matches!(started, Err(CallbackError::Raised { event: EventType::Start, .. })));
+    assert_eq!(recorder.event_types(), [EventType::Start, EventType::Error]);
+    assert_eq!(warnings.len(), 1, "its failure on the error event has no caller left: {warnings:?}");
+}
+
+#[test]
+fn run_whose_code_panics_gets_a_panicked_error_event_and_the_panic_goes_on() {
+    let recorder = Arc::new(RecordingHandler::new());
+    let callbacks = CallbackManager::new().with_handler(recorder.clone());
+
+    let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let run = callbacks.start_run(RunKind::Tool, "calculator", &"1/0").expect("no handler raises");
+        run.on_text("dividing").expect("no handler raises");
+        panic!("attempt to divide by zero");
+    }));
+
+    let payload = unwound.expect_err("the panic reached the caller");
+    assert_eq!(payload.downcast_ref::<&str>(), Some(&"attempt to divide by zero"));
+    assert_eq!(recorder.event_types(), [EventType::Start, EventType::Text, EventType::Error]);
+    assert_eq!(the_error(&recorder).cause, ErrorCause::Panicked);
+}
+
+#[test]
+fn handler_panicking_on_the_error_event_of_a_panicking_run_is_reported_and_does_not_abort() {
+    let recorder = Arc::new(RecordingHandler::new());
+    let panics_on_errors = Faulty::panics_at("panics-on-errors", [EventType::Error], "the error sink is gone");
+    let callbacks = CallbackManager::new().with_handler(panics_on_errors).with_handler(recorder.clone());
+
+    let (unwound, warnings) = with_warnings(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _run = callbacks.start_run(RunKind::Tool, "calculator", &"1/0").expect("no handler raises");
+            panic!("attempt to divide by zero");
+        }))
+    });
+
+    assert!(unwound.is_err(), "the traced code's panic went on");
+    assert_eq!(recorder.event_types(), [EventType::Start, EventType::Error]);
+    assert_eq!(the_error(&recorder).cause, ErrorCause::Panicked);
+    assert_eq!(warnings_from(&warnings, "panics-on-errors").len(), 1, "{warnings:?}");
+}
+
+/// A value whose `Serialize` impl panics.
+struct Explosive;
+
+impl serde::Serialize for Explosive {
+    fn serialize<S: serde::Serializer>(&self, _serializer: S) -> Result<S::Ok, S::Error> {
+        panic!("cannot serialize this")
+    }
+}
+
+/// Regression: a panicking `Serialize` escaped dispatch between a run's start and its end,
+/// leaving the run without an end; it is now recorded as unrecordable.
+#[test]
+fn a_panicking_serialize_impl_is_recorded_and_the_run_still_ends() -> Result<(), CallbackError> {
+    let recorder = Arc::new(RecordingHandler::new());
+    let callbacks = CallbackManager::new().with_handler(recorder.clone());
+    let run = callbacks.start_run(RunKind::Tool, "explosive", &Explosive)?;
+    run.end(&Explosive)?;
+
+    let events = recorder.events();
+    assert_eq!(events.len(), 2, "the start and the end both arrived");
+    let EventData::Start(start) = &events[0].data else { panic!("first event is the start") };
+    assert!(start.inputs.get().as_str().is_some_and(|text| text.contains("panicked")));
+    Ok(())
+}
