@@ -41,6 +41,10 @@ pub struct Options {
     pub err: Option<(ErrRender, Path)>,
     pub callbacks: Option<Expr>,
     pub verbose: Option<Expr>,
+    /// `model = expr`, `provider = expr`: what a model run asks, with the option's name
+    /// for messages.
+    pub model: Option<(Ident, Expr)>,
+    pub provider: Option<(Ident, Expr)>,
     pub krate: Option<Path>,
     /// Every option name seen, for duplicate checks and "options on a declaration".
     pub seen: Vec<Ident>,
@@ -85,7 +89,7 @@ impl Options {
             error.combine(syn::Error::new_spanned(first, format!("`{name}` is first set here")));
             return Err(error);
         }
-        self.seen.push(name);
+        self.seen.push(name.clone());
         match option {
             OptionName::Kind => self.kind = Some(parse_kind(&meta)?),
             OptionName::Name => self.name = Some(string_value(&meta, "name = \"my_chain\"")?),
@@ -103,6 +107,8 @@ impl Options {
             OptionName::Err => self.err = Some(parse_err(&meta)?),
             OptionName::Callbacks => self.callbacks = Some(expr_value(&meta, "callbacks = self.callbacks")?),
             OptionName::Verbose => self.verbose = Some(expr_value(&meta, "verbose = true")?),
+            OptionName::Model => self.model = Some((name, expr_value(&meta, "model = self.model")?)),
+            OptionName::Provider => self.provider = Some((name, expr_value(&meta, "provider = \"openai\"")?)),
             OptionName::Crate => self.krate = Some(parse_crate(&meta)?),
         }
         Ok(())

@@ -22,11 +22,13 @@ pub enum OptionName {
     Err,
     Callbacks,
     Verbose,
+    Model,
+    Provider,
     Crate,
 }
 
 /// Every option, as written, in the order the manual's table and the messages list them.
-pub const OPTIONS: [(&str, OptionName); 13] = [
+pub const OPTIONS: [(&str, OptionName); 15] = [
     ("kind", OptionName::Kind),
     ("name", OptionName::Name),
     ("tags", OptionName::Tags),
@@ -39,6 +41,8 @@ pub const OPTIONS: [(&str, OptionName); 13] = [
     ("err", OptionName::Err),
     ("callbacks", OptionName::Callbacks),
     ("verbose", OptionName::Verbose),
+    ("model", OptionName::Model),
+    ("provider", OptionName::Provider),
     ("crate", OptionName::Crate),
 ];
 

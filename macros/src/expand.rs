@@ -189,6 +189,21 @@ fn start(
         }
     };
     let tags = options.tags.iter().flatten();
+    // `model = expr` and `provider = expr` are evaluated only when a handler hears the run,
+    // each checked on the user's expression for `Display`.
+    let model = if options.model.is_none() && options.provider.is_none() {
+        quote!(::core::option::Option::None)
+    } else {
+        let name = |option: &Option<(Ident, syn::Expr)>| match option {
+            Some((_, expr)) => {
+                let text = call_on(quote!(#krate::__private::model_name), expr);
+                quote!(::core::option::Option::Some(#text))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        let (model, provider) = (name(&options.model), name(&options.provider));
+        quote!(::core::option::Option::Some(&|| #krate::__private::model_request(#model, #provider)))
+    };
     let metadata = match &options.metadata {
         Some(entries) => {
             let entries = entries.iter().map(|(key, value)| {
@@ -256,6 +271,7 @@ fn start(
                 metadata: #metadata,
                 callbacks: #callbacks_field,
                 verbose: #verbose,
+                model: #model,
             };
             match #krate::__private::start(#parent, &#spec, move || [#(#entries),*]) {
                 ::core::result::Result::Ok(#guard) => #guard,
@@ -271,11 +287,17 @@ fn start(
 /// Ends the run with the value `value` refers to (the `Ok` value of a `Result`), recorded as
 /// `skip_output` / `redact_output` say.
 fn end_ok(options: &Options, returns: &valid::Returns, guard: &Ident, value: &Ident, krate: &Path) -> TokenStream {
+    // A returned value that knows its model usage and response (a `ModelOutput`) hands them
+    // to the run, whatever the output recording: picked at compile time by autoref.
+    let model_output = quote!({
+        use #krate::__private::{IsModelOutput as _, NotModelOutput as _};
+        (&#krate::__private::ModelProbe(#value)).model_output()
+    });
     if options.skip_output.is_some() {
-        return quote!({ let _ = #value; #guard.end_with(&|| #krate::__private::Value::Null) });
+        return quote!(#krate::__private::end(#guard, &|| #krate::__private::Value::Null, #model_output));
     }
     if options.redact_output.is_some() {
-        return quote!({ let _ = #value; #guard.end_with(&|| #krate::__private::Recorded::to_json(#krate::__private::REDACTED)) });
+        return quote!(#krate::__private::end(#guard, &|| #krate::__private::Recorded::to_json(#krate::__private::REDACTED), #model_output));
     }
     // Checked against the declared output type, named in the call, so that rustc reports a
     // type that cannot be recorded on the user's own tokens of that type.
@@ -290,7 +312,7 @@ fn end_ok(options: &Options, returns: &valid::Returns, guard: &Ident, value: &Id
     };
     quote!({
         let #output = #check;
-        #guard.end_with(&|| #krate::__private::Recorded::to_json(#output))
+        #krate::__private::end(#guard, &|| #krate::__private::Recorded::to_json(#output), #model_output)
     })
 }
 

@@ -129,6 +129,7 @@ use proc_macro::TokenStream;
 /// | `err(Display)` / `err(Debug)` | how an `Err` is rendered in the error event; default `Display` |
 /// | `callbacks = expr` | constructor callbacks (a `CallbackManager`): handlers of this run only, not of its children |
 /// | `verbose = expr` | a `bool`; when true, adds the console handler to this run only |
+/// | `model = expr`, `provider = expr` | a model run's model and provider (`Display` values, such as `self.model`), in its start event; only on `llm`, `chat_model`, `embedding` runs, evaluated only when a handler listens |
 /// | `crate = path` | where runtrace is, for crates that re-export it |
 ///
 /// ```
@@ -170,6 +171,46 @@ use proc_macro::TokenStream;
 /// assert_eq!(start.inputs.get(), &serde_json::json!({"query": "rust callbacks", "api_key": "[REDACTED]"}));
 /// assert_eq!(&start.tags[..], ["search"]);
 /// assert_eq!(start.metadata.get("top_k"), Some(&serde_json::json!(3)));
+/// ```
+///
+/// # Model runs
+///
+/// A model run (`kind = "llm"`, `"chat_model"` or `"embedding"`) carries typed model data.
+/// What is known at the call goes in options: `model = self.model, provider = "openai"`.
+/// What the response knows comes with no code at the call: a function returning a type that
+/// implements `runtrace::event::ModelOutput` (as `Ok` value or plain value) records its usage
+/// and response in the run's end event. What becomes known while the run goes on (a
+/// stream's final chunk) is reported on the run: `run.report_usage(usage)?`, which a token
+/// budget can answer by stopping the run.
+///
+/// ```
+/// use std::sync::Arc;
+/// use runtrace::event::{ModelOutput, Usage};
+/// use runtrace::handlers::UsageTracker;
+/// use runtrace::prelude::*;
+///
+/// #[derive(serde::Serialize)]
+/// struct Completion { text: String, prompt_tokens: u64, completion_tokens: u64 }
+///
+/// impl ModelOutput for Completion {
+///     fn usage(&self) -> Option<Usage> {
+///         Some(Usage::new(self.prompt_tokens, self.completion_tokens))
+///     }
+/// }
+///
+/// struct Client { model: String }
+///
+/// impl Client {
+///     #[traced_run(kind = "chat_model", model = self.model, provider = "openai")]
+///     fn complete(&self, prompt: &str) -> Completion {
+///         Completion { text: format!("echo: {prompt}"), prompt_tokens: 7, completion_tokens: 2 }
+///     }
+/// }
+///
+/// let tracker = Arc::new(UsageTracker::new());
+/// let client = Client { model: "gpt-4o-mini".into() };
+/// client.complete("hi", &CallbackManager::new().with_handler(tracker.clone()));
+/// assert_eq!(tracker.usage_by_model()["gpt-4o-mini"], Usage::new(7, 2));
 /// ```
 ///
 /// # Trait objects

@@ -292,6 +292,22 @@ fn check_options(options: &Options, returns: &Returns, errors: &mut Errors) {
         error.combine(syn::Error::new_spanned(skip, "`skip_output` is here"));
         errors.add(error);
     }
+    let model_kind = options
+        .kind
+        .as_ref()
+        .is_some_and(|(variant, _)| ["Llm", "ChatModel", "Embedding"].iter().any(|kind| variant == kind));
+    for (option, _) in options.model.iter().chain(&options.provider) {
+        if !model_kind {
+            let kind = options.kind.as_ref().map_or_else(|| "chain, the default".to_owned(), |(_, lit)| lit.value());
+            errors.add(syn::Error::new_spanned(
+                option,
+                format!(
+                    "`{option}` describes a model run, but this run's kind is {kind}: \
+                     set `kind = \"llm\"`, `\"chat_model\"` or `\"embedding\"`"
+                ),
+            ));
+        }
+    }
     if let Some((_, err)) = &options.err {
         if !returns.is_result {
             errors.add(syn::Error::new_spanned(

@@ -16,7 +16,7 @@ use crate::error::CallbackError;
 pub use crate::event::RunKind;
 use crate::event::payload::Make;
 pub use crate::event::payload::{Field, Recorded, record};
-pub use crate::event::{ErrorCause, RunError};
+pub use crate::event::{ErrorCause, ModelOutput, ModelRequest, RunError};
 use crate::handler::Ignore;
 use crate::run::ambient;
 pub use crate::run::{AsParent, CallbackManager, RunGuard, RunManager};
@@ -36,6 +36,9 @@ pub struct RunSpec<'a> {
     pub callbacks: Option<&'a CallbackManager>,
     /// `verbose = expr`.
     pub verbose: bool,
+    /// `model = expr` and `provider = expr`: what a model run asks, made only when a handler
+    /// hears it.
+    pub model: Option<&'a dyn Fn() -> ModelRequest>,
 }
 
 /// What an input or output recorded as `[REDACTED]` records.
@@ -72,7 +75,7 @@ fn start_recorded(
 ) -> Result<RunGuard, CallbackError> {
     let name = spec.name.resolve();
     if local.is_none() && !spec.verbose && spec.tags.is_empty() && spec.metadata.is_none() {
-        return parent.start(spec.kind, name, inputs);
+        return parent.start(spec.kind, name, inputs, spec.model);
     }
     let mut configured =
         CallbackManager::configure(parent, local.unwrap_or(CallbackManager::none())).with_verbose(spec.verbose);
@@ -86,7 +89,7 @@ fn start_recorded(
             configured = configured.with_local_metadata(metadata());
         }
     }
-    configured.start(spec.kind, name, inputs)
+    configured.start(spec.kind, name, inputs, spec.model)
 }
 
 /// Fails the run with the error of an `Err`, rendered by `render`. A handler that raises
@@ -101,6 +104,48 @@ pub fn fail<E>(guard: RunGuard, error: &E, render: impl FnOnce(&E) -> String) ->
     report_unraisable(guard.fail_with(|| RunError::new(render(error), ErrorCause::Returned).with_type_name(type_name)));
     Ok(())
 }
+
+/// Ends the run with its output, and with what `model_output` knows of a model call.
+///
+/// # Errors
+///
+/// A handler that raises failed on the end event.
+#[inline]
+pub fn end(
+    guard: RunGuard,
+    outputs: &(dyn Fn() -> Value + Sync),
+    model_output: Option<&dyn ModelOutput>,
+) -> Result<(), CallbackError> {
+    guard.end_with_output(outputs, model_output)
+}
+
+/// The returned value, asked whether it is a [`ModelOutput`]: [`IsModelOutput`] answers for
+/// types that are, [`NotModelOutput`] (one autoref further) for the rest.
+pub struct ModelProbe<'a, T: ?Sized>(pub &'a T);
+
+/// The [`ModelProbe`] arm of types that are a [`ModelOutput`].
+pub trait IsModelOutput<'a> {
+    /// The value, as a model output.
+    fn model_output(&self) -> Option<&'a dyn ModelOutput>;
+}
+
+impl<'a, T: ModelOutput> IsModelOutput<'a> for ModelProbe<'a, T> {
+    #[inline]
+    fn model_output(&self) -> Option<&'a dyn ModelOutput> {
+        Some(self.0)
+    }
+}
+
+/// The [`ModelProbe`] arm of every other type.
+pub trait NotModelOutput<'a> {
+    /// `None`: the value knows nothing of a model call.
+    #[inline]
+    fn model_output(&self) -> Option<&'a dyn ModelOutput> {
+        None
+    }
+}
+
+impl<'a, T: ?Sized> NotModelOutput<'a> for &ModelProbe<'a, T> {}
 
 /// Gives the body's closure its return type, so `?` and errors see the declared type.
 #[inline]
@@ -372,4 +417,25 @@ pub fn stopped<R>(stop: Result<R, CallbackError>) -> Option<R> {
             None
         }
     }
+}
+
+/// The request of `model = ..` and `provider = ..`.
+#[must_use]
+pub fn model_request(model: Option<String>, provider: Option<String>) -> ModelRequest {
+    ModelRequest { model, provider, ..ModelRequest::default() }
+}
+
+requirement! {
+    /// A value of `model = ..` or `provider = ..` must be `Display`.
+    ModelName: Display,
+    "`{Self}` cannot name a model or a provider: it does not implement `Display`",
+    "`model` and `provider` are recorded as text",
+    "pass the name, such as `model = self.model` for a `String` field, or `provider = \"openai\"`"
+}
+
+/// The text of a `model = ..` or `provider = ..` value.
+#[inline]
+#[must_use]
+pub fn model_name<T: ModelName + ?Sized>(value: &T) -> String {
+    value.to_string()
 }

@@ -9,6 +9,7 @@ mod common;
 mod macro_ends;
 mod macro_forms;
 mod macro_scoping;
+mod model_runs;
 mod option_callbacks;
 mod option_crate;
 mod option_err;

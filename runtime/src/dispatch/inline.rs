@@ -78,5 +78,7 @@ pub(crate) fn deliver(handler: &dyn CallbackHandler, event: &Event<'_>) -> Handl
         EventData::AgentAction(action) => handler.on_agent_action(event, action),
         EventData::AgentFinish(finish) => handler.on_agent_finish(event, finish),
         EventData::Custom(custom) => handler.on_custom_event(event, custom),
+        EventData::Usage(usage) => handler.on_usage(event, usage),
+        EventData::Metadata(metadata) => handler.on_metadata(event, metadata),
     }
 }

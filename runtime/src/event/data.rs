@@ -2,10 +2,12 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::model::{ModelOutcome, ModelRequest, Usage};
 use super::payload::Payload;
 use super::tags::{Metadata, Tags};
 
@@ -31,6 +33,11 @@ pub enum EventData<'a> {
     AgentFinish(AgentFinish),
     /// A user-defined event.
     Custom(CustomEvent),
+    /// A model run reported the tokens it billed so far: each report replaces the previous
+    /// one (providers report running totals), and the run's end carries the last.
+    Usage(Usage),
+    /// The run added metadata while it ran (LangSmith's `add_metadata`).
+    Metadata(Metadata),
 }
 
 /// A start: the run's inputs, tags and metadata.
@@ -43,6 +50,8 @@ pub struct RunStart<'a> {
     pub tags: Tags,
     /// The run's metadata.
     pub metadata: Metadata,
+    /// For a model run, what it was asked: model, provider, parameters, messages.
+    pub model: Option<Arc<ModelRequest>>,
 }
 
 impl<'a> RunStart<'a> {
@@ -58,7 +67,7 @@ impl<'a> RunStart<'a> {
     /// ```
     #[must_use]
     pub fn new(inputs: Payload<'a>) -> Self {
-        RunStart { inputs, tags: Tags::EMPTY, metadata: Metadata::EMPTY }
+        RunStart { inputs, tags: Tags::EMPTY, metadata: Metadata::EMPTY, model: None }
     }
 
     /// Sets the run's tags.
@@ -83,6 +92,13 @@ impl<'a> RunStart<'a> {
         self.metadata = Metadata::EMPTY.merged(metadata);
         self
     }
+
+    /// Sets what a model run was asked.
+    #[must_use]
+    pub fn with_model(mut self, request: ModelRequest) -> Self {
+        self.model = Some(Arc::new(request));
+        self
+    }
 }
 
 /// An end: the run's output.
@@ -91,6 +107,8 @@ impl<'a> RunStart<'a> {
 pub struct RunEnd<'a> {
     /// The output as JSON.
     pub outputs: Payload<'a>,
+    /// For a model run, its response, usage and time to first token, as far as known.
+    pub model: Option<Arc<ModelOutcome>>,
 }
 
 impl<'a> RunEnd<'a> {
@@ -103,7 +121,14 @@ impl<'a> RunEnd<'a> {
     /// ```
     #[must_use]
     pub fn new(outputs: Payload<'a>) -> Self {
-        RunEnd { outputs }
+        RunEnd { outputs, model: None }
+    }
+
+    /// Sets what a model run ended with.
+    #[must_use]
+    pub fn with_model(mut self, outcome: ModelOutcome) -> Self {
+        self.model = Some(Arc::new(outcome));
+        self
     }
 }
 

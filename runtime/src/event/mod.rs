@@ -9,6 +9,7 @@ mod data;
 mod id;
 mod info;
 mod kind;
+mod model;
 pub(crate) mod payload;
 mod tags;
 mod time;
@@ -21,6 +22,7 @@ pub use data::{AgentAction, AgentFinish, CustomEvent, ErrorCause, EventData, Ret
 pub use id::RunId;
 pub use info::RunInfo;
 pub use kind::{RunKind, UnknownRunKind};
+pub use model::{Message, ModelOutcome, ModelOutput, ModelRequest, ModelResponse, ToolCall, Usage};
 pub use payload::Payload;
 pub use tags::{Metadata, Tags};
 use time::EventTime;
@@ -88,6 +90,10 @@ pub enum EventType {
     AgentFinish,
     /// [`EventData::Custom`].
     Custom,
+    /// [`EventData::Usage`].
+    Usage,
+    /// [`EventData::Metadata`].
+    Metadata,
 }
 
 impl EventType {
@@ -104,13 +110,15 @@ impl EventType {
             EventType::AgentAction => "on_agent_action",
             EventType::AgentFinish => "on_agent_finish",
             EventType::Custom => "on_custom_event",
+            EventType::Usage => "on_usage",
+            EventType::Metadata => "on_metadata",
         }
     }
 }
 
 impl EventType {
     /// The event's name, as messages and logs show it: `start`, `end`, `error`, `new_token`,
-    /// `text`, `retry`, `agent_action`, `agent_finish`, `custom_event`.
+    /// `text`, `retry`, `agent_action`, `agent_finish`, `custom_event`, `usage`, `metadata`.
     #[must_use]
     pub const fn name(self) -> &'static str {
         match self {
@@ -123,6 +131,8 @@ impl EventType {
             EventType::AgentAction => "agent_action",
             EventType::AgentFinish => "agent_finish",
             EventType::Custom => "custom_event",
+            EventType::Usage => "usage",
+            EventType::Metadata => "metadata",
         }
     }
 }
@@ -209,6 +219,8 @@ impl<'a> Event<'a> {
             EventData::AgentAction(_) => EventType::AgentAction,
             EventData::AgentFinish(_) => EventType::AgentFinish,
             EventData::Custom(_) => EventType::Custom,
+            EventData::Usage(_) => EventType::Usage,
+            EventData::Metadata(_) => EventType::Metadata,
         }
     }
 
@@ -224,8 +236,11 @@ impl<'a> Event<'a> {
                     inputs: start.inputs.to_static(),
                     tags: start.tags.clone(),
                     metadata: start.metadata.clone(),
+                    model: start.model.clone(),
                 }),
-                EventData::End(end) => EventData::End(RunEnd { outputs: end.outputs.to_static() }),
+                EventData::End(end) => {
+                    EventData::End(RunEnd { outputs: end.outputs.to_static(), model: end.model.clone() })
+                }
                 EventData::Error(error) => EventData::Error(error.clone()),
                 EventData::NewToken(token) => EventData::NewToken(Cow::Owned(token.clone().into_owned())),
                 EventData::Text(text) => EventData::Text(Cow::Owned(text.clone().into_owned())),
@@ -233,6 +248,8 @@ impl<'a> Event<'a> {
                 EventData::AgentAction(action) => EventData::AgentAction(action.clone()),
                 EventData::AgentFinish(finish) => EventData::AgentFinish(finish.clone()),
                 EventData::Custom(custom) => EventData::Custom(custom.clone()),
+                EventData::Usage(usage) => EventData::Usage(*usage),
+                EventData::Metadata(metadata) => EventData::Metadata(metadata.clone()),
             },
         }
     }

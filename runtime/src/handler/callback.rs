@@ -4,7 +4,7 @@ use std::any::Any;
 
 use super::error::HandlerResult;
 use super::ignore::Ignore;
-use crate::event::{AgentAction, AgentFinish, CustomEvent, Event, Retry, RunEnd, RunError, RunStart};
+use crate::event::{AgentAction, AgentFinish, CustomEvent, Event, Metadata, Retry, RunEnd, RunError, RunStart, Usage};
 
 /// A handler called inline, on the thread that emits the event.
 ///
@@ -81,6 +81,18 @@ pub trait CallbackHandler: Any + Send + Sync {
     /// A user-defined event.
     fn on_custom_event(&self, event: &Event<'_>, custom: &CustomEvent) -> HandlerResult {
         let _ = custom;
+        self.on_event(event)
+    }
+
+    /// A model run reported its usage so far (each report replaces the previous one).
+    fn on_usage(&self, event: &Event<'_>, usage: &Usage) -> HandlerResult {
+        let _ = usage;
+        self.on_event(event)
+    }
+
+    /// A run added metadata while it ran.
+    fn on_metadata(&self, event: &Event<'_>, metadata: &Metadata) -> HandlerResult {
+        let _ = metadata;
         self.on_event(event)
     }
 

@@ -45,6 +45,16 @@ impl Ignore {
     pub const PROMPT: Ignore = Ignore::kind(RunKind::Prompt);
     /// Runs of kind `custom` (not custom events: see [`CUSTOM_EVENTS`](Self::CUSTOM_EVENTS)).
     pub const CUSTOM_RUNS: Ignore = Ignore::kind(RunKind::Custom);
+    /// Every run that is not a model run: all but `llm`, `chat_model` and `embedding`.
+    pub const NON_MODEL_RUNS: Ignore = Ignore(
+        Ignore::CHAIN.0
+            | Ignore::TOOL.0
+            | Ignore::RETRIEVER.0
+            | Ignore::AGENT.0
+            | Ignore::PARSER.0
+            | Ignore::PROMPT.0
+            | Ignore::CUSTOM_RUNS.0,
+    );
     /// Retry events, of runs of any kind.
     pub const RETRIES: Ignore = Ignore(1 << 10);
     /// Custom events (`on_custom_event`), of runs of any kind.

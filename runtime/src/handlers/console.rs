@@ -6,7 +6,9 @@ use std::io::{IsTerminal, Write};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::event::{Event, EventData, RunId};
+use serde_json::Value;
+
+use crate::event::{Event, EventData, ModelOutcome, ModelRequest, RunId, Usage};
 use crate::handler::{CallbackHandler, HandlerResult};
 
 /// Prints one line per event, with the run's breadcrumb path and elapsed time:
@@ -115,9 +117,13 @@ impl ConsoleHandler {
         let (path, elapsed) = self.locate(event);
         let (label, color, text) = match &event.data {
             EventData::Start(start) => {
-                ("start", GREEN, format!("Entering {kind} run with input: {}", start.inputs.get()))
+                let model = start.model.as_deref().map(model_of).unwrap_or_default();
+                ("start", GREEN, format!("Entering {kind} run{model} with input: {}", start.inputs.get()))
             }
-            EventData::End(end) => ("end", BLUE, format!("Exiting {kind} run with output: {}", end.outputs.get())),
+            EventData::End(end) => {
+                let outcome = end.model.as_deref().map(outcome_of).unwrap_or_default();
+                ("end", BLUE, format!("Exiting {kind} run with output: {}{outcome}", end.outputs.get()))
+            }
             EventData::Error(error) => ("error", RED, format!("{kind} run failed: {}", error.message)),
             EventData::NewToken(token) => ("token", DIM, format!("{token:?}")),
             EventData::Text(text) => ("text", DIM, text.to_string()),
@@ -127,6 +133,8 @@ impl ConsoleHandler {
             }
             EventData::AgentFinish(finish) => ("finish", BLUE, format!("Agent finished with: {}", finish.output)),
             EventData::Custom(custom) => ("custom", YELLOW, format!("{}: {}", custom.name, custom.data)),
+            EventData::Usage(usage) => ("usage", DIM, tokens(usage)),
+            EventData::Metadata(metadata) => ("metadata", DIM, Value::Object(metadata.to_map()).to_string()),
         };
         let mut line = String::new();
         let (on, off) = if self.color { (color, RESET) } else { ("", "") };
@@ -137,6 +145,32 @@ impl ConsoleHandler {
         let _ = write!(line, " {text}");
         line
     }
+}
+
+/// ` (gpt-4o-mini, openai)`: the model a model run asked for, and who serves it.
+fn model_of(request: &ModelRequest) -> String {
+    match (&request.model, &request.provider) {
+        (Some(model), Some(provider)) => format!(" ({model}, {provider})"),
+        (Some(name), None) | (None, Some(name)) => format!(" ({name})"),
+        (None, None) => String::new(),
+    }
+}
+
+/// ` [120 in + 30 out = 150 tokens, first token after 82ms]`: what a model run billed.
+fn outcome_of(outcome: &ModelOutcome) -> String {
+    let parts: Vec<String> = outcome
+        .usage
+        .as_ref()
+        .map(tokens)
+        .into_iter()
+        .chain(outcome.time_to_first_token.map(|ttft| format!("first token after {}", Elapsed(ttft))))
+        .collect();
+    if parts.is_empty() { String::new() } else { format!(" [{}]", parts.join(", ")) }
+}
+
+/// `120 in + 30 out = 150 tokens`.
+fn tokens(usage: &Usage) -> String {
+    format!("{} in + {} out = {} tokens", usage.input_tokens, usage.output_tokens, usage.total_tokens)
 }
 
 /// Standard output through `print!`, which the test harness captures; `std::io::stdout()`

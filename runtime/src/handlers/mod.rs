@@ -5,19 +5,27 @@
 //! - [`ConsoleHandler`] prints one line per event (what `verbose` adds);
 //! - [`RecordingHandler`] keeps every event, for tests and inspection;
 //! - [`ChannelHandler`] forwards a request's events to a `tokio::sync::mpsc` channel;
+//! - [`UsageTracker`] totals the tokens model runs billed, per model, and prices them with a
+//!   [`PriceTable`]; [`TokenBudget`] stops runs past a number of tokens;
 //! - the tracer, which assembles run trees, is in [`tracer`](crate::tracer).
 //!
 //! A handler returns a [`HandlerResult`], opts out of events with [`Ignore`], and is held by
 //! managers as a [`RegisteredHandler`] (what [`IntoHandler`] makes of it).
 
+mod budget;
 mod channel;
 mod console;
+mod price;
 mod recording;
+mod usage;
 
+pub use budget::{BudgetExceeded, TokenBudget};
 pub use channel::{ChannelHandler, StreamEvent};
 pub use console::ConsoleHandler;
 pub(crate) use console::Elapsed;
+pub use price::{Cost, Price, PriceTable};
 pub use recording::RecordingHandler;
+pub use usage::UsageTracker;
 
 pub use crate::dispatch::{AsyncMarker, IntoHandler, RegisteredHandler, SyncMarker};
 pub use crate::handler::{BoxFuture, HandlerError, HandlerResult, Ignore};

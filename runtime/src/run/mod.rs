@@ -8,6 +8,7 @@
 pub(crate) mod ambient;
 mod callback_manager;
 mod callbacks;
+mod model;
 mod parent;
 mod run_guard;
 mod run_manager;

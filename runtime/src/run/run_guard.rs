@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::fmt::Display;
 use std::ops::Deref;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -11,7 +12,7 @@ use super::run_manager::RunManager;
 use crate::dispatch::report::{panic_message, report_unraisable};
 use crate::error::CallbackError;
 use crate::event::payload::record;
-use crate::event::{ErrorCause, EventData, Payload, RunEnd, RunError};
+use crate::event::{ErrorCause, EventData, ModelOutput, Payload, RunEnd, RunError};
 use crate::handler::Ignore;
 
 /// A started run that has not ended yet. End it with [`end`](Self::end) or
@@ -102,7 +103,43 @@ impl RunGuard {
         if !self.run.is_recording() {
             return Ok(());
         }
-        self.run.emit(EventData::End(RunEnd { outputs: Payload::deferred(outputs) }))
+        self.emit_end(outputs, None)
+    }
+
+    /// [`end_with`](Self::end_with) for a value that may know its model usage and response
+    /// (`#[traced_run]` passes the returned value when its type is a [`ModelOutput`]).
+    #[inline]
+    pub(crate) fn end_with_output(
+        mut self,
+        outputs: &(dyn Fn() -> Value + Sync),
+        output: Option<&dyn ModelOutput>,
+    ) -> Result<(), CallbackError> {
+        self.open = false;
+        if !self.run.is_recording() {
+            return Ok(());
+        }
+        self.emit_end(outputs, output)
+    }
+
+    /// Sends the end event; a model run's carries its outcome, the returned value's usage
+    /// and response replacing what the run reported, as the final word on the call.
+    fn emit_end(
+        &self,
+        outputs: &(dyn Fn() -> Value + Sync),
+        output: Option<&dyn ModelOutput>,
+    ) -> Result<(), CallbackError> {
+        let model = self.run.model().map(|state| {
+            if let Some(output) = output {
+                if let Some(usage) = output.usage() {
+                    state.report_usage(usage);
+                }
+                if let Some(response) = output.response() {
+                    state.report_response(response);
+                }
+            }
+            Arc::new(state.end())
+        });
+        self.run.emit(EventData::End(RunEnd { outputs: Payload::deferred(outputs), model }))
     }
 
     /// Ends the run with `error`, rendered with `Display`, recording its type.
@@ -176,7 +213,7 @@ impl RunGuard {
         if error.cause == ErrorCause::Returned && self.run.was_stopped() {
             error.cause = ErrorCause::Stopped;
         }
-        self.run.emit(EventData::Error(error))
+        self.emit_error(error)
     }
 
     /// Ends the run because it panicked with `payload`; the caller resumes the panic after.
@@ -226,6 +263,15 @@ impl RunGuard {
         } else {
             RunError::new("cancelled: the run was dropped before it finished", ErrorCause::Cancelled)
         };
-        report_unraisable(self.run.emit(EventData::Error(error)));
+        report_unraisable(self.emit_error(error));
+    }
+
+    /// Sends the error event. A model run's usage so far went out in its `Usage` events;
+    /// reports after this one are refused.
+    fn emit_error(&self, error: RunError) -> Result<(), CallbackError> {
+        if let Some(state) = self.run.model() {
+            state.end();
+        }
+        self.run.emit(EventData::Error(error))
     }
 }

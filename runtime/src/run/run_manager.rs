@@ -1,19 +1,21 @@
 //! [`RunManager`]: one run's handle, for streaming events and starting child runs.
 
 use std::borrow::Cow;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
 
 use super::callback_manager::{CallbackManager, UNHEARD_CHILDREN};
 use super::callbacks::{CallbackSet, Callbacks};
+use super::model::ModelState;
 use crate::dispatch::RegisteredHandler;
 use crate::dispatch::inline::{dispatch, listens};
 use crate::error::CallbackError;
 use crate::event::payload::record;
 use crate::event::{
-    AgentAction, AgentFinish, CustomEvent, Event, EventData, Metadata, Retry, RunId, RunInfo, RunKind, Tags,
+    AgentAction, AgentFinish, CustomEvent, Event, EventData, Metadata, ModelResponse, Retry, RunId, RunInfo, RunKind,
+    Tags, Usage,
 };
 use crate::handler::Ignore;
 
@@ -62,11 +64,18 @@ struct RunInner {
     /// Whether a handler that raises stopped the run: its error, if the function then
     /// fails, is recorded as [`ErrorCause::Stopped`](crate::event::ErrorCause::Stopped).
     stopped: AtomicBool,
+    /// What a model run keeps for its end event; `None` for other kinds.
+    model: Option<Box<ModelState>>,
 }
 
 impl RunManager {
-    pub(crate) fn new(child: CallbackManager, own: Option<Callbacks>) -> Self {
-        RunManager { inner: Some(Arc::new(RunInner { child, own, stopped: AtomicBool::new(false) })) }
+    pub(crate) fn new(child: CallbackManager, own: Option<Callbacks>, model: Option<Box<ModelState>>) -> Self {
+        RunManager { inner: Some(Arc::new(RunInner { child, own, stopped: AtomicBool::new(false), model })) }
+    }
+
+    /// The model state of a model run; `None` for other runs and no-op runs.
+    pub(crate) fn model(&self) -> Option<&ModelState> {
+        self.inner.as_ref().and_then(|inner| inner.model.as_deref())
     }
 
     /// Whether a handler that raises asked this run to stop.
@@ -206,7 +215,122 @@ impl RunManager {
     ///
     /// A handler that raises failed: return the error (with `?`) to stop the run.
     pub fn on_llm_new_token(&self, token: &str) -> Result<(), CallbackError> {
+        if let Some(model) = self.model() {
+            model.token();
+        }
         self.emit(EventData::NewToken(Cow::Borrowed(token)))
+    }
+
+    /// Reports the tokens this model run billed so far. Each report replaces the previous
+    /// one, since providers report running totals (OpenAI's last stream chunk, Anthropic's
+    /// `message_delta`): a usage reported twice is counted once. Handlers hear it at once
+    /// (a token budget may stop the run here), and the run's end event carries the last.
+    ///
+    /// Usage belongs to model runs (`llm`, `chat_model`, `embedding`): on another run, or
+    /// after the run ended, it is not recorded, and a warning says so once.
+    ///
+    /// # Errors
+    ///
+    /// A handler that raises failed: return the error (with `?`) to stop the run.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, EventData, RunKind};
+    /// use runtrace_runtime::event::Usage;
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let recorder = Arc::new(RecordingHandler::new());
+    /// let run = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Llm, "fake_llm", &"hi")?;
+    /// run.report_usage(Usage::new(5, 1))?; // after the first chunk
+    /// run.report_usage(Usage::new(5, 3))?; // the final chunk: replaces it
+    /// run.end(&"Hello")?;
+    /// let events = recorder.events();
+    /// let EventData::End(end) = &events[3].data else { unreachable!() };
+    /// assert_eq!(end.model.as_ref().and_then(|model| model.usage), Some(Usage::new(5, 3)));
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
+    pub fn report_usage(&self, usage: Usage) -> Result<(), CallbackError> {
+        if !self.is_recording() {
+            return Ok(());
+        }
+        match self.model() {
+            Some(model) if model.report_usage(usage) => self.emit(EventData::Usage(usage)),
+            Some(_) => {
+                self.not_recorded("usage", "after the run ended");
+                Ok(())
+            }
+            None => {
+                self.not_recorded("usage", "on a run that is not a model run (llm, chat_model, embedding)");
+                Ok(())
+            }
+        }
+    }
+
+    /// Reports this model run's response (model, id, finish reasons, output messages), for
+    /// its end event; a second report replaces the first. On another run, or after the run
+    /// ended, it is not recorded, and a warning says so once.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::event::ModelResponse;
+    ///
+    /// let run = CallbackManager::none().start_run(RunKind::ChatModel, "chat", &"hi")?;
+    /// run.report_response(ModelResponse::new().with_model("gpt-4o-mini").with_finish_reason("stop"));
+    /// run.end(&"Hello")?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
+    pub fn report_response(&self, response: ModelResponse) {
+        if !self.is_recording() {
+            return;
+        }
+        match self.model() {
+            Some(model) if model.report_response(response) => {}
+            Some(_) => self.not_recorded("a response", "after the run ended"),
+            None => self.not_recorded("a response", "on a run that is not a model run (llm, chat_model, embedding)"),
+        }
+    }
+
+    /// Adds metadata to this run while it runs (LangSmith's `add_metadata`, `tracing`'s
+    /// `Span::record`), for any kind of run: handlers hear it as a
+    /// [`Metadata`](EventData::Metadata) event, and the tracer merges it into the run's
+    /// metadata. The value is made only if a handler hears the run.
+    ///
+    /// # Errors
+    ///
+    /// A handler that raises failed.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    ///
+    /// let run = CallbackManager::none().start_run(RunKind::Retriever, "search", &"rust")?;
+    /// run.add_metadata("hits", &12)?;
+    /// run.end(&["doc"])?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
+    pub fn add_metadata<T>(&self, key: &str, value: &T) -> Result<(), CallbackError>
+    where
+        T: Serialize + ?Sized,
+    {
+        let Some(kind) = self.kind() else {
+            return Ok(());
+        };
+        if !self.hears(Ignore::kind(kind)) {
+            return Ok(());
+        }
+        self.emit(EventData::Metadata(Metadata::EMPTY.merged([(key, record(value))])))
+    }
+
+    /// Warns, once per kind of report and reason, that a report was not recorded.
+    #[cold]
+    fn not_recorded(&self, what: &'static str, why: &'static str) {
+        static WARNED: Mutex<Vec<(&str, &str)>> = Mutex::new(Vec::new());
+        let mut warned = WARNED.lock().unwrap_or_else(PoisonError::into_inner);
+        if warned.contains(&(what, why)) {
+            return;
+        }
+        warned.push((what, why));
+        let run = self.info().map(|info| info.name.to_string()).unwrap_or_default();
+        tracing::warn!(target: "runtrace", run, "{what} reported {why} is not recorded (warned once)");
     }
 
     /// Sends free text, such as a formatted prompt.

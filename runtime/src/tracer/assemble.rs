@@ -430,6 +430,10 @@ impl CallbackHandler for TracerCore {
                 object([("output", finish.output.clone()), ("log", json!(finish.log))]),
             ),
             EventData::Custom(custom) => self.record(event, &custom.name, object([("data", custom.data.clone())])),
+            EventData::Usage(usage) => self.record(event, "usage", object([("usage", json!(usage))])),
+            EventData::Metadata(metadata) => {
+                self.record(event, "metadata", object([("metadata", Value::Object(metadata.to_map()))]))
+            }
         };
         outcome.map_err(Into::into)
     }
