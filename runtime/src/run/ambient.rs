@@ -12,11 +12,15 @@
 //!
 //! The one edge from the run layer up to the tracer is here: [`env_handler`] asks
 //! `tracer::scope` for the tracer `RUNTRACE_TRACE` names, read once.
+//!
+//! Process handlers ([`install_process_handlers`]) are the same thing for handlers that live
+//! in other crates (an OpenTelemetry exporter configured from the environment): installed
+//! once, they join every run as the `RUNTRACE_TRACE` tracer does.
 
 use std::cell::RefCell;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use super::callback_manager::CallbackManager;
 use crate::dispatch::RegisteredHandler;
@@ -53,7 +57,8 @@ pub(crate) fn with_ambient_handlers(manager: &CallbackManager) -> Option<Callbac
     Some(missing.into_iter().fold(manager.clone(), CallbackManager::with_handler))
 }
 
-/// The environment's tracer, then the scopes' from outermost to innermost.
+/// The process handlers in their order, the environment's tracer, then the scopes' from
+/// outermost to innermost.
 fn ambient_handlers() -> Vec<RegisteredHandler> {
     let mut handlers: Vec<RegisteredHandler> = Vec::new();
     let mut frame = innermost();
@@ -62,8 +67,45 @@ fn ambient_handlers() -> Vec<RegisteredHandler> {
         frame = current.outer.clone();
     }
     handlers.extend(env_handler().cloned());
+    handlers.extend(process_handlers().iter().rev().cloned());
     handlers.reverse();
     handlers
+}
+
+static PROCESS_HANDLERS: OnceLock<Box<[RegisteredHandler]>> = OnceLock::new();
+
+fn process_handlers() -> &'static [RegisteredHandler] {
+    PROCESS_HANDLERS.get().map_or(&[], |handlers| handlers)
+}
+
+/// Adds `handlers` to every run the process starts from now on, as inheritable handlers of
+/// each run that does not inherit them already, the way `RUNTRACE_TRACE` adds its tracer:
+/// for exporters configured from the environment, which no call site passes by hand.
+/// Once per process: gives `false`, and drops `handlers`, if handlers were installed before.
+///
+/// ```
+/// use std::sync::Arc;
+/// use runtrace_runtime::{CallbackManager, RunKind};
+/// use runtrace_runtime::handlers::{RecordingHandler, RegisteredHandler};
+/// use runtrace_runtime::tracer::install_process_handlers;
+///
+/// let recorder = Arc::new(RecordingHandler::new());
+/// assert!(install_process_handlers([RegisteredHandler::new(recorder.clone())]));
+/// CallbackManager::none().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+/// assert_eq!(recorder.runs()[0].name, "calculator");
+/// # Ok::<(), runtrace_runtime::CallbackError>(())
+/// ```
+#[must_use = "`false` says the handlers were not installed"]
+pub fn install_process_handlers(handlers: impl IntoIterator<Item = RegisteredHandler>) -> bool {
+    let mut installed = false;
+    PROCESS_HANDLERS.get_or_init(|| {
+        installed = true;
+        handlers.into_iter().collect()
+    });
+    if installed {
+        WATCH.fetch_add(1, Ordering::Relaxed);
+    }
+    installed
 }
 
 /// One scope: its tracer's handler and the scopes around it.
@@ -105,6 +147,7 @@ pub(crate) fn ambient_tracer_possible() -> bool {
 /// check keeps those threads on the no-handler path, without allocating.
 pub(crate) fn ambient_here() -> bool {
     env_handler().is_some()
+        || !process_handlers().is_empty()
         || TASK_FRAMES.try_with(Option::is_some).unwrap_or(false)
         || THREAD_FRAMES.try_with(|frames| frames.borrow().is_some()).unwrap_or(false)
 }

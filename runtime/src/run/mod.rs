@@ -14,7 +14,7 @@ mod run_guard;
 mod run_manager;
 mod start;
 
-pub use ambient::scoped_callbacks;
+pub use ambient::{install_process_handlers, scoped_callbacks};
 pub use callback_manager::CallbackManager;
 pub use parent::AsParent;
 pub use run_guard::RunGuard;

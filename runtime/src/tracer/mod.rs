@@ -4,6 +4,7 @@
 //!   Lines file) and [`RunCollector`] (memory);
 //! - scopes trace without passing a tracer by hand: [`Tracer::in_scope`] / [`Tracer::scope`]
 //!   ("trace this block"), [`collect_runs`], and the [`RUNTRACE_TRACE`](Tracer::TRACE_ENV) variable;
+//!   [`install_process_handlers`] does the same for any handler, process-wide;
 //! - [`TraceContext`](crate::propagation::TraceContext) carries a run's place in its trace
 //!   across processes, as headers.
 
@@ -32,7 +33,7 @@ use assemble::TracerCore;
 use crate::dispatch::{IntoHandler, RegisteredHandler};
 use crate::handler::CallbackHandler;
 use crate::run::ambient;
-pub use crate::run::scoped_callbacks;
+pub use crate::run::{install_process_handlers, scoped_callbacks};
 
 /// A handler that assembles the runs it hears into [`RunTree`]s and hands each finished
 /// root tree to its [`Exporter`].

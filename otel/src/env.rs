@@ -1,0 +1,199 @@
+//! Set-up from the environment: the OTLP/HTTP exporter from the standard
+//! `OTEL_EXPORTER_OTLP_*` variables, and the zero-code switch that installs it for the whole
+//! process when an endpoint is set.
+//!
+//! Variables, read once, when the exporter is built:
+//!
+//! | variable | effect |
+//! | --- | --- |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | where spans go (`/v1/traces` is appended to the first); setting either turns the zero-code export on |
+//! | `OTEL_EXPORTER_OTLP_HEADERS` / `..._TRACES_HEADERS` | `key=value,key2=value2`, e.g. an API key |
+//! | `OTEL_EXPORTER_OTLP_TIMEOUT` / `..._TRACES_TIMEOUT` | milliseconds per export (default 10000) |
+//! | `OTEL_EXPORTER_OTLP_PROTOCOL` / `..._TRACES_PROTOCOL` | `http/protobuf` (default) or `http/json` |
+//! | `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` | the resource spans are exported with |
+//! | `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` | `true` records inputs, outputs and messages |
+//! | `OTEL_SDK_DISABLED` | `true` turns the zero-code export off |
+
+use std::sync::{Once, OnceLock};
+use std::time::Duration;
+
+use opentelemetry_otlp::{Protocol, WithExportConfig};
+
+use crate::error::OtelError;
+use crate::handler::OtelHandler;
+
+const ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+const TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+const PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+const TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+const SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+
+/// How long the end of the process waits for the last spans to be delivered.
+const EXIT_FLUSH: Duration = Duration::from_secs(5);
+
+impl OtelHandler {
+    /// A handler exporting over OTLP/HTTP as the standard `OTEL_EXPORTER_OTLP_*` variables
+    /// say (see the table in the crate docs); with no endpoint set, to
+    /// `http://localhost:4318/v1/traces`.
+    ///
+    /// # Errors
+    ///
+    /// The protocol is `grpc`, or the exporter refused its configuration.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), runtrace_otel::OtelError> {
+    /// let otel = runtrace_otel::OtelHandler::from_env()?;
+    /// let callbacks = otel.callbacks();
+    /// # drop(callbacks);
+    /// # Ok(()) }
+    /// ```
+    pub fn from_env() -> Result<OtelHandler, OtelError> {
+        Ok(OtelHandler::builder(otlp_exporter_from_env()?).build())
+    }
+
+    /// Makes this handler hear every run of the process from now on (see
+    /// [`install_process_handlers`](runtrace_runtime::tracer::install_process_handlers)),
+    /// and gives a guard whose drop delivers what is left and shuts the exporter down, in
+    /// at most 5 seconds. `None` if process-wide handlers were installed before.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), runtrace_otel::OtelError> {
+    /// let _otel = runtrace_otel::OtelHandler::from_env()?.install();
+    /// // every traced call from here on is exported
+    /// # Ok(()) }
+    /// ```
+    #[must_use = "dropping the guard at once shuts the exporter down"]
+    pub fn install(self) -> Option<OtelGuard> {
+        runtrace_runtime::tracer::install_process_handlers(self.handlers()).then(|| OtelGuard { handler: self })
+    }
+}
+
+/// Shuts an [`OtelHandler`] down when dropped: delivers what is left and shuts the exporter
+/// down, waiting at most 5 seconds.
+///
+/// ```
+/// use opentelemetry_sdk::trace::InMemorySpanExporter;
+/// let guard = runtrace_otel::OtelGuard::new(runtrace_otel::OtelHandler::new(InMemorySpanExporter::default()));
+/// drop(guard); // flushed and shut down
+/// ```
+#[derive(Debug)]
+#[must_use = "dropping the guard at once shuts the exporter down"]
+pub struct OtelGuard {
+    handler: OtelHandler,
+}
+
+impl OtelGuard {
+    /// A guard over `handler`.
+    pub fn new(handler: OtelHandler) -> Self {
+        OtelGuard { handler }
+    }
+
+    /// The handler it guards.
+    ///
+    /// ```
+    /// # let guard = runtrace_otel::OtelGuard::new(runtrace_otel::OtelHandler::new(opentelemetry_sdk::trace::InMemorySpanExporter::default()));
+    /// assert_eq!(guard.handler().dropped_spans(), 0);
+    /// ```
+    #[must_use]
+    pub fn handler(&self) -> &OtelHandler {
+        &self.handler
+    }
+}
+
+impl Drop for OtelGuard {
+    fn drop(&mut self) {
+        self.handler.shutdown(EXIT_FLUSH);
+    }
+}
+
+/// The OTLP/HTTP span exporter as the `OTEL_EXPORTER_OTLP_*` variables configure it.
+///
+/// # Errors
+///
+/// As [`OtelHandler::from_env`].
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), runtrace_otel::OtelError> {
+/// let exporter = runtrace_otel::otlp_exporter_from_env()?;
+/// let otel = runtrace_otel::OtelHandler::builder(exporter).with_project("quickstart").build();
+/// # drop(otel);
+/// # Ok(()) }
+/// ```
+pub fn otlp_exporter_from_env() -> Result<opentelemetry_otlp::SpanExporter, OtelError> {
+    let protocol = match env_value(TRACES_PROTOCOL).or_else(|| env_value(PROTOCOL)) {
+        None => Protocol::HttpBinary,
+        Some(name) if name == "http/protobuf" => Protocol::HttpBinary,
+        Some(name) if name == "http/json" => Protocol::HttpJson,
+        Some(other) => return Err(OtelError::UnsupportedProtocol(other)),
+    };
+    Ok(opentelemetry_otlp::SpanExporter::builder().with_http().with_protocol(protocol).build()?)
+}
+
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().map(|value| value.trim().to_owned()).filter(|value| !value.is_empty())
+}
+
+/// The zero-code switch: with an OTLP endpoint in the environment, installs an exporting
+/// handler for the whole process, once, and delivers its spans when the process exits
+/// normally. The `runtrace` facade calls it, with its `otel` feature, before the first
+/// traced call; other code may call it at start-up. A configuration that fails is reported
+/// once on stderr and exports nothing.
+///
+/// ```
+/// runtrace_otel::install_from_env(); // exports only if OTEL_EXPORTER_OTLP_ENDPOINT is set
+/// ```
+pub fn install_from_env() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if let Some(handler) = handler_from_env() {
+            if handler.clone().install().is_some_and(|guard| PROCESS.set(guard).is_ok()) {
+                flush_at_exit();
+            }
+        }
+    });
+}
+
+/// What the `runtrace` facade's `otel` feature calls before each traced call: one atomic
+/// load once the switch was read. Not a public API.
+#[doc(hidden)]
+#[inline]
+pub fn __zero_code() {
+    static READ: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !READ.load(std::sync::atomic::Ordering::Relaxed) {
+        install_from_env();
+        READ.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+static PROCESS: OnceLock<OtelGuard> = OnceLock::new();
+
+fn handler_from_env() -> Option<OtelHandler> {
+    if env_value(SDK_DISABLED).is_some_and(|value| value.eq_ignore_ascii_case("true")) {
+        return None;
+    }
+    env_value(TRACES_ENDPOINT).or_else(|| env_value(ENDPOINT))?;
+    match OtelHandler::from_env() {
+        Ok(handler) => Some(handler),
+        Err(error) => {
+            eprintln!("runtrace-otel: {error}; runs are not exported");
+            None
+        }
+    }
+}
+
+/// Delivers the process handler's spans when the process exits normally (returning from
+/// `main`, or `std::process::exit`): a static is never dropped, so `atexit` is the hook.
+fn flush_at_exit() {
+    extern "C" fn at_exit() {
+        // A panic must not unwind into libc.
+        let _ = std::panic::catch_unwind(|| {
+            if let Some(guard) = PROCESS.get() {
+                guard.handler.shutdown(EXIT_FLUSH);
+            }
+        });
+    }
+    // SAFETY: `at_exit` is a plain `extern "C" fn()` that catches its panics.
+    if unsafe { libc::atexit(at_exit) } != 0 {
+        eprintln!("runtrace-otel: could not register the exit hook; call runtrace::flush() before exiting");
+    }
+}
