@@ -21,6 +21,8 @@
 //! - The [`tracer`] assembles runs into LangSmith-shaped trees for an exporter (a JSON Lines
 //!   file, memory), also without code changes: `RUNTRACE_TRACE=runs.jsonl`; [`propagation`]
 //!   continues a trace in another process through LangSmith's headers.
+//! - With the `otel` feature, `otel` (the `runtrace-otel` crate) exports runs as
+//!   OpenTelemetry spans, also without code changes: `OTEL_EXPORTER_OTLP_ENDPOINT=...`.
 //! - [`prelude`] imports the caller's kit and the handler author's kit at once.
 //!
 //! ## Example
@@ -77,6 +79,11 @@ pub use runtrace_runtime::{
 #[doc(inline)]
 pub use runtrace_runtime::{background, event, handlers, propagation, tracer};
 
+/// Runs as OpenTelemetry spans, exported over OTLP: the `runtrace-otel` crate, with the
+/// `otel` feature. See [`OtelHandler`](otel::OtelHandler).
+#[cfg(feature = "otel")]
+pub use runtrace_otel as otel;
+
 /// What a traced program and a handler author need, in one import.
 ///
 /// ```
@@ -120,6 +127,20 @@ pub mod prelude {
 pub mod __private {
     pub use runtrace_runtime::macro_support::*;
     pub use serde_json::Value;
+
+    /// With the `otel` feature, the first traced call reads the zero-code switch
+    /// (`OTEL_EXPORTER_OTLP_ENDPOINT`): the one place our code runs before a user's first run
+    /// without a line of theirs. After that, one relaxed atomic load per call.
+    #[cfg(feature = "otel")]
+    #[inline]
+    pub fn start<'a, const N: usize>(
+        parent: &CallbackManager,
+        spec: &RunSpec<'_>,
+        inputs: impl FnOnce() -> [Field<'a>; N],
+    ) -> Result<RunGuard, runtrace_runtime::CallbackError> {
+        runtrace_otel::__zero_code();
+        runtrace_runtime::macro_support::start(parent, spec, inputs)
+    }
 }
 
 // The README's Rust code blocks, compiled and run by `cargo test --doc`, so that its example

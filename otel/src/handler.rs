@@ -580,8 +580,7 @@ impl Core {
         let Some((span, complete)) = self.finish(event, &ending) else { return };
         let seq = self.pipeline.enqueue(span);
         if complete || self.pipeline.queued() >= self.config.max_batch {
-            self.pipeline.kick();
-            self.pipeline.wait_settled(seq, self.config.delivery_wait).await;
+            self.pipeline.deliver(seq, self.config.delivery_wait).await;
         } else {
             self.pipeline.kick_later();
         }

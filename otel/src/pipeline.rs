@@ -3,10 +3,12 @@
 //!
 //! Why a queue of our own rather than the SDK's `BatchSpanProcessor`: delivery has to be
 //! observable from the handler, so that `runtrace::flush()` (which waits until the handler
-//! has handled every event) also means "the finished trees were sent". A span of a tree whose
-//! root ended is exported at once and the handler waits for that export (at most
-//! `delivery_wait`); spans of trees still open wait at most `scheduled_delay`. Under load
-//! one export carries every span finished while the previous one was in flight.
+//! has handled every event) also means "the finished trees were sent". The spans of a tree
+//! whose root ended are exported at once, on the handler's own task when no export is
+//! running (no task to spawn, nothing to wake), else the handler waits for the running one
+//! (at most `delivery_wait`); spans of trees still open wait at most `scheduled_delay`, for a
+//! timer task. Under load one export carries every span finished while the previous one was
+//! in flight.
 //!
 //! Faults: a failed or timed-out export drops its batch (counted) and opens a backoff window
 //! (1 s, doubling up to `max_backoff`) in which nothing is sent and nobody waits, while new
@@ -166,6 +168,34 @@ impl Pipeline {
             }
             newer
         });
+    }
+
+    /// Delivers the queue now, for a handler that wants its span numbered `seq` sent before
+    /// it goes on: on the handler's own task when no export is running (no task to spawn,
+    /// nothing to wake), else by waiting for the running one, at most `wait`.
+    pub(crate) async fn deliver(self: &Arc<Self>, seq: u64, wait: Duration) {
+        enum Next {
+            Export,
+            Wait,
+            Later,
+        }
+        let next = {
+            let mut queue = self.queue();
+            if queue.retry_at.is_some_and(|at| at > Instant::now()) {
+                Next::Later
+            } else if queue.running {
+                Next::Wait
+            } else {
+                queue.running = true;
+                Next::Export
+            }
+        };
+        match next {
+            Next::Export => Arc::clone(self).export_queued().await,
+            Next::Wait => self.wait_settled(seq, wait).await,
+            // Nobody waits on a backend that just failed: a timer sends the queue later.
+            Next::Later => self.kick(),
+        }
     }
 
     /// Starts an export task unless one runs, or the backoff window is open.

@@ -1,0 +1,123 @@
+//! OpenTelemetry export, beside `tracing` + `tracing-opentelemetry`, in one run: the same
+//! three nested runs (spans) per call as `benches/overhead.rs`, each exported as a span to
+//! the same no-op exporter.
+//!
+//! - `*_caller`: what the traced code pays. The export side is flushed before each sample,
+//!   outside the timing, with queues that hold a whole sample.
+//! - `*_flush`: everything, the export included: a flush once every 256 calls.
+//!
+//! ```text
+//! cargo bench --bench otel --features otel | tee otel.txt
+//! python3 benches/table.py otel.txt
+//! ```
+
+mod common;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use common::{BATCH, instrumented, plain, traced};
+use divan::Bencher;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
+use runtrace::otel::OtelHandler;
+use tracing_subscriber::layer::SubscriberExt;
+
+fn main() {
+    divan::main();
+}
+
+/// Takes every batch and drops it.
+#[derive(Debug)]
+struct NoopExporter;
+
+impl SpanExporter for NoopExporter {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        drop(black_box(batch));
+        Ok(())
+    }
+}
+
+fn x() -> u64 {
+    black_box(39)
+}
+
+const FLUSH: Duration = Duration::from_secs(10);
+
+fn otel() -> OtelHandler {
+    OtelHandler::builder(NoopExporter).with_event_queue(BATCH as usize * 16).build()
+}
+
+/// A provider whose batch processor queues a whole sample's spans.
+fn provider() -> SdkTracerProvider {
+    let config = BatchConfigBuilder::default().with_max_queue_size(BATCH as usize * 8).build();
+    SdkTracerProvider::builder()
+        .with_span_processor(BatchSpanProcessor::builder(NoopExporter).with_batch_config(config).build())
+        .build()
+}
+
+#[divan::bench_group(sample_size = BATCH, sample_count = 200)]
+mod sync {
+    use super::*;
+
+    #[divan::bench]
+    fn plain() -> u64 {
+        plain::outer(x())
+    }
+
+    #[divan::bench]
+    fn runtrace_otel_caller(bencher: Bencher) {
+        let otel = otel();
+        let callbacks = otel.callbacks();
+        bencher
+            .with_inputs(|| {
+                otel.flush_blocking(FLUSH);
+            })
+            .bench_local_values(|()| traced::outer(x(), black_box(&callbacks)));
+        assert_eq!(otel.dropped_events() + otel.dropped_spans(), 0, "the queues held every sample");
+    }
+
+    #[divan::bench]
+    fn runtrace_otel_flush(bencher: Bencher) {
+        let otel = otel();
+        let callbacks = otel.callbacks();
+        let mut calls = 0_u32;
+        bencher.bench_local(|| {
+            let out = traced::outer(x(), black_box(&callbacks));
+            calls += 1;
+            if calls % BATCH == 0 {
+                otel.flush_blocking(FLUSH);
+            }
+            out
+        });
+    }
+
+    #[divan::bench]
+    fn tracing_opentelemetry_caller(bencher: Bencher) {
+        let provider = provider();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
+        let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+        bencher
+            .with_inputs(|| {
+                let _ = provider.force_flush();
+            })
+            .bench_local_values(|()| instrumented::outer(x()));
+    }
+
+    #[divan::bench]
+    fn tracing_opentelemetry_flush(bencher: Bencher) {
+        let provider = provider();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
+        let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+        let mut calls = 0_u32;
+        bencher.bench_local(|| {
+            let out = instrumented::outer(x());
+            calls += 1;
+            if calls % BATCH == 0 {
+                let _ = provider.force_flush();
+            }
+            out
+        });
+    }
+}
