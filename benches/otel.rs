@@ -78,6 +78,15 @@ mod sync {
         assert_eq!(otel.dropped_events() + otel.dropped_spans(), 0, "the queues held every sample");
     }
 
+    /// The floor: what any async handler's events cost the traced call.
+    #[divan::bench]
+    fn runtrace_noop_async_caller(bencher: Bencher) {
+        let callbacks = common::noop_async_unbounded();
+        bencher
+            .with_inputs(runtrace::flush_blocking)
+            .bench_local_values(|()| traced::outer(x(), black_box(&callbacks)));
+    }
+
     #[divan::bench]
     fn runtrace_otel_flush(bencher: Bencher) {
         let otel = otel();

@@ -86,11 +86,11 @@ fn process_handlers() -> &'static [RegisteredHandler] {
 /// ```
 /// use std::sync::Arc;
 /// use runtrace_runtime::{CallbackManager, RunKind};
-/// use runtrace_runtime::handlers::{RecordingHandler, RegisteredHandler};
+/// use runtrace_runtime::handlers::{IntoHandler, RecordingHandler};
 /// use runtrace_runtime::tracer::install_process_handlers;
 ///
 /// let recorder = Arc::new(RecordingHandler::new());
-/// assert!(install_process_handlers([RegisteredHandler::new(recorder.clone())]));
+/// assert!(install_process_handlers([recorder.clone().into_handler()]));
 /// CallbackManager::none().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
 /// assert_eq!(recorder.runs()[0].name, "calculator");
 /// # Ok::<(), runtrace_runtime::CallbackError>(())
