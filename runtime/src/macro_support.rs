@@ -16,6 +16,7 @@ use crate::error::CallbackError;
 pub use crate::event::RunKind;
 use crate::event::payload::Make;
 pub use crate::event::payload::{Field, Recorded, record};
+use crate::event::render;
 pub use crate::event::{ErrorCause, RunError};
 use crate::handler::Ignore;
 use crate::run::ambient;
@@ -203,7 +204,7 @@ pub trait DisplayError {
 impl<E: Display + ?Sized> DisplayError for E {
     #[inline]
     fn render(&self) -> String {
-        self.to_string()
+        render::display(self)
     }
 }
 
@@ -227,7 +228,7 @@ pub trait DebugError {
 impl<E: Debug + ?Sized> DebugError for E {
     #[inline]
     fn render(&self) -> String {
-        format!("{self:?}")
+        render::debug(self)
     }
 }
 

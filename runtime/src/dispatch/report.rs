@@ -4,9 +4,12 @@ use std::any::Any;
 
 use crate::error::CallbackError;
 use crate::event::Event;
+use crate::event::render;
 
 /// Reports a handler's failure once; the run goes on.
 pub(crate) fn report(handler: &str, event: &Event<'_>, error: &dyn std::fmt::Display) {
+    // The error's `Display` is the handler's code: a panic in it must not reach the run.
+    let error = render::display(error);
     tracing::warn!(
         target: "runtrace",
         handler,
@@ -33,6 +36,7 @@ pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
 /// run already ended, or was dropped.
 pub(crate) fn report_unraisable(result: Result<(), CallbackError>) {
     if let Err(error) = result {
+        let error = render::display(&error);
         tracing::warn!(target: "runtrace", %error, "callback handler failed after the run had ended");
     }
 }

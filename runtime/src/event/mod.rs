@@ -10,6 +10,7 @@ mod id;
 mod info;
 mod kind;
 pub(crate) mod payload;
+pub(crate) mod render;
 mod tags;
 mod time;
 

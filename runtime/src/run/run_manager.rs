@@ -12,6 +12,7 @@ use crate::dispatch::RegisteredHandler;
 use crate::dispatch::inline::{dispatch, listens};
 use crate::error::CallbackError;
 use crate::event::payload::record;
+use crate::event::render;
 use crate::event::{
     AgentAction, AgentFinish, CustomEvent, Event, EventData, Metadata, Retry, RunId, RunInfo, RunKind, Tags,
 };
@@ -227,7 +228,7 @@ impl RunManager {
         if !self.hears(Ignore::RETRIES) {
             return Ok(());
         }
-        self.emit(EventData::Retry(Retry { attempt, reason: reason.to_string() }))
+        self.emit(EventData::Retry(Retry { attempt, reason: render::display(&reason) }))
     }
 
     /// Sends an agent's decision to call a tool.
