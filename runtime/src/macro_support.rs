@@ -11,7 +11,7 @@ use serde_json::Value;
 
 pub use crate::dispatch::catch_unwind::CatchUnwind;
 use crate::dispatch::inline::listens;
-use crate::dispatch::report::report_unraisable;
+use crate::dispatch::report::{handler_of, report_unraisable, warn_once};
 use crate::error::CallbackError;
 pub use crate::event::RunKind;
 use crate::event::payload::Make;
@@ -364,11 +364,12 @@ pub fn stopped<R>(stop: Result<R, CallbackError>) -> Option<R> {
     match stop {
         Ok(early) => Some(early),
         Err(error) => {
-            tracing::warn!(
-                target: "runtrace",
-                %error,
-                "a handler asked to stop a run whose function cannot return the error (its \
-                 return type is not a Result whose error implements From<CallbackError>); it goes on"
+            warn_once(
+                &format!("unstoppable: {}", handler_of(&error)),
+                &format_args!(
+                    "a handler asked to stop a run whose function cannot return the error (its \
+                     return type is not a Result whose error implements From<CallbackError>); it goes on: {error}"
+                ),
             );
             None
         }

@@ -433,3 +433,50 @@ fn handler_error_whose_display_panics_is_reported_as_unrenderable_and_the_run_go
     assert_eq!(recorder.len(), 5, "every event reached the recorder");
     assert_eq!(warnings_from(&warnings, "fails-unrenderably").len(), 5, "{warnings:?}");
 }
+
+/// Regression: with no `tracing` subscriber, runtrace's warnings were invisible. Without
+/// one, each kind is written once on standard error; with one, nothing is.
+#[test]
+fn warnings_without_a_subscriber_go_to_stderr_once_per_kind_and_handler() -> Result<(), Box<dyn std::error::Error>> {
+    // Standard error is the process's, so the program is this test binary run again, for
+    // the one test below, named by its path in this binary.
+    let child = concat!(module_path!(), "::warnings_without_a_subscriber_child");
+    let child = child.split_once("::").map_or(child, |(_crate, path)| path);
+    let output = std::process::Command::new(std::env::current_exe()?)
+        .args([child, "--exact", "--ignored", "--test-threads=1", "--nocapture"])
+        .env("RUNTRACE_TEST_STDERR_CHILD", "1")
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "child failed:\n{}\n{stderr}", String::from_utf8_lossy(&output.stdout));
+
+    let warnings: Vec<&str> = stderr.lines().filter(|line| line.starts_with("runtrace: warning:")).collect();
+    let about = |handler: &str| warnings.iter().filter(|line| line.contains(&format!("`{handler}`"))).count();
+    assert_eq!(about("fails-on-tokens"), 1, "told once, though it failed on two tokens of two runs: {warnings:?}");
+    assert_eq!(about("fails-on-start"), 1, "each handler is told: {warnings:?}");
+    assert_eq!(about("subscribed"), 0, "a subscriber took its warnings: {warnings:?}");
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings.iter().any(|line| line.contains("cannot store the token") && line.contains("the run goes on")),
+        "the warning says what failed: {warnings:?}"
+    );
+    Ok(())
+}
+
+#[test]
+#[ignore = "the program of warnings_without_a_subscriber_go_to_stderr_once_per_kind_and_handler, which runs it"]
+fn warnings_without_a_subscriber_child() -> Result<(), CallbackError> {
+    if std::env::var_os("RUNTRACE_TEST_STDERR_CHILD").is_none() {
+        return Ok(());
+    }
+    let subscribed =
+        CallbackManager::new().with_handler(Faulty::fails_at("subscribed", [EventType::Start], "collected instead"));
+    let (_, collected) = with_warnings(|| fake_llm(&subscribed));
+    assert_eq!(collected.len(), 1);
+
+    let callbacks = CallbackManager::new()
+        .with_handler(Faulty::fails_at("fails-on-tokens", [EventType::NewToken], "cannot store the token"))
+        .with_handler(fails_on_start());
+    fake_llm(&callbacks)?;
+    fake_llm(&callbacks)?;
+    Ok(())
+}
