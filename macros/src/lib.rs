@@ -103,6 +103,17 @@ use proc_macro::TokenStream;
 /// lists arguments in key order (serde_json's map), unless your build enables serde_json's
 /// `preserve_order`.
 ///
+/// Where JSON cannot hold a value as it is, the record says so instead of failing:
+/// - a value nested deeper than 128 levels (each struct, enum variant with data, sequence,
+///   tuple, map, `Some` and newtype is a level) is recorded down to level 128, and what is
+///   deeper as the string `"<cut: nested deeper than 128>"`, its `Serialize` not called;
+/// - `f32` and `f64` NaN and infinities, which JSON numbers cannot be, are recorded as the
+///   strings `"NaN"`, `"inf"` and `"-inf"` (serde_json alone would write `null`);
+/// - a value whose `Serialize` fails or panics is recorded as a string starting
+///   `"<unrecordable: "` saying why.
+///
+/// Metadata values and custom events' data are recorded the same way.
+///
 /// # Errors and handlers that stop runs
 ///
 /// A return type written as a path ending in `Result` (`Result<T, E>`, `io::Result<T>`,

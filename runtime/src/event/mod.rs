@@ -6,6 +6,7 @@
 //! reads them, and the event's time is read only when a handler asks for it.
 
 mod data;
+mod depth;
 mod id;
 mod info;
 mod kind;
