@@ -39,8 +39,11 @@ pub struct RunSpec<'a> {
     pub verbose: bool,
 }
 
+/// What `redact(..)`, `redact_output` and `err(redact)` record instead of a value.
+const REDACTED_MESSAGE: &str = "[REDACTED]";
+
 /// What an input or output recorded as `[REDACTED]` records.
-pub const REDACTED: &dyn Recorded = &"[REDACTED]";
+pub const REDACTED: &dyn Recorded = &REDACTED_MESSAGE;
 
 /// Starts the run of one traced call. The first check is the whole cost of a call no
 /// handler hears.
@@ -236,6 +239,18 @@ impl<E: Debug + ?Sized> DebugError for E {
 #[must_use]
 pub fn debug_error<E: DebugError + ?Sized>(error: &E) -> String {
     error.render()
+}
+
+/// The error of a traced function with `err(redact)`: never rendered, its type alone recorded.
+#[must_use]
+pub fn redacted_error<E: ?Sized>(_: &E) -> String {
+    REDACTED_MESSAGE.to_owned()
+}
+
+/// Ends the run of a function with `err(redact)` that panicked, without the panic's message;
+/// the caller resumes the panic after.
+pub fn panicked_redacted(guard: RunGuard) {
+    report_unraisable(guard.fail_with(|| RunError::new(format!("panicked: {REDACTED_MESSAGE}"), ErrorCause::Panicked)));
 }
 
 /// The name of a traced function's runs.
