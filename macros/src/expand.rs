@@ -97,6 +97,12 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
         quote!(::std::panic::catch_unwind(::core::panic::AssertUnwindSafe(#closure)))
     };
 
+    let redact_err = options.err.as_ref().is_some_and(|(render, _)| *render == ErrRender::Redact);
+    let panicked = if redact_err {
+        quote!(#krate::__private::panicked_redacted(#guard))
+    } else {
+        quote!(#guard.panicked(&*#panic))
+    };
     let end_ok = end_ok(&options, &returns, &guard, &value, krate);
     let end = if returns.is_result {
         let render = render_error(&options, &returns, krate);
@@ -121,7 +127,7 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
         let #ret = match #outcome {
             ::core::result::Result::Ok(#ret) => #ret,
             ::core::result::Result::Err(#panic) => {
-                #guard.panicked(&*#panic);
+                #panicked;
                 ::std::panic::resume_unwind(#panic)
             }
         };
@@ -322,7 +328,8 @@ fn render_error(options: &Options, returns: &valid::Returns, krate: &Path) -> To
     let error = hidden("__runtrace_error");
     let function = match options.err.as_ref().map(|(render, _)| *render) {
         Some(ErrRender::Debug) => quote!(#krate::__private::debug_error),
-        _ => quote!(#krate::__private::display_error),
+        Some(ErrRender::Redact) => quote!(#krate::__private::redacted_error),
+        Some(ErrRender::Display) | None => quote!(#krate::__private::display_error),
     };
     // Named in the call when written, so an error type that cannot be rendered is reported on
     // the user's tokens of that type.

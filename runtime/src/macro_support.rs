@@ -11,11 +11,12 @@ use serde_json::Value;
 
 pub use crate::dispatch::catch_unwind::CatchUnwind;
 use crate::dispatch::inline::listens;
-use crate::dispatch::report::report_unraisable;
+use crate::dispatch::report::{handler_of, report_unraisable, warn_once};
 use crate::error::CallbackError;
 pub use crate::event::RunKind;
 use crate::event::payload::Make;
 pub use crate::event::payload::{Field, Recorded, record};
+use crate::event::render;
 pub use crate::event::{ErrorCause, ModelOutput, ModelRequest, RunError};
 use crate::handler::Ignore;
 use crate::run::ambient;
@@ -41,8 +42,11 @@ pub struct RunSpec<'a> {
     pub model: Option<&'a dyn Fn() -> ModelRequest>,
 }
 
+/// What `redact(..)`, `redact_output` and `err(redact)` record instead of a value.
+const REDACTED_MESSAGE: &str = "[REDACTED]";
+
 /// What an input or output recorded as `[REDACTED]` records.
-pub const REDACTED: &dyn Recorded = &"[REDACTED]";
+pub const REDACTED: &dyn Recorded = &REDACTED_MESSAGE;
 
 /// Starts the run of one traced call. The first check is the whole cost of a call no
 /// handler hears.
@@ -248,7 +252,7 @@ pub trait DisplayError {
 impl<E: Display + ?Sized> DisplayError for E {
     #[inline]
     fn render(&self) -> String {
-        self.to_string()
+        render::display(self)
     }
 }
 
@@ -272,7 +276,7 @@ pub trait DebugError {
 impl<E: Debug + ?Sized> DebugError for E {
     #[inline]
     fn render(&self) -> String {
-        format!("{self:?}")
+        render::debug(self)
     }
 }
 
@@ -280,6 +284,18 @@ impl<E: Debug + ?Sized> DebugError for E {
 #[must_use]
 pub fn debug_error<E: DebugError + ?Sized>(error: &E) -> String {
     error.render()
+}
+
+/// The error of a traced function with `err(redact)`: never rendered, its type alone recorded.
+#[must_use]
+pub fn redacted_error<E: ?Sized>(_: &E) -> String {
+    REDACTED_MESSAGE.to_owned()
+}
+
+/// Ends the run of a function with `err(redact)` that panicked, without the panic's message;
+/// the caller resumes the panic after.
+pub fn panicked_redacted(guard: RunGuard) {
+    report_unraisable(guard.fail_with(|| RunError::new(format!("panicked: {REDACTED_MESSAGE}"), ErrorCause::Panicked)));
 }
 
 /// The name of a traced function's runs.
@@ -408,11 +424,12 @@ pub fn stopped<R>(stop: Result<R, CallbackError>) -> Option<R> {
     match stop {
         Ok(early) => Some(early),
         Err(error) => {
-            tracing::warn!(
-                target: "runtrace",
-                %error,
-                "a handler asked to stop a run whose function cannot return the error (its \
-                 return type is not a Result whose error implements From<CallbackError>); it goes on"
+            warn_once(
+                &format!("unstoppable: {}", handler_of(&error)),
+                &format_args!(
+                    "a handler asked to stop a run whose function cannot return the error (its \
+                     return type is not a Result whose error implements From<CallbackError>); it goes on: {error}"
+                ),
             );
             None
         }

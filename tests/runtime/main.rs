@@ -11,6 +11,7 @@
 mod common;
 
 mod background;
+mod console;
 mod custom_events;
 mod faults;
 mod headers;
