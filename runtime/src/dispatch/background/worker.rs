@@ -106,7 +106,7 @@ impl Worker {
                 }
             }
             Err(PushError::Full(message)) => self.overflow(message),
-            Err(PushError::Closed(_)) => self.drop_event(false),
+            Err(PushError::Closed(_)) => self.drop_event(Why::Closed),
         }
     }
 
@@ -116,7 +116,7 @@ impl Worker {
         // Only this handler's own drain task makes room: when it is the sender (a handler
         // whose code traces runs it hears itself), waiting could only end in the timeout.
         if self.overflow == Overflow::DropNewest || self.stalled.load(Ordering::Relaxed) || is_draining(&self.inbox) {
-            return self.drop_event(false);
+            return self.drop_event(Why::Full);
         }
         // The queue drains on runtrace's own dispatch thread, but the handler may wait on
         // the caller's runtime (a channel read by one of its tasks): parking a thread that
@@ -134,35 +134,53 @@ impl Worker {
         };
         match pushed {
             Pushed::Sent => {}
-            Pushed::Closed => self.drop_event(false),
+            Pushed::Closed => self.drop_event(Why::Closed),
             Pushed::TimedOut => {
                 self.stalled.store(true, Ordering::Relaxed);
-                self.drop_event(true);
+                self.drop_event(Why::Stalled);
             }
         }
     }
 
     /// Counts a dropped event and warns: once when the handler first stalls, and at every
     /// power of two of the count otherwise, so a flood of drops costs a few lines.
-    fn drop_event(&self, stalled: bool) {
+    fn drop_event(&self, why: Why) {
         let dropped = self.inbox.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-        if stalled && !self.stall_reported.swap(true, Ordering::Relaxed) {
-            tracing::warn!(
+        let handler = &*self.name;
+        match why {
+            Why::Stalled if !self.stall_reported.swap(true, Ordering::Relaxed) => tracing::warn!(
                 target: "runtrace",
-                handler = %self.name,
+                handler,
                 dropped,
                 "background handler made no room in its full queue in time: the traced code no longer waits \
                  for it, and drops its new events until it catches up"
-            );
-        } else if dropped.is_power_of_two() {
-            tracing::warn!(
+            ),
+            _ if !dropped.is_power_of_two() => {}
+            Why::Closed => tracing::warn!(
                 target: "runtrace",
-                handler = %self.name,
+                handler,
+                dropped,
+                "background handler's queue is closed for good: its new events are dropped"
+            ),
+            Why::Full | Why::Stalled => tracing::warn!(
+                target: "runtrace",
+                handler,
                 dropped,
                 "background handler is behind: its queue is full and new events are dropped"
-            );
+            ),
         }
     }
+}
+
+/// Why an event was dropped, for the warning.
+#[derive(Clone, Copy)]
+enum Why {
+    /// The queue was full and the sender would not wait.
+    Full,
+    /// The queue was full and no room showed within the block timeout.
+    Stalled,
+    /// The queue was closed: its drain task is gone.
+    Closed,
 }
 
 impl Drop for Worker {
