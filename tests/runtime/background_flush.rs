@@ -298,3 +298,67 @@ fn flush_guard_warns_of_the_events_a_stuck_handler_still_holds() {
         assert!(warning.message.contains("4 events") && warning.message.contains("lost"), "{warning:?}");
     });
 }
+
+#[test]
+fn flush_timeout_needs_no_timer_from_the_callers_runtime() {
+    without_deadlock(DEADLOCK_LIMIT, || {
+        let (stuck, tally, _release) = Stuck::new("stuck-no-timer");
+        let callbacks = CallbackManager::new().with_handler(stuck);
+        let _run = stream_open(&callbacks, 1);
+        wait_until_taken(&tally);
+
+        // No `enable_time`: the deadline cannot come from this runtime.
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+        let error = runtime.block_on(flush_timeout(Duration::from_millis(100))).expect_err("stuck");
+        assert_eq!(unfinished(&error, "stuck-no-timer").map(|handler| handler.events), Some(2));
+    });
+}
+
+/// Starts five tool runs of its own whenever it hears a chain start, with `callbacks`, which
+/// hold this handler too: it hears its own runs.
+struct HearsItself {
+    callbacks: Arc<std::sync::OnceLock<CallbackManager>>,
+}
+
+impl AsyncCallbackHandler for HearsItself {
+    fn on_event<'a>(&'a self, event: &'a Event<'static>) -> BoxFuture<'a, HandlerResult> {
+        Box::pin(async move {
+            if event.run.kind == RunKind::Chain && event.event_type() == runtrace::event::EventType::Start {
+                if let Some(callbacks) = self.callbacks.get() {
+                    for step in 0..5 {
+                        callbacks.start_run(RunKind::Tool, "lookup", &step)?.end(&step)?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+#[test]
+fn a_handler_that_hears_its_own_runs_never_waits_on_its_own_full_queue() {
+    without_deadlock(DEADLOCK_LIMIT, || {
+        let callbacks = Arc::new(std::sync::OnceLock::new());
+        let handler = Background::new(HearsItself { callbacks: callbacks.clone() }).with_capacity(2).into_handler();
+        let _ = callbacks.set(CallbackManager::new().with_handler(handler.clone()));
+        let chain = callbacks.get().expect("set").start_run(RunKind::Chain, "agent", &()).expect("no raise");
+
+        let started = Instant::now();
+        handler.flush_blocking();
+
+        // Waiting on its own queue would take the whole default block timeout, 10 s.
+        assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+        assert!(handler.dropped_events() > 0, "ten events into a queue of two, from its own code");
+        drop(chain);
+    });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_flush_can_run_on_a_spawned_task() {
+    let (probe, _tally) = Probe::new(Duration::ZERO);
+    let handler = probe.into_handler();
+
+    tokio::spawn(runtrace::flush()).await.expect("flush is Send");
+    tokio::spawn(flush_timeout(DEADLOCK_LIMIT)).await.expect("Send").expect("no handler is stuck for long");
+    tokio::spawn(async move { handler.flush_timeout(DEADLOCK_LIMIT).await }).await.expect("Send").expect("flushed");
+}
