@@ -77,6 +77,23 @@ fn wait_until_taken(tally: &Tally) {
     }
 }
 
+/// A stuck handler, alone in a manager, holding a model call's start in hand and its
+/// `tokens` tokens queued: `tokens + 1` events. Released when dropped.
+struct StuckCall {
+    handler: RegisteredHandler,
+    tally: Arc<Tally>,
+    _run: RunGuard,
+    release: Release,
+}
+
+fn stuck_call(name: &'static str, tokens: usize) -> StuckCall {
+    let (stuck, tally, release) = Stuck::new(name);
+    let handler = stuck.into_handler();
+    let run = stream_open(&CallbackManager::new().with_handler(handler.clone()), tokens);
+    wait_until_taken(&tally);
+    StuckCall { handler, tally, _run: run, release }
+}
+
 /// [`with_warnings`], made safe from a quirk of tracing-core: while one subscriber is the
 /// only one in the process, a callsite first hit on another thread (another test dropping
 /// events, with no subscriber) is cached from that thread's default alone, as unwanted, and
@@ -117,11 +134,7 @@ async fn flush_timeout_names_a_handler_that_never_finishes_and_the_events_it_hol
 #[test]
 fn flush_blocking_timeout_returns_by_its_deadline_around_a_stuck_handler() {
     without_deadlock(DEADLOCK_LIMIT, || {
-        let (stuck, tally, release) = Stuck::new("stuck-blocking");
-        let handler = stuck.into_handler();
-        let callbacks = CallbackManager::new().with_handler(handler.clone());
-        let _run = stream_open(&callbacks, 2);
-        wait_until_taken(&tally);
+        let StuckCall { handler, tally, release, _run } = stuck_call("stuck-blocking", 2);
 
         let error = handler.flush_blocking_timeout(Duration::from_millis(200)).expect_err("stuck");
         let [only] = &error.unfinished[..] else { panic!("one handler flushed: {error}") };
@@ -282,10 +295,7 @@ fn events_queued_when_main_ends_are_delivered_by_the_flush_guard() {
 #[test]
 fn flush_guard_warns_of_the_events_a_stuck_handler_still_holds() {
     without_deadlock(DEADLOCK_LIMIT, || {
-        let (stuck, tally, _release) = Stuck::new("stuck-at-exit");
-        let callbacks = CallbackManager::new().with_handler(stuck);
-        let _run = stream_open(&callbacks, 3);
-        wait_until_taken(&tally);
+        let _stuck = stuck_call("stuck-at-exit", 3);
 
         let guard = FlushGuard::new().with_timeout(Duration::from_millis(200));
         let started = Instant::now();
@@ -302,10 +312,7 @@ fn flush_guard_warns_of_the_events_a_stuck_handler_still_holds() {
 #[test]
 fn flush_timeout_needs_no_timer_from_the_callers_runtime() {
     without_deadlock(DEADLOCK_LIMIT, || {
-        let (stuck, tally, _release) = Stuck::new("stuck-no-timer");
-        let callbacks = CallbackManager::new().with_handler(stuck);
-        let _run = stream_open(&callbacks, 1);
-        wait_until_taken(&tally);
+        let _stuck = stuck_call("stuck-no-timer", 1);
 
         // No `enable_time`: the deadline cannot come from this runtime.
         let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
