@@ -149,7 +149,7 @@ fn flush_blocking_timeout_returns_by_its_deadline_around_a_stuck_handler() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_manager_flush_with_a_deadline_is_the_handler_flush_of_each_of_its_handlers() {
+async fn a_handler_that_keeps_up_finishes_its_own_flush_with_a_deadline() {
     let (probe, tally) = Probe::new(Duration::from_millis(1));
     let handler: RegisteredHandler = probe.into_handler();
     let callbacks = CallbackManager::new().with_handler(handler.clone());
