@@ -11,6 +11,7 @@
 mod common;
 
 mod background;
+mod background_flush;
 mod console;
 mod custom_events;
 mod faults;

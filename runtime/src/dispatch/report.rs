@@ -28,6 +28,17 @@ pub(crate) fn warn_once(key: &str, message: &dyn Display) {
     }
 }
 
+/// [`warn_once`] for a warning about one handler, named in a `handler` field for the
+/// subscribers that filter or count by it; keyed by `kind` and the handler.
+pub(crate) fn warn_about_handler(handler: &str, kind: &str, message: &dyn Display) {
+    let message = render::display(message);
+    if subscribed() {
+        tracing::warn!(target: "runtrace", handler, "{message}");
+    } else {
+        to_stderr_once(&format!("{kind}: {handler}"), &message);
+    }
+}
+
 /// Reports a handler's failure; the run goes on.
 pub(crate) fn report(handler: &str, event: &Event<'_>, error: &dyn Display) {
     // The error's `Display` is the handler's code: a panic in it must not reach the run.
