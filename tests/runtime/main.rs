@@ -13,6 +13,7 @@ mod common;
 mod background;
 mod custom_events;
 mod faults;
+mod fuzz;
 mod headers;
 mod ignore;
 mod ordering;
