@@ -15,6 +15,7 @@ mod background_flush;
 mod console;
 mod custom_events;
 mod faults;
+mod fuzz;
 mod headers;
 mod ignore;
 mod ordering;
