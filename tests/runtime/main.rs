@@ -12,6 +12,7 @@ mod common;
 
 mod background;
 mod custom_events;
+mod deep_trees;
 mod faults;
 mod headers;
 mod ignore;
@@ -20,6 +21,7 @@ mod scoping;
 mod server;
 mod stress;
 mod tracer;
+mod tracer_exports;
 
 /// Asserts that `seen`, one line per event heard, holds every line of `expected` and, for
 /// each worker `i`, exactly its lines (those starting `worker-{i} `) in the order it emitted
