@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use super::deep;
 use super::run_tree::RunTree;
 use crate::handler::HandlerError;
 
@@ -70,7 +71,8 @@ impl ExportError {
 ///
 /// The file is created if missing and appended to if not; each tree is written with one
 /// `write` call, so lines from several processes appending to one file stay whole.
-/// `cargo run --example trace_view -- runs.jsonl` draws the file as a tree.
+/// `cargo run --example trace_view -- runs.jsonl` draws the file as a tree, and
+/// [`JsonlReader`](crate::tracer::JsonlReader) reads it back.
 ///
 /// ```
 /// use runtrace_runtime::{CallbackManager, RunKind};
@@ -121,7 +123,7 @@ impl JsonlExporter {
 
 impl Exporter for JsonlExporter {
     fn export(&self, tree: &RunTree) -> Result<(), ExportError> {
-        let mut line = serde_json::to_vec(tree)?;
+        let mut line = deep::to_json(tree)?;
         line.push(b'\n');
         // A writer that panicked mid-line leaves the file as it was; the next line is whole.
         let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);

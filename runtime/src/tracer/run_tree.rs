@@ -1,12 +1,12 @@
 //! [`RunTree`]: one run with its children, as the tracer assembles and exports it.
 
-use std::io::BufRead;
-use std::path::Path;
+use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::deep;
 use super::timestamp::rfc3339;
 use crate::event::{RunId, RunKind};
 
@@ -28,6 +28,25 @@ use crate::event::{RunId, RunKind};
 ///   `agent` and `custom` are not LangSmith run types, and an exporter that sends runs to
 ///   LangSmith maps them with [`RunKind::langsmith_run_type`].
 ///
+/// A trace may be exported as several trees: runs below the tracer's
+/// [depth limit](crate::tracer::Tracer::with_max_tree_depth), the finished children of a
+/// long-lived run (see [`Tracer::with_max_finished_children`](crate::tracer::Tracer::with_max_finished_children)),
+/// and runs whose parent is in another process are each the root of a tree of their own,
+/// with their `parent_run_id`, `trace_id` and complete `dotted_order`, so that LangSmith,
+/// or a reader, links them as one trace.
+///
+/// A dotted order holds a segment (59 bytes) per level down to its run, so the dotted orders
+/// of a chain of runs `d` levels deep hold `d²/2` segments in all (some 3 GB at `d` =
+/// 10,000): that is the format's size, paid by each exported tree and line. The tracer keeps
+/// none while runs are open (only their start times), and exports a deep trace in pieces of
+/// bounded depth, so its memory grows linearly with depth.
+///
+/// Trees may be as deep as the code that made them: dropping, cloning, comparing, printing
+/// and (de)serializing one spends no stack frame of the caller per level. For that,
+/// `RunTree` implements `Drop`, so take a field out of a tree you own with
+/// [`std::mem::take`] (`let children = std::mem::take(&mut tree.child_runs);`) rather than by
+/// moving it.
+///
 /// ```
 /// use runtrace_runtime::{CallbackManager, RunKind};
 /// use runtrace_runtime::tracer::{Tracer, RunCollector};
@@ -47,7 +66,7 @@ use crate::event::{RunId, RunKind};
 /// assert!(tree.dotted_order.ends_with(&tree.id.to_string()));
 /// # Ok::<(), runtrace_runtime::CallbackError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RunTree {
     /// The run's id.
@@ -88,7 +107,7 @@ pub struct RunTree {
     #[serde(default)]
     pub events: Vec<RunEvent>,
     /// Its children, in start order.
-    #[serde(default)]
+    #[serde(default, serialize_with = "deep::serialize_children", deserialize_with = "deep::deserialize_children")]
     pub child_runs: Vec<RunTree>,
 }
 
@@ -128,27 +147,90 @@ impl RunEvent {
     }
 }
 
-/// What reading a JSON Lines trace file can fail with.
-///
-/// ```
-/// let missing = runtrace_runtime::tracer::RunTree::read_jsonl("/no/such/runs.jsonl");
-/// assert!(matches!(missing, Err(runtrace_runtime::tracer::ReadError::Io(_))));
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReadError {
-    /// The file could not be read.
-    #[error("could not read the trace file: {0}")]
-    Io(#[from] std::io::Error),
-    /// A line is not a run tree.
-    #[error("line {line} of the trace file is not a run tree: {source}")]
-    Line {
-        /// The line's number, from 1.
-        line: usize,
-        /// Why it could not be read.
-        #[source]
-        source: serde_json::Error,
-    },
+/// A loop, not the derived recursion: each level's `Vec` would drop the next on a new frame.
+impl Drop for RunTree {
+    fn drop(&mut self) {
+        if self.child_runs.is_empty() {
+            return;
+        }
+        let mut below = std::mem::take(&mut self.child_runs);
+        while let Some(mut run) = below.pop() {
+            below.append(&mut run.child_runs);
+        }
+    }
+}
+
+impl Clone for RunTree {
+    fn clone(&self) -> Self {
+        RunTree {
+            id: self.id,
+            trace_id: self.trace_id,
+            parent_run_id: self.parent_run_id,
+            dotted_order: self.dotted_order.clone(),
+            name: self.name.clone(),
+            run_type: self.run_type,
+            start_time: self.start_time,
+            end_time: self.end_time,
+            inputs: self.inputs.clone(),
+            outputs: self.outputs.clone(),
+            error: self.error.clone(),
+            tags: self.tags.clone(),
+            metadata: self.metadata.clone(),
+            events: self.events.clone(),
+            child_runs: deep::grow(|| self.child_runs.clone()),
+        }
+    }
+}
+
+impl PartialEq for RunTree {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+            && self.trace_id == other.trace_id
+            && self.parent_run_id == other.parent_run_id
+            && self.dotted_order == other.dotted_order
+            && self.name == other.name
+            && self.run_type == other.run_type
+            && self.start_time == other.start_time
+            && self.end_time == other.end_time
+            && self.inputs == other.inputs
+            && self.outputs == other.outputs
+            && self.error == other.error
+            && self.tags == other.tags
+            && self.metadata == other.metadata
+            && self.events == other.events
+            && deep::grow(|| self.child_runs == other.child_runs)
+    }
+}
+
+impl fmt::Debug for RunTree {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// The children, printed with [`deep::grow`].
+        struct Children<'a>(&'a [RunTree]);
+
+        impl fmt::Debug for Children<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                deep::grow(|| f.debug_list().entries(self.0).finish())
+            }
+        }
+
+        f.debug_struct("RunTree")
+            .field("id", &self.id)
+            .field("trace_id", &self.trace_id)
+            .field("parent_run_id", &self.parent_run_id)
+            .field("dotted_order", &self.dotted_order)
+            .field("name", &self.name)
+            .field("run_type", &self.run_type)
+            .field("start_time", &self.start_time)
+            .field("end_time", &self.end_time)
+            .field("inputs", &self.inputs)
+            .field("outputs", &self.outputs)
+            .field("error", &self.error)
+            .field("tags", &self.tags)
+            .field("metadata", &self.metadata)
+            .field("events", &self.events)
+            .field("child_runs", &Children(&self.child_runs))
+            .finish()
+    }
 }
 
 impl RunTree {
@@ -212,55 +294,13 @@ impl RunTree {
     /// # let chain = callbacks.start_run(runtrace_runtime::RunKind::Chain, "answer", &"2+2?")?;
     /// # chain.children().start_run(runtrace_runtime::RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
     /// # chain.end(&"4")?;
-    /// let tool = collector.trees()[0].find("calculator").cloned();
-    /// assert_eq!(tool.unwrap().outputs.unwrap()["output"], 4);
+    /// let trees = collector.trees();
+    /// let tool = trees[0].find("calculator").expect("the chain called the calculator");
+    /// assert_eq!(tool.outputs.as_ref().expect("it succeeded")["output"], 4);
     /// # Ok::<(), runtrace_runtime::CallbackError>(())
     /// ```
     #[must_use]
     pub fn find(&self, name: &str) -> Option<&RunTree> {
         self.runs().find(|run| run.name == name)
-    }
-
-    /// Reads the trees of a JSON Lines file, one per line, as
-    /// [`JsonlExporter`](crate::tracer::JsonlExporter) writes them. Blank lines are skipped.
-    ///
-    /// # Errors
-    ///
-    /// [`ReadError::Io`] if the file cannot be read, [`ReadError::Line`] for a line that is
-    /// not a run tree.
-    ///
-    /// ```no_run
-    /// for tree in runtrace_runtime::tracer::RunTree::read_jsonl("runs.jsonl")? {
-    ///     println!("{} took {:?}", tree.name, tree.duration());
-    /// }
-    /// # Ok::<(), runtrace_runtime::tracer::ReadError>(())
-    /// ```
-    pub fn read_jsonl(path: impl AsRef<Path>) -> Result<Vec<RunTree>, ReadError> {
-        let file = std::fs::File::open(path)?;
-        RunTree::from_jsonl(std::io::BufReader::new(file))
-    }
-
-    /// [`read_jsonl`](Self::read_jsonl) from any reader.
-    ///
-    /// # Errors
-    ///
-    /// As [`read_jsonl`](Self::read_jsonl).
-    ///
-    /// ```
-    /// let trees = runtrace_runtime::tracer::RunTree::from_jsonl("\n".as_bytes())?;
-    /// assert!(trees.is_empty());
-    /// # Ok::<(), runtrace_runtime::tracer::ReadError>(())
-    /// ```
-    pub fn from_jsonl(reader: impl BufRead) -> Result<Vec<RunTree>, ReadError> {
-        let mut trees = Vec::new();
-        for (index, line) in reader.lines().enumerate() {
-            let line = line?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let tree = serde_json::from_str(&line).map_err(|source| ReadError::Line { line: index + 1, source })?;
-            trees.push(tree);
-        }
-        Ok(trees)
     }
 }

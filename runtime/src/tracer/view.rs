@@ -51,15 +51,27 @@ impl TreeView<'_> {
         if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
     }
 
-    /// One line for `run`, then its children below it. `last` is `None` for the root, else
-    /// whether `run` is its parent's last child.
-    fn draw(&self, f: &mut fmt::Formatter<'_>, run: &RunTree, indent: &str, last: Option<bool>) -> fmt::Result {
-        let branch = match last {
-            None => "",
-            Some(true) => "└── ",
-            Some(false) => "├── ",
+    /// One line for `run`: `lasts` says, of each run from a child of the root down to `run`,
+    /// whether it is its parent's last child (empty for the root).
+    fn line(&self, f: &mut fmt::Formatter<'_>, run: &RunTree, lasts: &[bool]) -> fmt::Result {
+        // Past `MAX_RAILS` levels only the deepest rails are drawn, after a mark: a chain of
+        // runs thousands of levels deep would otherwise draw lines of thousands of rails.
+        let (ancestors, own) = match lasts.split_last() {
+            None => (lasts, None),
+            Some((own, ancestors)) => (ancestors, Some(*own)),
         };
-        write!(f, "{indent}{branch}{} {}", self.paint("36", run.run_type.as_str()), self.paint("1", &run.name))?;
+        if ancestors.len() > MAX_RAILS {
+            write!(f, "⋯ ")?;
+        }
+        for &last in &ancestors[ancestors.len().saturating_sub(MAX_RAILS)..] {
+            f.write_str(if last { "    " } else { "│   " })?;
+        }
+        match own {
+            None => {}
+            Some(true) => f.write_str("└── ")?,
+            Some(false) => f.write_str("├── ")?,
+        }
+        write!(f, "{} {}", self.paint("36", run.run_type.as_str()), self.paint("1", &run.name))?;
         match run.duration() {
             Some(duration) => write!(f, "  {}", Elapsed(duration))?,
             None => write!(f, "  {}", self.paint("33", "unfinished"))?,
@@ -73,21 +85,32 @@ impl TreeView<'_> {
             let first_line = error.lines().next().unwrap_or_default();
             write!(f, "  {}", self.paint("1;31", &format!("✗ {first_line}")))?;
         }
-        writeln!(f)?;
-        let child_indent = match last {
-            None => String::new(),
-            Some(true) => format!("{indent}    "),
-            Some(false) => format!("{indent}│   "),
-        };
-        for (index, child) in run.child_runs.iter().enumerate() {
-            self.draw(f, child, &child_indent, Some(index + 1 == run.child_runs.len()))?;
-        }
-        Ok(())
+        writeln!(f)
     }
 }
 
+/// The most levels of rails a line draws.
+const MAX_RAILS: usize = 32;
+
 impl fmt::Display for TreeView<'_> {
+    /// A loop over a stack of runs to draw, each with its depth and whether it is its
+    /// parent's last child: trees may be deeper than the thread's stack.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.draw(f, self.tree, "", None)
+        let mut stack = vec![(self.tree, 0, false)];
+        // Whether each run on the path from the root's children down to the current one is
+        // its parent's last child.
+        let mut lasts: Vec<bool> = Vec::new();
+        while let Some((run, depth, last)) = stack.pop() {
+            if depth > 0 {
+                lasts.truncate(depth - 1);
+                lasts.push(last);
+            }
+            self.line(f, run, &lasts)?;
+            let children = run.child_runs.len();
+            stack.extend(
+                run.child_runs.iter().enumerate().rev().map(|(index, child)| (child, depth + 1, index + 1 == children)),
+            );
+        }
+        Ok(())
     }
 }

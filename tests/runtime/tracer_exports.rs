@@ -1,0 +1,89 @@
+//! What the tracer exports, and when: the finished children of a long-lived root as trees
+//! of their own, and runs under a remote parent never stitched into a local tree.
+
+use std::collections::HashSet;
+
+use runtrace::propagation::TraceContext;
+use runtrace::tracer::{RunCollector, Tracer};
+use runtrace::{CallbackError, CallbackManager, RunKind};
+use serde_json::json;
+
+type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+// --- Long-lived roots ------------------------------------------------------------------------
+
+/// One request the server handles: a chain calling a tool.
+fn handle(server: &CallbackManager, request: usize) -> Result<(), CallbackError> {
+    let chain = server.start_run(RunKind::Chain, "request", &json!({ "request": request }))?;
+    chain.children().start_run(RunKind::Tool, "lookup", &request)?.end(&"found")?;
+    chain.end(&"200 OK")
+}
+
+/// Regression: a root open for the life of a process (a server's main loop) kept every run
+/// below it until it ended. Past the bound, its finished children leave as trees of their
+/// own, linked to it by `parent_run_id` and dotted order; its unfinished ones stay.
+#[test]
+fn finished_children_of_a_long_lived_root_are_exported_as_trees_of_their_own_and_link_back() -> TestResult {
+    let collector = RunCollector::new();
+    let tracer = Tracer::new(collector.clone()).with_max_finished_children(10);
+    let main_loop = CallbackManager::new().with_handler(&tracer).start_run(RunKind::Chain, "serve", &())?;
+    let server = main_loop.children();
+    let slow = server.start_run(RunKind::Chain, "request", &json!({ "request": "slow" }))?;
+    for request in 0..25 {
+        handle(server, request)?;
+    }
+    let given_up = collector.take();
+    assert_eq!(given_up.len(), 22, "twice, once 11 finished requests were held");
+    assert_eq!(tracer.open_runs(), 2, "the loop and the slow request stay");
+
+    slow.children().start_run(RunKind::Tool, "lookup", &"slow")?.end(&"found")?;
+    slow.end(&"200 OK")?;
+    main_loop.end(&())?;
+    let last = collector.take();
+    assert_eq!(last.len(), 1);
+    let root = &last[0];
+    let kept: Vec<_> = root.child_runs.iter().map(|request| request.inputs["request"].clone()).collect();
+    assert_eq!(kept, [json!("slow"), json!(22), json!(23), json!(24)], "in start order");
+
+    let mut seen = HashSet::new();
+    for (index, request) in given_up.iter().enumerate() {
+        assert_eq!(request.inputs["request"], index, "exported in start order");
+        assert_eq!((request.parent_run_id, request.trace_id), (Some(root.id), root.id));
+        assert!(request.dotted_order.starts_with(&format!("{}.", root.dotted_order)));
+        let context = TraceContext::from_dotted_order(&request.dotted_order)?;
+        assert_eq!((context.run_id(), context.parent_run_id()), (request.id, Some(root.id)));
+        assert_eq!(request.child_runs[0].parent_run_id, Some(request.id));
+        assert!(request.child_runs[0].dotted_order.starts_with(&request.dotted_order));
+        assert!(seen.insert(request.id));
+    }
+    Ok(())
+}
+
+// --- Remote parents --------------------------------------------------------------------------
+
+/// Regression: a `langsmith-trace` header naming a run open in this process attached the
+/// remote request's runs inside that local tree, exporting one tenant's request inside
+/// another tenant's tree.
+#[test]
+fn a_trace_header_naming_a_run_open_here_does_not_stitch_the_remote_runs_into_its_tree() -> TestResult {
+    let collector = RunCollector::new();
+    let tracer = Tracer::new(collector.clone());
+    let tenant_a = CallbackManager::new().with_handler(&tracer).start_run(RunKind::Chain, "tenant_a_job", &())?;
+    let header = TraceContext::from_run(&tenant_a)?.to_headers();
+
+    // Another tenant's request arrives naming tenant A's open run as its parent.
+    let remote = TraceContext::from_headers(header)?;
+    let request = CallbackManager::from(&remote).with_handler(&tracer).start_run(RunKind::Chain, "tenant_b", &())?;
+    request.children().start_run(RunKind::Tool, "lookup", &())?.end(&"found")?;
+    request.end(&"done")?;
+    let remote_tree = collector.take().remove(0);
+    tenant_a.end(&())?;
+    let local_tree = collector.take().remove(0);
+
+    assert_eq!((local_tree.name.as_str(), local_tree.child_runs.len()), ("tenant_a_job", 0));
+    assert_eq!(remote_tree.name, "tenant_b");
+    assert_eq!((remote_tree.parent_run_id, remote_tree.trace_id), (Some(local_tree.id), local_tree.id));
+    assert!(remote_tree.dotted_order.starts_with(&format!("{}.", remote.dotted_order())));
+    assert_eq!(remote_tree.child_runs[0].parent_run_id, Some(remote_tree.id));
+    Ok(())
+}
