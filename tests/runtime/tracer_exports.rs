@@ -1,10 +1,13 @@
 //! What the tracer exports, and when: the finished children of a long-lived root as trees
-//! of their own, and runs under a remote parent never stitched into a local tree.
+//! of their own, runs under a remote parent never stitched into a local tree, and an
+//! exporter that calls traced code.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use runtrace::propagation::TraceContext;
-use runtrace::tracer::{RunCollector, Tracer};
+use runtrace::tracer::{ExportError, Exporter, RunCollector, RunTree, Tracer, collect_runs};
 use runtrace::{CallbackError, CallbackManager, RunKind};
 use serde_json::json;
 
@@ -85,5 +88,78 @@ fn a_trace_header_naming_a_run_open_here_does_not_stitch_the_remote_runs_into_it
     assert_eq!((remote_tree.parent_run_id, remote_tree.trace_id), (Some(local_tree.id), local_tree.id));
     assert!(remote_tree.dotted_order.starts_with(&format!("{}.", remote.dotted_order())));
     assert_eq!(remote_tree.child_runs[0].parent_run_id, Some(remote_tree.id));
+    Ok(())
+}
+
+// --- Exporters that call traced code ------------------------------------------------------
+
+/// An exporter that sends each tree with a traced HTTP client, and counts its calls.
+struct TracedUpload {
+    /// The callbacks it passes its client: none, or its own tracer's.
+    callbacks: OnceLock<CallbackManager>,
+    uploads: Arc<AtomicUsize>,
+    received: RunCollector,
+}
+
+impl Exporter for TracedUpload {
+    fn export(&self, tree: &RunTree) -> Result<(), ExportError> {
+        // A loop, rather than an overflowing stack, if the upload is traced again.
+        if self.uploads.fetch_add(1, Ordering::Relaxed) > 10 {
+            return Err(ExportError::other("the exporter is tracing its own uploads"));
+        }
+        let callbacks = self.callbacks.get().cloned().unwrap_or_default();
+        let post = callbacks.start_run(RunKind::Tool, "http_post", &json!({ "url": "https://example.invalid/runs" }));
+        post.and_then(|post| post.end(&201)).map_err(ExportError::other)?;
+        self.received.export(tree)
+    }
+}
+
+/// Regression: an exporter calling a traced function inside its own tracer's scope traced
+/// that call, whose root ended and was exported by the same exporter, without end.
+#[test]
+fn an_exporter_calling_traced_code_inside_its_tracers_scope_exports_each_tree_once() -> TestResult {
+    let uploads = Arc::new(AtomicUsize::new(0));
+    let received = RunCollector::new();
+    let exporter =
+        TracedUpload { callbacks: OnceLock::new(), uploads: Arc::clone(&uploads), received: received.clone() };
+    let tracer = Tracer::new(exporter);
+
+    // An outer scope, which is not exporting, still sees the upload.
+    let (answered, outer) = collect_runs(|| {
+        tracer.in_scope(|| CallbackManager::none().start_run(RunKind::Chain, "answer", &"2+2?")?.end(&4))
+    });
+    answered?;
+
+    assert_eq!(uploads.load(Ordering::Relaxed), 1);
+    let names: Vec<String> = received.take().into_iter().map(|tree| tree.name.clone()).collect();
+    assert_eq!(names, ["answer"]);
+    let mut outer: Vec<&str> = outer.iter().map(|tree| tree.name.as_str()).collect();
+    outer.sort_unstable();
+    assert_eq!(outer, ["answer", "http_post"]);
+    assert_eq!(tracer.open_runs(), 0);
+    Ok(())
+}
+
+/// The same, with the exporter handing its own tracer to its client explicitly.
+#[test]
+fn an_exporter_passing_its_own_tracer_to_traced_code_does_not_trace_it() -> TestResult {
+    let uploads = Arc::new(AtomicUsize::new(0));
+    let received = RunCollector::new();
+    let exporter = Arc::new(TracedUpload {
+        callbacks: OnceLock::new(),
+        uploads: Arc::clone(&uploads),
+        received: received.clone(),
+    });
+    let tracer = Tracer::new(Arc::clone(&exporter));
+    let callbacks = CallbackManager::new().with_handler(&tracer);
+    let _ = exporter.callbacks.set(callbacks.clone());
+
+    for question in ["2+2?", "3+3?"] {
+        callbacks.start_run(RunKind::Chain, "answer", &question)?.end(&"4")?;
+    }
+
+    assert_eq!(uploads.load(Ordering::Relaxed), 2);
+    assert_eq!(received.len(), 2);
+    assert_eq!(tracer.open_runs(), 0, "the uploads left nothing behind");
     Ok(())
 }
