@@ -1,8 +1,9 @@
-//! What the tracer exports, and when: the finished children of a long-lived root as trees
-//! of their own, runs under a remote parent never stitched into a local tree, and an
-//! exporter that calls traced code.
+//! What the tracer exports, when, and where to: the finished children of a long-lived root
+//! as trees of their own, runs under a remote parent never stitched into a local tree, an
+//! exporter that calls traced code, and a JSON Lines file rotated under a running program.
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -12,6 +13,12 @@ use runtrace::{CallbackError, CallbackManager, RunKind};
 use serde_json::json;
 
 type TestResult = Result<(), Box<dyn std::error::Error + Send + Sync>>;
+
+fn temp_path(name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("runtrace-test-{name}-{}.jsonl", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
 
 // --- Long-lived roots ------------------------------------------------------------------------
 
@@ -161,5 +168,36 @@ fn an_exporter_passing_its_own_tracer_to_traced_code_does_not_trace_it() -> Test
     assert_eq!(uploads.load(Ordering::Relaxed), 2);
     assert_eq!(received.len(), 2);
     assert_eq!(tracer.open_runs(), 0, "the uploads left nothing behind");
+    Ok(())
+}
+
+// --- Log rotation -------------------------------------------------------------------------------
+
+/// Regression: a `RUNTRACE_TRACE` file renamed (log rotation) or deleted while the program
+/// ran got every later tree, silently: renamed, they went to the rotated file; deleted, nowhere.
+#[test]
+fn a_trace_file_renamed_or_deleted_mid_run_is_opened_again_at_its_path() -> TestResult {
+    let path = temp_path("rotated");
+    let rotated = temp_path("rotated-1");
+    let tracer = Tracer::jsonl(&path)?;
+    let callbacks = CallbackManager::new().with_handler(&tracer);
+    let answer = |question: &str| callbacks.start_run(RunKind::Chain, "answer", &question)?.end(&"4");
+
+    answer("before the rotation")?;
+    std::fs::rename(&path, &rotated)?;
+    answer("after the rotation")?;
+    answer("after the rotation, again")?;
+    let read = |path: &PathBuf| -> Result<Vec<String>, runtrace::tracer::ReadError> {
+        let trees = RunTree::read_jsonl(path)?;
+        Ok(trees.iter().map(|tree| tree.inputs["input"].as_str().unwrap_or_default().to_owned()).collect())
+    };
+    assert_eq!(read(&rotated)?, ["before the rotation"]);
+    assert_eq!(read(&path)?, ["after the rotation", "after the rotation, again"]);
+
+    std::fs::remove_file(&path)?;
+    answer("after the deletion")?;
+    assert_eq!(read(&path)?, ["after the deletion"]);
+    std::fs::remove_file(&path)?;
+    std::fs::remove_file(&rotated)?;
     Ok(())
 }

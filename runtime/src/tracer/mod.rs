@@ -102,7 +102,8 @@ impl Tracer {
     /// file, with no code change: `RUNTRACE_TRACE=runs.jsonl cargo run`.
     ///
     /// Read once, at the first run the process starts; empty or unset means off. The file
-    /// is created if missing and appended to. If it cannot be opened, a warning says why
+    /// is created if missing and appended to, and opened again at the same path if it is
+    /// renamed or deleted (log rotation). If it cannot be opened, a warning says why
     /// and the program runs untraced. Draw the file with
     /// `cargo run --example trace_view -- runs.jsonl`.
     ///
