@@ -51,6 +51,7 @@ use super::timestamp;
 use crate::event::RunId;
 use crate::event::{Event, EventData, EventType, RunStart};
 use crate::handler::{CallbackHandler, HandlerResult};
+use crate::run::ambient;
 
 const SHARDS: usize = 16;
 
@@ -217,6 +218,11 @@ impl TracerCore {
         TracerCore { shards: std::array::from_fn(|_| Mutex::default()), exporter, limits }
     }
 
+    /// The address of this tracer's handler, as [`ambient`] tells handlers apart.
+    fn address(&self) -> *const () {
+        std::ptr::from_ref(self).cast()
+    }
+
     fn shard(&self, trace_id: RunId) -> MutexGuard<'_, Shard> {
         let index = (trace_id.as_uuid().as_u128() % SHARDS as u128) as usize;
         // Shards are updated with no code between a change and its bookkeeping that can
@@ -341,6 +347,10 @@ impl TracerCore {
     /// Takes the tree headed by the run at `head` out of the arena and exports it, outside
     /// the lock, then each piece left to export: those its depth limit cut off, and
     /// `pieces`, heads of trees given up by their parents, last to export first.
+    ///
+    /// The exporter runs with this tracer left out of the runs it starts on this thread
+    /// (see [`ambient::leaving_out`]): an exporter that calls traced code, a traced HTTP
+    /// client, would otherwise trace its own export and export that, without end.
     fn export<'a>(
         &'a self,
         mut shard: MutexGuard<'a, Shard>,
@@ -358,7 +368,7 @@ impl TracerCore {
             if let Some(taken) = &mut tree {
                 shard.forget(taken);
                 drop(shard);
-                let exported = self.exporter.export(taken);
+                let exported = ambient::leaving_out(self.address(), || self.exporter.export(taken));
                 spare::recycle(taken);
                 // Emptied: it owns nothing, and its drop glue was a visible share of the
                 // tracer's time.
@@ -717,6 +727,10 @@ fn object(entries: impl IntoIterator<Item = (&'static str, Value)>) -> Map<Strin
 
 impl CallbackHandler for TracerCore {
     fn on_event(&self, event: &Event<'_>) -> HandlerResult {
+        // What this tracer's exporter runs on this thread is not traced by it: see `export`.
+        if ambient::is_left_out(self.address()) {
+            return Ok(());
+        }
         let outcome = match &event.data {
             EventData::Start(start) => self.start(event, start),
             EventData::End(end) => {

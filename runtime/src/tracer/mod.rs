@@ -60,6 +60,9 @@ pub use crate::run::scoped_callbacks;
 ///   own, each headed by a run with its `parent_run_id` and complete `dotted_order`, so the
 ///   trace still links up in LangSmith or a [`JsonlReader`]. Trees of any depth are safe to
 ///   export, drop and read on any thread's stack.
+/// - Its exporter runs inline, on the thread that ended the root, and the runs it starts
+///   there (a traced HTTP client sending the tree) are not traced by this tracer, whatever
+///   scope or callbacks they get: tracing them would export again, without end.
 /// - An event for a run it does not hold, or for a run that already ended, is reported (a
 ///   `tracing` warning), never a panic.
 ///
@@ -99,7 +102,8 @@ impl Tracer {
     /// file, with no code change: `RUNTRACE_TRACE=runs.jsonl cargo run`.
     ///
     /// Read once, at the first run the process starts; empty or unset means off. The file
-    /// is created if missing and appended to. If it cannot be opened, a warning says why
+    /// is created if missing and appended to, and opened again at the same path if it is
+    /// renamed or deleted (log rotation). If it cannot be opened, a warning says why
     /// and the program runs untraced. Draw the file with
     /// `cargo run --example trace_view -- runs.jsonl`.
     ///
