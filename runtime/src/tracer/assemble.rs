@@ -49,7 +49,7 @@ use super::run_tree::{RunEvent, RunTree};
 use super::spare::{self, Buffers};
 use super::timestamp;
 use crate::event::RunId;
-use crate::event::{Event, EventData, EventType, RunStart};
+use crate::event::{Event, EventData, EventType, ModelOutcome, ModelRequest, RunStart};
 use crate::handler::{CallbackHandler, HandlerResult};
 use crate::run::ambient;
 
@@ -254,7 +254,11 @@ impl TracerCore {
         name.push_str(&run.name);
         kept_map::write_object(&start.inputs, &mut inputs, "input");
         tags.extend_from_slice(&start.tags);
-        let metadata = start.metadata.to_map();
+        let mut metadata = start.metadata.to_map();
+        let mut extra = Map::new();
+        if let Some(request) = &start.model {
+            model_request(request, &mut metadata, &mut extra);
+        }
         let time = event.unix_micros();
 
         let mut shard = self.shard(run.trace_id);
@@ -302,6 +306,8 @@ impl TracerCore {
             error: None,
             tags,
             metadata,
+            usage_metadata: None,
+            extra,
             events,
             child_runs,
         };
@@ -318,14 +324,19 @@ impl TracerCore {
         Ok(())
     }
 
-    fn finish(&self, event: &Event<'_>, ending: Ending) -> Result<(), TraceError> {
+    fn finish(&self, event: &Event<'_>, ending: Ending<'_>) -> Result<(), TraceError> {
         let run_id = event.run.run_id;
         let time = event.unix_micros();
         let mut shard = self.shard(event.run.trace_id);
         let (slot, run) = shard.open_run(run_id, event)?;
         run.tree.end_time = Some(timestamp::from_micros(time.max(run.start)));
         match ending {
-            Ending::Outputs(outputs) => run.tree.outputs = Some(outputs),
+            Ending::Outputs(outputs, outcome) => {
+                run.tree.outputs = Some(outputs);
+                if let Some(outcome) = outcome {
+                    model_outcome(outcome, &mut run.tree);
+                }
+            }
             Ending::Error(error) => run.tree.error = Some(error),
         }
         if run.parent.is_none() {
@@ -391,6 +402,13 @@ impl TracerCore {
         }
     }
 
+    /// Changes the run `event` is about, while it is open.
+    fn update(&self, event: &Event<'_>, change: impl FnOnce(&mut RunTree)) -> Result<(), TraceError> {
+        let mut shard = self.shard(event.run.trace_id);
+        change(&mut shard.open_run(event.run.run_id, event)?.1.tree);
+        Ok(())
+    }
+
     fn record(&self, event: &Event<'_>, name: &str, kwargs: Map<String, Value>) -> Result<(), TraceError> {
         let run_id = event.run.run_id;
         let time = timestamp::from_micros(event.unix_micros());
@@ -400,8 +418,8 @@ impl TracerCore {
     }
 }
 
-enum Ending {
-    Outputs(Map<String, Value>),
+enum Ending<'e> {
+    Outputs(Map<String, Value>, Option<&'e ModelOutcome>),
     Error(String),
 }
 
@@ -721,6 +739,38 @@ fn detach(child: &mut Run, parent: &RunTree, shared: &mut Option<Arc<str>>, piec
     child.next_sibling.take()
 }
 
+/// A model run's request in LangSmith's places: the model and provider as `ls_model_name`
+/// and `ls_provider` metadata, its parameters as `extra.invocation_params`, its messages as
+/// `extra.input_messages`.
+fn model_request(request: &ModelRequest, metadata: &mut Map<String, Value>, extra: &mut Map<String, Value>) {
+    if let Some(model) = &request.model {
+        metadata.insert("ls_model_name".to_owned(), json!(model));
+    }
+    if let Some(provider) = &request.provider {
+        metadata.insert("ls_provider".to_owned(), json!(provider));
+    }
+    if !request.params.is_empty() {
+        extra.insert("invocation_params".to_owned(), Value::Object(request.params.clone()));
+    }
+    if !request.messages.is_empty() {
+        extra.insert("input_messages".to_owned(), json!(request.messages));
+    }
+}
+
+/// What a model run ended with: its usage as `usage_metadata`, its response and time to first
+/// token in `extra`.
+fn model_outcome(outcome: &ModelOutcome, tree: &mut RunTree) {
+    if let Some(usage) = outcome.usage {
+        tree.usage_metadata = Some(usage);
+    }
+    if let Some(response) = &outcome.response {
+        tree.extra.insert("response".to_owned(), json!(response));
+    }
+    if let Some(first) = outcome.time_to_first_token {
+        tree.extra.insert("time_to_first_token".to_owned(), json!(first.as_secs_f64()));
+    }
+}
+
 fn object(entries: impl IntoIterator<Item = (&'static str, Value)>) -> Map<String, Value> {
     entries.into_iter().map(|(key, value)| (key.to_owned(), value)).collect()
 }
@@ -736,7 +786,7 @@ impl CallbackHandler for TracerCore {
             EventData::End(end) => {
                 let mut outputs = spare::output_map();
                 kept_map::write_object(&end.outputs, &mut outputs, "output");
-                self.finish(event, Ending::Outputs(outputs))
+                self.finish(event, Ending::Outputs(outputs, end.model.as_deref()))
             }
             EventData::Error(error) => self.finish(event, Ending::Error(error.message.clone())),
             EventData::NewToken(token) => self.record(event, "new_token", object([("token", json!(token))])),
@@ -761,10 +811,9 @@ impl CallbackHandler for TracerCore {
                 object([("output", finish.output.clone()), ("log", json!(finish.log))]),
             ),
             EventData::Custom(custom) => self.record(event, &custom.name, object([("data", custom.data.clone())])),
-            EventData::Usage(usage) => self.record(event, "usage", object([("usage", json!(usage))])),
-            EventData::Metadata(metadata) => {
-                self.record(event, "metadata", object([("metadata", Value::Object(metadata.to_map()))]))
-            }
+            // The last usage reported stands, a failed run's too; late metadata joins the rest.
+            EventData::Usage(usage) => self.update(event, |tree| tree.usage_metadata = Some(*usage)),
+            EventData::Metadata(metadata) => self.update(event, |tree| tree.metadata.extend(metadata.to_map())),
         };
         outcome.map_err(Into::into)
     }

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use super::deep;
 use super::run_tree::RunTree;
+use crate::dispatch::report;
 use crate::handler::HandlerError;
 
 /// Receives each root tree a [`Tracer`](crate::tracer::Tracer) finishes, once its root ends.
@@ -155,15 +156,24 @@ impl JsonlExporter {
                     tracing::debug!(target: "runtrace", path = %self.path.display(),
                         "the trace file was renamed or deleted; the next trees go to a new file at its path");
                 } else {
-                    tracing::warn!(target: "runtrace", path = %self.path.display(),
-                        "the trace file was renamed or deleted (rotated?); the next trees go to a new file at its path");
+                    report::warn_once(
+                        &format!("trace file rotated: {}", self.path.display()),
+                        &format_args!(
+                            "the trace file {} was renamed or deleted (rotated?); the next trees go to a new file \
+                             at its path",
+                            self.path.display()
+                        ),
+                    );
                 }
             }
-            Err(error) => {
-                tracing::warn!(target: "runtrace", path = %self.path.display(), %error,
-                    "the trace file was renamed or deleted, and its path cannot be opened again; \
-                     the tree goes to the file it had open");
-            }
+            Err(error) => report::warn_once(
+                &format!("trace file cannot be reopened: {}", self.path.display()),
+                &format_args!(
+                    "the trace file {} was renamed or deleted, and its path cannot be opened again ({error}); \
+                     the trees go to the file it had open",
+                    self.path.display()
+                ),
+            ),
         }
     }
 }

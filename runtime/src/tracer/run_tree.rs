@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::deep;
 use super::timestamp::rfc3339;
-use crate::event::{RunId, RunKind};
+use crate::event::{RunId, RunKind, Usage};
 
 /// A finished run and its child runs, in LangSmith's run shape.
 ///
@@ -100,9 +100,20 @@ pub struct RunTree {
     /// Its tags.
     #[serde(default)]
     pub tags: Vec<String>,
-    /// Its metadata.
+    /// Its metadata. A model run's holds `ls_model_name` and `ls_provider` (LangSmith's
+    /// keys) when its request named them.
     #[serde(default)]
     pub metadata: Map<String, Value>,
+    /// For a model run, the tokens it billed, in LangSmith's `usage_metadata` shape
+    /// (`input_tokens`, `output_tokens`, `total_tokens`, `input_token_details.cache_read`, ...):
+    /// the last usage it reported, kept when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "usage_metadata")]
+    pub usage_metadata: Option<Usage>,
+    /// What else a model run knew: `invocation_params` (its request's parameters),
+    /// `response` (the provider's model, id, finish reasons, messages), `input_messages`,
+    /// and `time_to_first_token` (seconds).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
     /// What it streamed, in order.
     #[serde(default)]
     pub events: Vec<RunEvent>,
@@ -176,6 +187,8 @@ impl Clone for RunTree {
             error: self.error.clone(),
             tags: self.tags.clone(),
             metadata: self.metadata.clone(),
+            usage_metadata: self.usage_metadata,
+            extra: self.extra.clone(),
             events: self.events.clone(),
             child_runs: deep::grow(|| self.child_runs.clone()),
         }
@@ -197,6 +210,8 @@ impl PartialEq for RunTree {
             && self.error == other.error
             && self.tags == other.tags
             && self.metadata == other.metadata
+            && self.usage_metadata == other.usage_metadata
+            && self.extra == other.extra
             && self.events == other.events
             && deep::grow(|| self.child_runs == other.child_runs)
     }
@@ -227,6 +242,8 @@ impl fmt::Debug for RunTree {
             .field("error", &self.error)
             .field("tags", &self.tags)
             .field("metadata", &self.metadata)
+            .field("usage_metadata", &self.usage_metadata)
+            .field("extra", &self.extra)
             .field("events", &self.events)
             .field("child_runs", &Children(&self.child_runs))
             .finish()
@@ -249,7 +266,32 @@ impl RunTree {
         self.end_time.map(|end| end.duration_since(self.start_time).unwrap_or_default())
     }
 
-    /// How many tokens the run itself streamed (its `new_token` events).
+    /// The tokens billed by this run and every run below it: the sum of their
+    /// [`usage_metadata`](Self::usage_metadata); `None` when none reported usage.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::event::Usage;
+    /// use runtrace_runtime::tracer::collect_runs;
+    ///
+    /// let (_, trees) = collect_runs(|| -> Result<(), runtrace_runtime::CallbackError> {
+    ///     let chain = CallbackManager::none().start_run(RunKind::Chain, "answer", &"hi")?;
+    ///     for _ in 0..2 {
+    ///         let llm = chain.children().start_run(RunKind::Llm, "fake_llm", &"hi")?;
+    ///         llm.report_usage(Usage::new(10, 2))?;
+    ///         llm.end(&"hello")?;
+    ///     }
+    ///     chain.end(&"hello")
+    /// });
+    /// assert_eq!(trees[0].total_usage(), Some(Usage::new(20, 4)));
+    /// ```
+    #[must_use]
+    pub fn total_usage(&self) -> Option<Usage> {
+        self.runs().filter_map(|run| run.usage_metadata).reduce(|total, usage| total + usage)
+    }
+
+    /// How many chunks the run itself streamed (its `new_token` events); the tokens it was
+    /// billed are its [`usage_metadata`](Self::usage_metadata).
     ///
     /// ```
     /// # let collector = runtrace_runtime::tracer::RunCollector::new();
@@ -302,5 +344,76 @@ impl RunTree {
     #[must_use]
     pub fn find(&self, name: &str) -> Option<&RunTree> {
         self.runs().find(|run| run.name == name)
+    }
+}
+
+/// [`Usage`] as LangSmith's `usage_metadata`: the details of cached and reasoning tokens
+/// nested under `input_token_details` and `output_token_details`.
+mod usage_metadata {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::event::Usage;
+
+    #[derive(Serialize, Deserialize, Default)]
+    struct Shape {
+        input_tokens: u64,
+        output_tokens: u64,
+        total_tokens: u64,
+        #[serde(default, skip_serializing_if = "InputDetails::is_empty")]
+        input_token_details: InputDetails,
+        #[serde(default, skip_serializing_if = "OutputDetails::is_empty")]
+        output_token_details: OutputDetails,
+    }
+
+    #[derive(Serialize, Deserialize, Default)]
+    struct InputDetails {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cache_read: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cache_creation: Option<u64>,
+    }
+
+    impl InputDetails {
+        fn is_empty(&self) -> bool {
+            self.cache_read.is_none() && self.cache_creation.is_none()
+        }
+    }
+
+    #[derive(Serialize, Deserialize, Default)]
+    struct OutputDetails {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reasoning: Option<u64>,
+    }
+
+    impl OutputDetails {
+        fn is_empty(&self) -> bool {
+            self.reasoning.is_none()
+        }
+    }
+
+    #[allow(clippy::ref_option, reason = "serde's `with` hands the field by reference")]
+    pub(super) fn serialize<S: Serializer>(usage: &Option<Usage>, serializer: S) -> Result<S::Ok, S::Error> {
+        usage
+            .map(|usage| Shape {
+                input_tokens: usage.input_tokens,
+                output_tokens: usage.output_tokens,
+                total_tokens: usage.total_tokens,
+                input_token_details: InputDetails {
+                    cache_read: usage.cache_read_tokens,
+                    cache_creation: usage.cache_creation_tokens,
+                },
+                output_token_details: OutputDetails { reasoning: usage.reasoning_tokens },
+            })
+            .serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Usage>, D::Error> {
+        Ok(Option::<Shape>::deserialize(deserializer)?.map(|shape| {
+            let mut usage = Usage::new(shape.input_tokens, shape.output_tokens).with_total(shape.total_tokens);
+            usage.cache_read_tokens = shape.input_token_details.cache_read;
+            usage.cache_creation_tokens = shape.input_token_details.cache_creation;
+            usage.reasoning_tokens = shape.output_token_details.reasoning;
+            usage
+        }))
     }
 }

@@ -109,6 +109,8 @@ impl Spares {
             error,
             tags,
             metadata,
+            usage_metadata,
+            extra,
             events,
             child_runs,
         } = tree;
@@ -121,7 +123,7 @@ impl Spares {
         }
         let mut child_runs = std::mem::take(child_runs);
         child_runs.clear();
-        drop((error.take(), std::mem::take(metadata)));
+        drop((error.take(), std::mem::take(metadata), usage_metadata.take(), std::mem::take(extra)));
         if let Some(mut outputs) = outputs.take().filter(|_| self.outputs.len() < MAX_SPARES) {
             forget_values(&mut outputs);
             self.outputs.push(outputs);
