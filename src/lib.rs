@@ -130,16 +130,14 @@ pub mod __private {
 
     /// With the `otel` feature, the first traced call reads the zero-code switch
     /// (`OTEL_EXPORTER_OTLP_ENDPOINT`): the one place our code runs before a user's first run
-    /// without a line of theirs. After that, one relaxed atomic load per call.
+    /// without a line of theirs, and before the call asks whether any handler hears it. After
+    /// that, one relaxed atomic load per call.
     #[cfg(feature = "otel")]
     #[inline]
-    pub fn start<'a, const N: usize>(
-        parent: &CallbackManager,
-        spec: &RunSpec<'_>,
-        inputs: impl FnOnce() -> [Field<'a>; N],
-    ) -> Result<RunGuard, runtrace_runtime::CallbackError> {
+    #[must_use]
+    pub fn unheard(parent: &CallbackManager, callbacks: Option<&CallbackManager>, verbose: bool) -> bool {
         runtrace_otel::__zero_code();
-        runtrace_runtime::macro_support::start(parent, spec, inputs)
+        runtrace_runtime::macro_support::unheard(parent, callbacks, verbose)
     }
 }
 

@@ -50,12 +50,20 @@ pub struct Options {
     pub seen: Vec<Ident>,
 }
 
-/// How `err(..)` renders the error of an `Err`.
+/// How `err(..)` records the error of an `Err` (and, for `Redact`, of a panic).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum ErrRender {
     Display,
     Debug,
+    /// `"[REDACTED]"` and the error's type, for an `Err` and for a panic.
+    Redact,
 }
+
+/// The renderings, as `err(..)` spells them.
+const RENDERINGS: [(&str, ErrRender); 3] =
+    [("Display", ErrRender::Display), ("Debug", ErrRender::Debug), ("redact", ErrRender::Redact)];
+
+const ERR_EXPECTED: &str = "expected `err(Display)`, `err(Debug)` or `err(redact)`";
 
 impl Options {
     /// Parses the attribute's arguments, failing on the first syntax error or with every
@@ -207,21 +215,17 @@ fn parse_entry(input: ParseStream<'_>) -> syn::Result<(Ident, Expr)> {
 
 fn parse_err(meta: &Meta) -> syn::Result<(ErrRender, Path)> {
     let Meta::List(list) = meta else {
-        return Err(syn::Error::new_spanned(meta, "expected `err(Display)` or `err(Debug)`"));
+        return Err(syn::Error::new_spanned(meta, ERR_EXPECTED));
     };
-    let how: Ident =
-        list.parse_args().map_err(|error| syn::Error::new(error.span(), "expected `err(Display)` or `err(Debug)`"))?;
-    let render = match how.to_string().as_str() {
-        "Display" => ErrRender::Display,
-        "Debug" => ErrRender::Debug,
-        _ => {
-            return Err(syn::Error::new_spanned(
-                &how,
-                format!("unknown error rendering `{how}`: expected `err(Display)` or `err(Debug)`"),
-            ));
+    let how: Ident = list.parse_args().map_err(|error| syn::Error::new(error.span(), ERR_EXPECTED))?;
+    let written = how.to_string();
+    match RENDERINGS.iter().find(|(spelled, _)| *spelled == written) {
+        Some((_, render)) => Ok((*render, list.path.clone())),
+        None => {
+            let spelled = RENDERINGS.map(|(spelled, _)| spelled);
+            Err(syn::Error::new_spanned(&how, errors::unknown("error rendering", &written, &spelled)))
         }
-    };
-    Ok((render, list.path.clone()))
+    }
 }
 
 fn parse_crate(meta: &Meta) -> syn::Result<Path> {
@@ -332,6 +336,7 @@ mod tests {
     fn err_alone_picks_the_rendering() {
         assert!(matches!(parse(quote!(err(Display))).err, Some((ErrRender::Display, _))));
         assert!(matches!(parse(quote!(err(Debug))).err, Some((ErrRender::Debug, _))));
+        assert!(matches!(parse(quote!(err(redact))).err, Some((ErrRender::Redact, _))));
     }
 
     #[test]
@@ -437,10 +442,11 @@ mod tests {
         );
         assert_eq!(
             errors(quote!(err(Json))),
-            ["unknown error rendering `Json`: expected `err(Display)` or `err(Debug)`"]
+            ["unknown error rendering `Json`; expected one of Display, Debug, redact"]
         );
-        assert_eq!(errors(quote!(err = Debug)), ["expected `err(Display)` or `err(Debug)`"]);
-        assert_eq!(errors(quote!(err())), ["expected `err(Display)` or `err(Debug)`"]);
+        assert_eq!(errors(quote!(err(redacted))), ["unknown error rendering `redacted`; did you mean `redact`?"]);
+        assert_eq!(errors(quote!(err = Debug)), ["expected `err(Display)`, `err(Debug)` or `err(redact)`"]);
+        assert_eq!(errors(quote!(err())), ["expected `err(Display)`, `err(Debug)` or `err(redact)`"]);
         assert_eq!(errors(quote!(callbacks)), ["expected `callbacks = self.callbacks`"]);
         assert_eq!(errors(quote!(verbose)), ["expected `verbose = true`"]);
         assert_eq!(errors(quote!(crate = 1)), ["expected a path, as in `crate = my_crate::runtrace`"]);

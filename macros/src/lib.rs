@@ -94,6 +94,13 @@ use proc_macro::TokenStream;
 ///
 /// An `async fn`'s future stays `Send` when it was: the run's state is `Send + Sync`.
 ///
+/// The run's start and end are made in functions of their own, so a traced call keeps
+/// little on the stack while its body runs: in an optimized build, a level of traced
+/// recursion takes about three times the stack of the plain function, and recursion 10,000
+/// levels deep fits in a thread's default 2 MiB stack, sync or async, whether handlers hear
+/// it or not. An unoptimized build takes several times more stack a level, traced or not.
+/// The figures are in the benchmarks' README (`benches/README.md`).
+///
 /// # Inputs and outputs
 ///
 /// Arguments are recorded as a JSON object `{argument: value}` through `serde`, the output as
@@ -102,6 +109,17 @@ use proc_macro::TokenStream;
 /// says so), for an output, use `skip_output`. `self` is never recorded. The inputs object
 /// lists arguments in key order (serde_json's map), unless your build enables serde_json's
 /// `preserve_order`.
+///
+/// Where JSON cannot hold a value as it is, the record says so instead of failing:
+/// - a value nested deeper than 128 levels (each struct, enum variant with data, sequence,
+///   tuple, map, `Some` and newtype is a level) is recorded down to level 128, and what is
+///   deeper as the string `"<cut: nested deeper than 128>"`, its `Serialize` not called;
+/// - `f32` and `f64` NaN and infinities, which JSON numbers cannot be, are recorded as the
+///   strings `"NaN"`, `"inf"` and `"-inf"` (serde_json alone would write `null`);
+/// - a value whose `Serialize` fails or panics is recorded as a string starting
+///   `"<unrecordable: "` saying why.
+///
+/// Metadata values and custom events' data are recorded the same way.
 ///
 /// # Errors and handlers that stop runs
 ///
@@ -115,6 +133,30 @@ use proc_macro::TokenStream;
 /// error event, so the body and the runs it starts are heard by no handler. Inside the body,
 /// `run.on_llm_new_token(t)?` returns it like any other error.
 ///
+/// The error event records the error's Rust type and its message. An error whose `Display`
+/// (or, with `err(Debug)`, `Debug`) panics or returns `fmt::Error` is recorded as
+/// `"<unrenderable: its Display impl panicked>"` (or `"... returned an error"`), and the
+/// function still returns it.
+///
+/// # What `redact` covers
+///
+/// `redact(arg)` and `redact_output` keep a value out of what runtrace records of *this*
+/// run: its inputs and its `Ok` output, in every handler (the console, the tracer and its
+/// exports, a recorder, background handlers); the value is never serialized. `err(redact)`
+/// does the same for the messages of the run's `Err` and of its panics, recording
+/// `"[REDACTED]"` and the error's type; on a function that does not return `Result`, it
+/// covers panics.
+///
+/// What the function does with the value itself is not covered, since runtrace cannot see
+/// it there:
+/// - an `Err` or a panic whose message names it, without `err(redact)`;
+/// - the panic message as the panic hook prints it to standard error (runtrace records only
+///   its own copy); a panic message cannot be redacted in part, keeping the rest, since the
+///   message is text made by the code that panicked;
+/// - a custom event, a token, text or metadata that the function sends with the value in it;
+/// - a traced function it passes the value to, which records its own arguments: redact it
+///   there too.
+///
 /// # Options
 ///
 /// | option | effect |
@@ -126,7 +168,7 @@ use proc_macro::TokenStream;
 /// | `skip(arg, ..)` / `skip_all` | arguments left out of the inputs |
 /// | `redact(arg, ..)` | arguments recorded as `"[REDACTED]"` |
 /// | `skip_output` / `redact_output` | the output recorded as `null` / `"[REDACTED]"` |
-/// | `err(Display)` / `err(Debug)` | how an `Err` is rendered in the error event; default `Display` |
+/// | `err(Display)` / `err(Debug)` / `err(redact)` | how an `Err` is recorded in the error event: its `Display` (the default), its `Debug`, or `"[REDACTED]"` with its type; `err(redact)` records a panic as `"panicked: [REDACTED]"` too |
 /// | `callbacks = expr` | constructor callbacks (a `CallbackManager`): handlers of this run only, not of its children |
 /// | `verbose = expr` | a `bool`; when true, adds the console handler to this run only |
 /// | `model = expr`, `provider = expr` | a model run's model and provider (`Display` values, such as `self.model`), in its start event; only on `llm`, `chat_model`, `embedding` runs, evaluated only when a handler listens |

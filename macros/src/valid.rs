@@ -5,7 +5,7 @@
 use proc_macro2::{Span, TokenStream, TokenTree};
 use syn::{Attribute, FnArg, Ident, Pat, PatIdent, ReturnType, Signature, Type};
 
-use crate::attr::Options;
+use crate::attr::{ErrRender, Options};
 use crate::errors::{self, Errors, OptionName};
 use crate::signature::{Manager, manager_by_value, manager_type};
 
@@ -308,8 +308,9 @@ fn check_options(options: &Options, returns: &Returns, errors: &mut Errors) {
             ));
         }
     }
-    if let Some((_, err)) = &options.err {
-        if !returns.is_result {
+    if let Some((render, err)) = &options.err {
+        // `err(redact)` covers panics too, which any function can have.
+        if !returns.is_result && *render != ErrRender::Redact {
             errors.add(syn::Error::new_spanned(
                 err,
                 "`err(..)` renders the error of a function returning `Result`; this one does not",

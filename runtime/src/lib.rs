@@ -61,7 +61,9 @@ pub use run::{AsParent, CallbackManager, RunGuard, RunManager};
 /// assert!(callbacks.handlers()[0].is_background());
 /// ```
 pub mod background {
-    pub use crate::dispatch::background::{Background, Overflow};
+    pub use crate::dispatch::background::{
+        Background, FlushGuard, FlushTimeout, Overflow, Unfinished, flush_blocking_timeout, flush_timeout,
+    };
 }
 
 /// Distributed tracing: a run's place in its trace, carried to another process in

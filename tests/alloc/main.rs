@@ -12,6 +12,7 @@ mod common;
 mod counting;
 
 mod background_memory;
+mod console_memory;
 mod no_handler_alloc;
 mod tracer_memory;
 

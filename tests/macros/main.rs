@@ -22,4 +22,6 @@ mod option_skip;
 mod option_tags;
 mod option_verbose;
 mod pedantic;
+mod recorded_values;
+mod stack;
 mod ui;

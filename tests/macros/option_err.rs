@@ -168,3 +168,73 @@ fn error_is_never_rendered_for_a_handler_that_ignores_the_runs_kind() {
     assert!(chains_only.is_empty());
     assert_eq!(renders.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
+
+/// An error whose `Display` panics, or returns `fmt::Error` as `to_string` refuses, and
+/// whose `Debug` does the same: the user's rendering code, run inside runtrace.
+#[derive(PartialEq)]
+enum Unrenderable {
+    Panics,
+    Fails,
+}
+
+impl std::fmt::Display for Unrenderable {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unrenderable::Panics => panic!("the message catalogue is not loaded"),
+            Unrenderable::Fails => Err(std::fmt::Error),
+        }
+    }
+}
+
+impl std::fmt::Debug for Unrenderable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+#[traced_run(kind = "tool")]
+fn translate(failure: bool) -> Result<(), Unrenderable> {
+    Err(if failure { Unrenderable::Fails } else { Unrenderable::Panics })
+}
+
+#[traced_run(kind = "tool", err(Debug))]
+async fn translate_later(failure: bool) -> Result<(), Unrenderable> {
+    tokio::task::yield_now().await;
+    Err(if failure { Unrenderable::Fails } else { Unrenderable::Panics })
+}
+
+#[test]
+fn err_whose_display_panics_is_returned_and_its_run_gets_an_error_event() {
+    let (recorder, callbacks) = recording();
+
+    let returned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| translate(false, &callbacks)));
+
+    assert!(returned.is_ok_and(|result| result == Err(Unrenderable::Panics)), "the call returns its own Err");
+    let error = the_error(&recorder);
+    assert_eq!(error.message, "<unrenderable: its Display impl panicked>");
+    assert_eq!(error.type_name.as_deref(), Some(std::any::type_name::<Unrenderable>()));
+}
+
+#[test]
+fn err_whose_display_returns_fmt_error_is_returned_and_its_run_gets_an_error_event() {
+    let (recorder, callbacks) = recording();
+
+    let returned = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| translate(true, &callbacks)));
+
+    assert!(returned.is_ok_and(|result| result == Err(Unrenderable::Fails)), "the call returns its own Err");
+    assert_eq!(the_error(&recorder).message, "<unrenderable: its Display impl returned an error>");
+}
+
+#[tokio::test]
+async fn err_whose_debug_panics_or_fails_under_err_debug_is_returned_in_async_fns() {
+    let (recorder, callbacks) = recording();
+
+    assert!(translate_later(false, &callbacks).await == Err(Unrenderable::Panics));
+    assert!(translate_later(true, &callbacks).await == Err(Unrenderable::Fails));
+
+    let messages: Vec<String> = crate::common::errors(&recorder).into_iter().map(|(_, error)| error.message).collect();
+    assert_eq!(
+        messages,
+        ["<unrenderable: its Debug impl panicked>", "<unrenderable: its Debug impl returned an error>"]
+    );
+}

@@ -62,6 +62,19 @@ fn read_config(path: &str) -> io::Result<String> {
     Ok(path.to_owned())
 }
 
+/// An error with neither `Display` nor `Debug`, which `err(redact)` never renders.
+struct Sealed;
+
+#[traced_run(kind = "tool", redact(key), err(redact))]
+fn unseal(key: &str) -> Result<usize, Sealed> {
+    if key.is_empty() { Err(Sealed) } else { Ok(key.len()) }
+}
+
+#[traced_run(kind = "tool", redact(key), err(redact))]
+async fn key_length(key: &str) -> usize {
+    key.len()
+}
+
 #[traced_run(kind = "parser")]
 fn parse_sum(text: &str) -> Result<u32, std::num::ParseIntError> {
     let mut sum = 0;
@@ -243,6 +256,17 @@ fn skip_all_redact_output_and_skip_output_hide_values() {
     assert_eq!(starts(&recorder)[0].0, json!({}));
     assert_eq!(ends(&recorder), [json!("[REDACTED]"), Value::Null]);
     assert_eq!(errors(&recorder), ["empty path"]);
+}
+
+#[test]
+fn err_redact_records_the_error_as_redacted_on_results_and_plain_values() {
+    let (recorder, callbacks) = recording();
+    assert_eq!(unseal("sk-1", &callbacks).ok(), Some(4));
+    assert!(unseal("", &callbacks).is_err());
+    assert_eq!(futures::executor::block_on(key_length("sk-1", &callbacks)), 4);
+
+    assert_eq!(ends(&recorder), [json!(4), json!(4)]);
+    assert_eq!(errors(&recorder), ["[REDACTED]"]);
 }
 
 #[test]

@@ -12,19 +12,19 @@ use runtrace::{AsyncCallbackHandler, CallbackError, CallbackManager, Event, Even
 
 /// What a [`Probe`] saw, shared with the test.
 #[derive(Default)]
-struct Tally {
+pub(super) struct Tally {
     /// One line per event handled, in the order handled.
-    seen: Mutex<Vec<String>>,
+    pub(super) seen: Mutex<Vec<String>>,
     /// Events the test has emitted so far (counted by the test once `emit` returned).
-    emitted: AtomicUsize,
+    pub(super) emitted: AtomicUsize,
     /// Events the probe has finished handling.
-    handled: AtomicUsize,
+    pub(super) handled: AtomicUsize,
     /// The most events the probe ever saw emitted but not yet handled.
     max_in_flight: AtomicUsize,
 }
 
 impl Tally {
-    fn seen(&self) -> Vec<String> {
+    pub(super) fn seen(&self) -> Vec<String> {
         self.seen.lock().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
@@ -35,13 +35,13 @@ impl Tally {
 }
 
 /// An async handler that takes `delay` over each event, like an exporter on a slow network.
-struct Probe {
+pub(super) struct Probe {
     tally: Arc<Tally>,
     delay: Duration,
 }
 
 impl Probe {
-    fn new(delay: Duration) -> (Self, Arc<Tally>) {
+    pub(super) fn new(delay: Duration) -> (Self, Arc<Tally>) {
         let tally = Arc::new(Tally::default());
         (Probe { tally: tally.clone(), delay }, tally)
     }
@@ -68,7 +68,7 @@ impl AsyncCallbackHandler for Probe {
     }
 }
 
-fn describe(event: &Event<'_>) -> String {
+pub(super) fn describe(event: &Event<'_>) -> String {
     match &event.data {
         EventData::Start(_) => format!("{} start", event.run.name),
         EventData::End(_) => format!("{} end", event.run.name),
@@ -79,7 +79,12 @@ fn describe(event: &Event<'_>) -> String {
 
 /// A streaming model call of `tokens` tokens, counting each event in `tally` once emitted.
 /// Returns the events in emission order.
-fn stream(callbacks: &CallbackManager, name: &str, tokens: usize, tally: &Tally) -> Result<Vec<String>, CallbackError> {
+pub(super) fn stream(
+    callbacks: &CallbackManager,
+    name: &str,
+    tokens: usize,
+    tally: &Tally,
+) -> Result<Vec<String>, CallbackError> {
     let count = || tally.emitted.fetch_add(1, Ordering::SeqCst);
     let run = callbacks.start_run(RunKind::Llm, name.to_owned(), &"Say hello")?;
     count();
@@ -97,7 +102,7 @@ fn stream(callbacks: &CallbackManager, name: &str, tokens: usize, tally: &Tally)
 
 /// Runs `body` on its own thread and fails if it does not finish within `limit`: a deadlock
 /// shows up as a failed test rather than a hung test run. A panic in `body` goes on as is.
-fn without_deadlock<T: Send + 'static>(limit: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
+pub(super) fn without_deadlock<T: Send + 'static>(limit: Duration, body: impl FnOnce() -> T + Send + 'static) -> T {
     let (done, finished) = mpsc::channel();
     let thread = std::thread::spawn(move || {
         let value = body();
@@ -110,7 +115,7 @@ fn without_deadlock<T: Send + 'static>(limit: Duration, body: impl FnOnce() -> T
     thread.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-const DEADLOCK_LIMIT: Duration = Duration::from_secs(60);
+pub(super) const DEADLOCK_LIMIT: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_async_handler_does_not_delay_the_traced_code() -> Result<(), CallbackError> {
@@ -349,24 +354,66 @@ impl AsyncCallbackHandler for Flaky {
     }
 }
 
+/// `calls` runs, each with a token and a note between its start and end, as a handler that
+/// fails on tokens and notes records them: starts and ends only.
+fn runs_with_a_token_and_a_note(callbacks: &CallbackManager, calls: usize) -> Vec<String> {
+    let mut expected = Vec::new();
+    for call in 0..calls {
+        let name = format!("call-{call}");
+        let run = callbacks.start_run(RunKind::Llm, name.clone(), &call).expect("async handlers never raise");
+        run.on_llm_new_token("Hel").expect("async handlers never raise");
+        run.on_text("a note").expect("async handlers never raise");
+        run.end(&"Hello").expect("async handlers never raise");
+        expected.extend([format!("{name} start"), format!("{name} end")]);
+    }
+    expected
+}
+
 #[test]
 fn async_handler_that_fails_or_panics_still_gets_the_events_after() {
     without_deadlock(DEADLOCK_LIMIT, || {
         let tally = Arc::new(Tally::default());
         let callbacks = CallbackManager::new().with_handler(Flaky(tally.clone()));
 
-        let mut expected = Vec::new();
-        for call in 0..3 {
-            let name = format!("call-{call}");
-            let run = callbacks.start_run(RunKind::Llm, name.clone(), &call).expect("async handlers never raise");
-            run.on_llm_new_token("Hel").expect("async handlers never raise");
-            run.on_text("a note").expect("async handlers never raise");
-            run.end(&"Hello").expect("async handlers never raise");
-            expected.extend([format!("{name} start"), format!("{name} end")]);
-        }
+        let expected = runs_with_a_token_and_a_note(&callbacks, 3);
         callbacks.flush_blocking();
 
         assert_eq!(tally.seen(), expected);
+    });
+}
+
+/// An async handler whose `on_event` panics before it makes its future, on every token and
+/// note: an `unwrap` ahead of `Box::pin(async { .. })`.
+struct PanicsBeforeItsFuture(Arc<Tally>);
+
+impl AsyncCallbackHandler for PanicsBeforeItsFuture {
+    fn on_event<'a>(&'a self, event: &'a Event<'static>) -> BoxFuture<'a, HandlerResult> {
+        if let EventData::NewToken(text) | EventData::Text(text) = &event.data {
+            let _count: u32 = text.parse().expect("the exporter counts numeric texts only");
+        }
+        Box::pin(async move {
+            self.0.seen.lock().unwrap_or_else(PoisonError::into_inner).push(describe(event));
+            Ok(())
+        })
+    }
+}
+
+/// Regression: a panic in `on_event` itself, before the future existed, escaped the drain
+/// task and killed it. Its queue was never drained again: with `Overflow::Block` the traced
+/// code blocked for good once the queue of 8 was full, and every flush hung.
+#[test]
+fn async_handler_that_panics_before_returning_its_future_keeps_getting_events() {
+    without_deadlock(DEADLOCK_LIMIT, || {
+        let tally = Arc::new(Tally::default());
+        let callbacks =
+            CallbackManager::new().with_handler(Background::new(PanicsBeforeItsFuture(tally.clone())).with_capacity(8));
+
+        let expected = runs_with_a_token_and_a_note(&callbacks, 50);
+        callbacks.flush_blocking();
+        runtrace::flush_blocking();
+
+        assert_eq!(tally.seen(), expected, "every event but the panicking tokens and notes, in order");
+        assert_eq!(callbacks.handlers()[0].dropped_events(), 0);
     });
 }
 
@@ -413,6 +460,58 @@ fn a_full_queue_never_hangs_a_current_thread_runtime_its_handler_waits_on() {
     let (read, dropped) = outcome.recv_timeout(Duration::from_secs(60)).expect("the runtime hung on a full queue");
     assert!(dropped > 0, "the queue of 2 filled while the runtime could not read");
     assert_eq!(read + dropped, 100, "every event was either delivered or counted as dropped");
+}
+
+/// Streams a model call of `events` events on a current-thread runtime to `handler` and
+/// flushes; gives back the events emitted and those the handler saw, both in order, and how
+/// many it dropped.
+fn on_a_current_thread_runtime(
+    handler: Background<Probe>,
+    tally: &Tally,
+    events: usize,
+) -> (Vec<String>, Vec<String>, u64) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let (expected, dropped) = runtime.block_on(async {
+        let handler = handler.into_handler();
+        let callbacks = CallbackManager::new().with_handler(handler.clone());
+        let expected = stream(&callbacks, "fake_llm", events - 2, tally).expect("async handlers never raise");
+        callbacks.flush().await;
+        (expected, handler.dropped_events())
+    });
+    (expected, tally.seen(), dropped)
+}
+
+/// Regression: a handler slower than 250 ms an event, on a current-thread runtime under
+/// `Overflow::Block`, dropped most of a burst while the docs called 250 ms ample. Drops are
+/// what the docs of `Overflow::Block` say, and each one is counted.
+#[test]
+fn slow_handler_on_a_current_thread_runtime_counts_every_event_it_drops() {
+    without_deadlock(DEADLOCK_LIMIT, || {
+        let (probe, tally) = Probe::new(Duration::from_millis(300));
+        let (expected, seen, dropped) =
+            on_a_current_thread_runtime(Background::new(probe).with_capacity(2), &tally, 10);
+
+        assert!(dropped > 0, "the queue of 2 filled and no slot freed within 250 ms");
+        assert_eq!(
+            seen.len() + usize::try_from(dropped).expect("few"),
+            expected.len(),
+            "delivered or counted: {seen:?}"
+        );
+        let mut rest = expected.iter();
+        assert!(seen.iter().all(|event| rest.any(|emitted| emitted == event)), "in emission order: {seen:?}");
+    });
+}
+
+#[test]
+fn a_longer_block_timeout_lets_a_current_thread_runtime_wait_for_a_slow_handler() {
+    without_deadlock(DEADLOCK_LIMIT, || {
+        let (probe, tally) = Probe::new(Duration::from_millis(300));
+        let handler = Background::new(probe).with_capacity(2).with_block_timeout(Duration::from_secs(5));
+        let (expected, seen, dropped) = on_a_current_thread_runtime(handler, &tally, 6);
+
+        assert_eq!(dropped, 0);
+        assert_eq!(seen, expected);
+    });
 }
 
 /// Polls until `tally` has handled `count` events, without flushing: what a handler gets

@@ -339,3 +339,144 @@ fn a_panicking_serialize_impl_is_recorded_and_the_run_still_ends() -> Result<(),
     assert!(start.inputs.get().as_str().is_some_and(|text| text.contains("panicked")));
     Ok(())
 }
+
+/// A reason or error whose `Display` panics: the user's code, run inside runtrace.
+struct PanickingDisplay;
+
+impl std::fmt::Display for PanickingDisplay {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("the message catalogue is not loaded")
+    }
+}
+
+impl std::fmt::Debug for PanickingDisplay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PanickingDisplay")
+    }
+}
+
+impl std::error::Error for PanickingDisplay {}
+
+/// A reason whose `Display` returns `fmt::Error`, which `to_string` turns into a panic.
+struct FailingDisplay;
+
+impl std::fmt::Display for FailingDisplay {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Err(std::fmt::Error)
+    }
+}
+
+#[test]
+fn run_guard_error_whose_display_panics_returns_and_the_run_gets_its_error_event() -> Result<(), CallbackError> {
+    let recorder = Arc::new(RecordingHandler::new());
+    let callbacks = CallbackManager::new().with_handler(recorder.clone());
+
+    let run = callbacks.start_run(RunKind::Tool, "translate", &"hola")?;
+    run.error(&PanickingDisplay)?;
+    let run = callbacks.start_run(RunKind::Tool, "translate", &"hola")?;
+    run.error(&FailingDisplay)?;
+
+    let messages: Vec<String> = crate::common::errors(&recorder).into_iter().map(|(_, error)| error.message).collect();
+    assert_eq!(
+        messages,
+        ["<unrenderable: its Display impl panicked>", "<unrenderable: its Display impl returned an error>"]
+    );
+    Ok(())
+}
+
+#[test]
+fn on_retry_whose_reason_cannot_be_displayed_is_recorded_as_unrenderable() -> Result<(), CallbackError> {
+    let recorder = Arc::new(RecordingHandler::new());
+    let run = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Llm, "fake_llm", &"hi")?;
+
+    run.on_retry(1, PanickingDisplay)?;
+    run.on_retry(2, FailingDisplay)?;
+    run.end(&"Hello")?;
+
+    let reasons: Vec<String> = recorder
+        .events()
+        .into_iter()
+        .filter_map(|event| match event.data {
+            EventData::Retry(retry) => Some(retry.reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        ["<unrenderable: its Display impl panicked>", "<unrenderable: its Display impl returned an error>"]
+    );
+    assert_eq!(recorder.event_types().last(), Some(&EventType::End));
+    Ok(())
+}
+
+/// Fails with an error whose `Display` panics.
+struct FailsUnrenderably;
+
+impl CallbackHandler for FailsUnrenderably {
+    fn on_event(&self, _: &Event<'_>) -> HandlerResult {
+        Err(Box::new(PanickingDisplay))
+    }
+
+    fn name(&self) -> &str {
+        "fails-unrenderably"
+    }
+}
+
+#[test]
+fn handler_error_whose_display_panics_is_reported_as_unrenderable_and_the_run_goes_on() {
+    let recorder = Arc::new(RecordingHandler::new());
+    let callbacks = CallbackManager::new().with_handler(FailsUnrenderably).with_handler(recorder.clone());
+
+    let (output, warnings) = with_warnings(|| fake_llm(&callbacks));
+
+    assert_eq!(output.expect("the run goes on"), "Hello");
+    assert_eq!(recorder.len(), 5, "every event reached the recorder");
+    assert_eq!(warnings_from(&warnings, "fails-unrenderably").len(), 5, "{warnings:?}");
+}
+
+/// Regression: with no `tracing` subscriber, runtrace's warnings were invisible. Without
+/// one, each kind is written once on standard error; with one, nothing is.
+#[test]
+fn warnings_without_a_subscriber_go_to_stderr_once_per_kind_and_handler() -> Result<(), Box<dyn std::error::Error>> {
+    // Standard error is the process's, so the program is this test binary run again, for
+    // the one test below, named by its path in this binary.
+    let child = concat!(module_path!(), "::warnings_without_a_subscriber_child");
+    let child = child.split_once("::").map_or(child, |(_crate, path)| path);
+    let output = std::process::Command::new(std::env::current_exe()?)
+        .args([child, "--exact", "--ignored", "--test-threads=1", "--nocapture"])
+        .env("RUNTRACE_TEST_STDERR_CHILD", "1")
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "child failed:\n{}\n{stderr}", String::from_utf8_lossy(&output.stdout));
+
+    let warnings: Vec<&str> = stderr.lines().filter(|line| line.starts_with("runtrace: warning:")).collect();
+    let about = |handler: &str| warnings.iter().filter(|line| line.contains(&format!("`{handler}`"))).count();
+    assert_eq!(about("fails-on-tokens"), 1, "told once, though it failed on two tokens of two runs: {warnings:?}");
+    assert_eq!(about("fails-on-start"), 1, "each handler is told: {warnings:?}");
+    assert_eq!(about("subscribed"), 0, "a subscriber took its warnings: {warnings:?}");
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings.iter().any(|line| line.contains("cannot store the token") && line.contains("the run goes on")),
+        "the warning says what failed: {warnings:?}"
+    );
+    Ok(())
+}
+
+#[test]
+#[ignore = "the program of warnings_without_a_subscriber_go_to_stderr_once_per_kind_and_handler, which runs it"]
+fn warnings_without_a_subscriber_child() -> Result<(), CallbackError> {
+    if std::env::var_os("RUNTRACE_TEST_STDERR_CHILD").is_none() {
+        return Ok(());
+    }
+    let subscribed =
+        CallbackManager::new().with_handler(Faulty::fails_at("subscribed", [EventType::Start], "collected instead"));
+    let (_, collected) = with_warnings(|| fake_llm(&subscribed));
+    assert_eq!(collected.len(), 1);
+
+    let callbacks = CallbackManager::new()
+        .with_handler(Faulty::fails_at("fails-on-tokens", [EventType::NewToken], "cannot store the token"))
+        .with_handler(fails_on_start());
+    fake_llm(&callbacks)?;
+    fake_llm(&callbacks)?;
+    Ok(())
+}

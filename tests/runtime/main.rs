@@ -11,8 +11,12 @@
 mod common;
 
 mod background;
+mod background_flush;
+mod console;
 mod custom_events;
+mod deep_trees;
 mod faults;
+mod fuzz;
 mod headers;
 mod ignore;
 mod ordering;
@@ -20,6 +24,7 @@ mod scoping;
 mod server;
 mod stress;
 mod tracer;
+mod tracer_exports;
 
 /// Asserts that `seen`, one line per event heard, holds every line of `expected` and, for
 /// each worker `i`, exactly its lines (those starting `worker-{i} `) in the order it emitted

@@ -3,8 +3,9 @@
 use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
-use super::background::{Background, Worker};
+use super::background::{Background, Flush, FlushTimeout, Worker};
 use crate::handler::{AsyncCallbackHandler, CallbackHandler, Ignore};
 
 /// A handler as a manager holds it: sync (inline) or async (background), cheap to clone.
@@ -171,22 +172,95 @@ impl<H: AsyncCallbackHandler> IntoHandler<AsyncMarker> for Background<H> {
 
 impl RegisteredHandler {
     /// Waits until this handler, if it runs in the background, has handled every event
-    /// emitted before the call. Returns at once for a sync handler.
+    /// emitted before the call, for as long as that takes. Returns at once for a sync
+    /// handler, and inside this handler's own code, which alone empties its queue.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # struct Exporter;
+    /// # impl runtrace_runtime::AsyncCallbackHandler for Exporter {
+    /// #     fn on_event<'a>(&'a self, _: &'a runtrace_runtime::Event<'static>)
+    /// #         -> runtrace_runtime::handlers::BoxFuture<'a, runtrace_runtime::handlers::HandlerResult> { Box::pin(async { Ok(()) }) }
+    /// # }
+    /// use runtrace_runtime::handlers::IntoHandler;
+    ///
+    /// let exporter = Exporter.into_handler();
+    /// exporter.flush().await;
+    /// # }
+    /// ```
     pub async fn flush(&self) {
         if let HandlerRepr::Background(worker) = &self.0 {
-            worker.flush().await;
+            Flush::of(worker).wait().await;
         }
     }
 
     /// [`flush`](Self::flush) for synchronous code.
+    ///
+    /// ```
+    /// use runtrace_runtime::handlers::{ConsoleHandler, RegisteredHandler};
+    ///
+    /// RegisteredHandler::new(ConsoleHandler::new()).flush_blocking();
+    /// ```
     pub fn flush_blocking(&self) {
         if let HandlerRepr::Background(worker) = &self.0 {
-            worker.flush_blocking();
+            Flush::of(worker).wait_blocking();
         }
     }
 
-    /// How many events this background handler dropped under
-    /// [`Overflow::DropNewest`](crate::background::Overflow::DropNewest); always 0 otherwise.
+    /// [`flush`](Self::flush) with a deadline: waits at most `timeout`, as
+    /// [`background::flush_timeout`](crate::background::flush_timeout) does.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::time::Duration;
+    /// use runtrace_runtime::handlers::{ConsoleHandler, RegisteredHandler};
+    ///
+    /// let console = RegisteredHandler::new(ConsoleHandler::new());
+    /// assert!(console.flush_timeout(Duration::from_secs(1)).await.is_ok());
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`FlushTimeout`] naming this handler, with the events it still held, when it had not
+    /// handled them all by the deadline.
+    pub async fn flush_timeout(&self, timeout: Duration) -> Result<(), FlushTimeout> {
+        match &self.0 {
+            HandlerRepr::Background(worker) => Flush::of(worker).wait_timeout(timeout).await,
+            HandlerRepr::Inline(_) => Ok(()),
+        }
+    }
+
+    /// [`flush_timeout`](Self::flush_timeout) for synchronous code.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runtrace_runtime::handlers::{ConsoleHandler, RegisteredHandler};
+    ///
+    /// RegisteredHandler::new(ConsoleHandler::new()).flush_blocking_timeout(Duration::from_secs(1))?;
+    /// # Ok::<(), runtrace_runtime::background::FlushTimeout>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`FlushTimeout`] as for [`flush_timeout`](Self::flush_timeout).
+    pub fn flush_blocking_timeout(&self, timeout: Duration) -> Result<(), FlushTimeout> {
+        match &self.0 {
+            HandlerRepr::Background(worker) => Flush::of(worker).wait_blocking_timeout(timeout),
+            HandlerRepr::Inline(_) => Ok(()),
+        }
+    }
+
+    /// How many events this background handler dropped: those that found its queue full
+    /// under [`Overflow::DropNewest`](crate::background::Overflow::DropNewest), or under
+    /// [`Overflow::Block`](crate::background::Overflow::Block) once the wait for room timed
+    /// out, and those sent after its queue had closed for good. Always 0 for a sync handler.
+    ///
+    /// ```
+    /// use runtrace_runtime::handlers::{ConsoleHandler, RegisteredHandler};
+    ///
+    /// assert_eq!(RegisteredHandler::new(ConsoleHandler::new()).dropped_events(), 0);
+    /// ```
     #[must_use]
     pub fn dropped_events(&self) -> u64 {
         match &self.0 {

@@ -6,11 +6,13 @@
 //! reads them, and the event's time is read only when a handler asks for it.
 
 mod data;
+mod depth;
 mod id;
 mod info;
 mod kind;
 mod model;
 pub(crate) mod payload;
+pub(crate) mod render;
 mod tags;
 mod time;
 

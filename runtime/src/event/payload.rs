@@ -6,6 +6,8 @@ use std::sync::{Arc, OnceLock};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
+use super::depth::Bounded;
+
 /// A JSON value that is made only when a handler first asks for it, then shared.
 ///
 /// Traced functions hand their inputs and outputs over as payloads, so a run whose handlers
@@ -194,11 +196,14 @@ impl<T: Serialize + Sync + ?Sized> Recorded for T {
 
 /// Records `value` as JSON, the way inputs and outputs of traced runs are recorded. A value
 /// that fails to serialize (a map with non-string keys, say), or whose `Serialize` impl
-/// panics, is recorded as a string saying why, never a panic.
+/// panics, is recorded as a string saying why, never a panic. Levels nested deeper than 128
+/// are recorded as `"<cut: nested deeper than 128>"`, and the floats JSON cannot hold as
+/// `"NaN"`, `"inf"` and `"-inf"`.
 pub fn record<T: serde::Serialize + ?Sized>(value: &T) -> serde_json::Value {
     // A `Serialize` impl is user code running inside dispatch: its panic must not escape
     // between a run's start and its end.
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serde_json::to_value(value))) {
+    let bounded = Bounded { value, depth: 0 };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serde_json::to_value(bounded))) {
         Ok(Ok(json)) => json,
         Ok(Err(error)) => serde_json::Value::String(format!("<unrecordable: {error}>")),
         Err(_) => serde_json::Value::String("<unrecordable: its Serialize impl panicked>".to_owned()),

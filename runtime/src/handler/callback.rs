@@ -10,9 +10,10 @@ use crate::event::{AgentAction, AgentFinish, CustomEvent, Event, Metadata, Retry
 ///
 /// Every method has a default that passes the event on to [`on_event`](Self::on_event), whose
 /// own default does nothing: override `on_event` to see everything, or only the methods you
-/// need. A handler that returns `Err` or panics is reported (a `tracing` warning naming the
-/// handler and the event) and the run goes on, unless [`raise_error`](Self::raise_error) says
-/// the failure should stop the run.
+/// need. A handler that returns `Err` or panics is reported (a `tracing` warning of target
+/// `runtrace` naming the handler and the event; with no subscriber taking it, one line per
+/// handler on standard error) and the run goes on, unless [`raise_error`](Self::raise_error)
+/// says the failure should stop the run.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};

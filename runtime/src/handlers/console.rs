@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -20,6 +20,9 @@ use crate::handler::{CallbackHandler, HandlerResult};
 ///
 /// Colours are on when standard output is a terminal and `NO_COLOR` is not set.
 ///
+/// A path deeper than six runs prints its root run, `…`, and its last five runs, so that the
+/// lines of a deep recursion stay readable; each run's number says how deep it is.
+///
 /// It prints as `print!` does, so `cargo test` captures its lines as it captures a test's
 /// own output (and, like `print!`, it fails if standard output is closed: the failure is
 /// reported and the runs go on).
@@ -35,13 +38,63 @@ use crate::handler::{CallbackHandler, HandlerResult};
 pub struct ConsoleHandler {
     out: Mutex<Box<dyn Write + Send>>,
     color: bool,
-    runs: Mutex<HashMap<RunId, Crumb>>,
+    runs: Mutex<HashMap<RunId, Arc<Crumb>>>,
 }
 
+/// A run's place in its breadcrumb path: its own segment and a link to its parent's, so that
+/// a run `n` deep costs one segment, not the path of `n` (a copy of every path made the
+/// breadcrumbs of a 20,000-deep recursion take gigabytes). A crumb stays while a run below
+/// it is open, even after its own run ended.
 struct Crumb {
-    path: String,
+    /// `depth:kind:name`.
+    segment: String,
     depth: usize,
+    parent: Option<Arc<Crumb>>,
+    /// The path's first crumb, which a deep path prints before its `…`; `None` for a root.
+    root: Option<Arc<Crumb>>,
     started: Instant,
+}
+
+/// How many runs a path prints before it is shortened with `…`.
+const SHOWN: usize = 6;
+
+impl Crumb {
+    /// The path from the root to this crumb, shortened past [`SHOWN`] runs.
+    fn path(&self) -> String {
+        let mut last = Vec::with_capacity(SHOWN);
+        let mut crumb = Some(self);
+        while let Some(at) = crumb {
+            if last.len() == SHOWN - 1 && self.depth > SHOWN {
+                break;
+            }
+            last.push(at.segment.as_str());
+            crumb = at.parent.as_deref();
+        }
+        let mut path = String::new();
+        if self.depth > SHOWN {
+            let root = self.root.as_deref().map_or(self.segment.as_str(), |root| root.segment.as_str());
+            path.push_str(root);
+            path.push_str(" > …");
+        }
+        for segment in last.iter().rev() {
+            if !path.is_empty() {
+                path.push_str(" > ");
+            }
+            path.push_str(segment);
+        }
+        path
+    }
+}
+
+impl Drop for Crumb {
+    // Ended runs' crumbs that only their child held go with it: freed in a loop, as a
+    // recursive drop of a deep chain would overflow the stack.
+    fn drop(&mut self) {
+        let mut parent = self.parent.take();
+        while let Some(crumb) = parent {
+            parent = Arc::into_inner(crumb).and_then(|mut crumb| crumb.parent.take());
+        }
+    }
 }
 
 const GREEN: &str = "\x1b[1;32m";
@@ -79,7 +132,7 @@ impl ConsoleHandler {
         self
     }
 
-    fn runs(&self) -> MutexGuard<'_, HashMap<RunId, Crumb>> {
+    fn runs(&self) -> MutexGuard<'_, HashMap<RunId, Arc<Crumb>>> {
         self.runs.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -89,24 +142,21 @@ impl ConsoleHandler {
         let mut runs = self.runs();
         match &event.data {
             EventData::Start(_) => {
-                let (parent_path, depth) = run
-                    .parent_run_id
-                    .and_then(|parent| runs.get(&parent))
-                    .map_or((None, 1), |parent| (Some(parent.path.clone()), parent.depth + 1));
-                let own = format!("{depth}:{}:{}", run.kind, run.name);
-                let path = match parent_path {
-                    Some(parent) => format!("{parent} > {own}"),
-                    None => own,
-                };
-                runs.insert(run.run_id, Crumb { path: path.clone(), depth, started: Instant::now() });
+                let parent = run.parent_run_id.and_then(|parent| runs.get(&parent)).cloned();
+                let depth = parent.as_ref().map_or(1, |parent| parent.depth + 1);
+                let root = parent.as_ref().map(|parent| parent.root.clone().unwrap_or_else(|| Arc::clone(parent)));
+                let segment = format!("{depth}:{}:{}", run.kind, run.name);
+                let crumb = Crumb { segment, depth, parent, root, started: Instant::now() };
+                let path = crumb.path();
+                runs.insert(run.run_id, Arc::new(crumb));
                 (path, None)
             }
             EventData::End(_) | EventData::Error(_) => match runs.remove(&run.run_id) {
-                Some(crumb) => (crumb.path, Some(crumb.started.elapsed())),
+                Some(crumb) => (crumb.path(), Some(crumb.started.elapsed())),
                 None => (format!("?:{}:{}", run.kind, run.name), None),
             },
             _ => match runs.get(&run.run_id) {
-                Some(crumb) => (crumb.path.clone(), None),
+                Some(crumb) => (crumb.path(), None),
                 None => (format!("?:{}:{}", run.kind, run.name), None),
             },
         }

@@ -12,6 +12,7 @@ use super::run_manager::RunManager;
 use crate::dispatch::report::{panic_message, report_unraisable};
 use crate::error::CallbackError;
 use crate::event::payload::record;
+use crate::event::render;
 use crate::event::{ErrorCause, EventData, ModelOutput, Payload, RunEnd, RunError};
 use crate::handler::Ignore;
 
@@ -164,7 +165,7 @@ impl RunGuard {
     /// ```
     pub fn error<E: Display + ?Sized>(self, error: &E) -> Result<(), CallbackError> {
         let type_name = std::any::type_name::<E>();
-        self.fail_with(|| RunError::new(error.to_string(), ErrorCause::Returned).with_type_name(type_name))
+        self.fail_with(|| RunError::new(render::display(error), ErrorCause::Returned).with_type_name(type_name))
     }
 
     /// Ends the run with a prepared [`RunError`].

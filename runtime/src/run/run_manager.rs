@@ -1,8 +1,8 @@
 //! [`RunManager`]: one run's handle, for streaming events and starting child runs.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
 
@@ -11,8 +11,10 @@ use super::callbacks::{CallbackSet, Callbacks};
 use super::model::ModelState;
 use crate::dispatch::RegisteredHandler;
 use crate::dispatch::inline::{dispatch, listens};
+use crate::dispatch::report;
 use crate::error::CallbackError;
 use crate::event::payload::record;
+use crate::event::render;
 use crate::event::{
     AgentAction, AgentFinish, CustomEvent, Event, EventData, Metadata, ModelResponse, Retry, RunId, RunInfo, RunKind,
     Tags, Usage,
@@ -323,14 +325,11 @@ impl RunManager {
     /// Warns, once per kind of report and reason, that a report was not recorded.
     #[cold]
     fn not_recorded(&self, what: &'static str, why: &'static str) {
-        static WARNED: Mutex<Vec<(&str, &str)>> = Mutex::new(Vec::new());
-        let mut warned = WARNED.lock().unwrap_or_else(PoisonError::into_inner);
-        if warned.contains(&(what, why)) {
-            return;
-        }
-        warned.push((what, why));
         let run = self.info().map(|info| info.name.to_string()).unwrap_or_default();
-        tracing::warn!(target: "runtrace", run, "{what} reported {why} is not recorded (warned once)");
+        report::warn_once(
+            &format!("not recorded: {what} {why}"),
+            &format_args!("{what} reported {why} (run `{run}`) is not recorded"),
+        );
     }
 
     /// Sends free text, such as a formatted prompt.
@@ -351,7 +350,7 @@ impl RunManager {
         if !self.hears(Ignore::RETRIES) {
             return Ok(());
         }
-        self.emit(EventData::Retry(Retry { attempt, reason: reason.to_string() }))
+        self.emit(EventData::Retry(Retry { attempt, reason: render::display(&reason) }))
     }
 
     /// Sends an agent's decision to call a tool.

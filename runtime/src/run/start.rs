@@ -14,6 +14,7 @@ use super::run_manager::RunManager;
 use crate::dispatch::report::report_unraisable;
 use crate::error::CallbackError;
 use crate::event::payload::{Make, record};
+use crate::event::render;
 use crate::event::{ErrorCause, EventData, ModelRequest, Payload, RunError, RunId, RunInfo, RunKind, RunStart};
 
 impl CallbackManager {
@@ -144,7 +145,9 @@ impl CallbackManager {
             Ok(()) => Ok(RunGuard::new(run)),
             Err(error) => {
                 // Every start gets exactly one end or error, even when the start is refused.
-                report_unraisable(run.emit(EventData::Error(RunError::new(error.to_string(), ErrorCause::Stopped))));
+                report_unraisable(
+                    run.emit(EventData::Error(RunError::new(render::display(&error), ErrorCause::Stopped))),
+                );
                 Err(error)
             }
         }

@@ -1,14 +1,14 @@
 //! The queue between a background handler's senders and its drain task.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering, fence};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU64, AtomicUsize, Ordering, fence};
+use std::time::{Duration, Instant};
 
-use async_channel::Sender;
 use concurrent_queue::{ConcurrentQueue, PopError, PushError};
 use event_listener::{Event as Signal, EventListener, Listener};
 use tokio::sync::Notify;
 
+use super::latch::Latch;
 use crate::event::Event;
 
 /// How many handled events may wait to be dropped by the thread that emits the next ones
@@ -24,7 +24,18 @@ const SPENT_GRACE: Duration = Duration::from_millis(100);
 
 pub(super) enum Message {
     Event(Arc<Event<'static>>),
-    Flush(Sender<()>),
+    /// A flush's mark: the drain task reaching it has handled every event queued before.
+    Flush(FlushMark),
+}
+
+/// Sets its latch when dropped: by the drain task that reached it, or with a queue that is
+/// never drained again, so that no flush waits for a mark that is gone.
+pub(super) struct FlushMark(Arc<Latch>);
+
+impl Drop for FlushMark {
+    fn drop(&mut self) {
+        self.0.set();
+    }
 }
 
 /// The queue between a background handler's senders and its drain task, with the two
@@ -49,6 +60,34 @@ pub(super) struct Inbox {
     /// How many senders listen to `room`: the drain task signals it only when one does, so
     /// a queue that never fills costs no lock on either side.
     pub(super) waiting: AtomicUsize,
+    /// Events turned away: a full queue the sender would not or could not wait on, or a
+    /// queue closed for good.
+    pub(super) dropped: AtomicU64,
+    pub(super) progress: Progress,
+}
+
+/// What the drain task tells flushes about itself. On a cache line of its own: the drain
+/// task writes it on every event, and the senders, which read `asleep` on every event,
+/// should not see their line move for it.
+#[repr(align(128))]
+#[derive(Default)]
+pub(super) struct Progress {
+    /// Set while the handler has an event in hand.
+    pub(super) handling: AtomicBool,
+    /// Flush marks in the queue, which are not events. Counted once queued, so the drain
+    /// task may take one first: -1 for a moment.
+    pub(super) marks: AtomicIsize,
+    /// Flushes running inside this handler (see `flush::Flush::new`).
+    pub(super) flushing: AtomicUsize,
+    /// Set once the drain task is gone, however it ended.
+    pub(super) ended: Latch,
+}
+
+/// What came of pushing with a deadline.
+pub(super) enum Pushed {
+    Sent,
+    Closed,
+    TimedOut,
 }
 
 /// What came of one try to push into a full-at-first queue.
@@ -83,6 +122,8 @@ impl Inbox {
             asleep: AtomicBool::new(false),
             room: Signal::new(),
             waiting: AtomicUsize::new(0),
+            dropped: AtomicU64::new(0),
+            progress: Progress::default(),
         })
     }
 
@@ -141,15 +182,22 @@ impl Inbox {
         }
     }
 
-    /// Pushes `message`, blocking the thread while the queue is full. False if the queue
-    /// closed.
-    pub(super) fn push_blocking(&self, mut message: Message) -> bool {
+    /// Pushes `message`, blocking the thread while the queue is full, until `deadline`
+    /// (for good, with `None`).
+    pub(super) fn push_until(&self, mut message: Message, deadline: Option<Instant>) -> Pushed {
         loop {
             match self.push_or_listen(message) {
-                Push::Sent => return true,
-                Push::Closed => return false,
+                Push::Sent => return Pushed::Sent,
+                Push::Closed => return Pushed::Closed,
                 Push::Full { message: again, room, _waiting } => {
-                    room.wait();
+                    match deadline {
+                        None => room.wait(),
+                        Some(deadline) => {
+                            if room.wait_deadline(deadline).is_none() {
+                                return Pushed::TimedOut;
+                            }
+                        }
+                    }
                     message = again;
                 }
             }
@@ -184,6 +232,46 @@ impl Inbox {
         }
     }
 
+    /// A flush mark, and the latch it sets once it is gone.
+    pub(super) fn mark() -> (Message, Arc<Latch>) {
+        let latch = Arc::new(Latch::default());
+        (Message::Flush(FlushMark(Arc::clone(&latch))), latch)
+    }
+
+    /// Counts a mark just queued.
+    pub(super) fn marked(&self) {
+        self.progress.marks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Uncounts a mark taken from the queue.
+    pub(super) fn unmark(&self) {
+        self.progress.marks.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// About how many events the handler still holds: queued, or in hand. Exact once the
+    /// senders and flushes are still.
+    pub(super) fn held(&self) -> usize {
+        let marks = usize::try_from(self.progress.marks.load(Ordering::Relaxed)).unwrap_or(0);
+        self.queue.len().saturating_sub(marks) + usize::from(self.progress.handling.load(Ordering::Relaxed))
+    }
+
+    /// Ends the queue for good once its drain task is gone, however it went: later sends are
+    /// turned away, what is still queued is dropped (events counted, flush marks released),
+    /// and senders waiting for room are woken to find it closed.
+    pub(super) fn abandon(&self) {
+        self.queue.close();
+        self.room.notify(usize::MAX);
+        while let Ok(message) = self.queue.pop() {
+            match message {
+                Message::Event(_) => {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                Message::Flush(_) => self.unmark(),
+            }
+        }
+        self.progress.ended.set();
+    }
+
     pub(super) fn pop(&self) -> Result<Message, PopError> {
         let message = self.queue.pop()?;
         fence(Ordering::SeqCst);
@@ -191,5 +279,50 @@ impl Inbox {
             self.room.notify(usize::MAX);
         }
         Ok(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    use std::time::{Duration, Instant};
+
+    use super::{Inbox, Message, Pushed};
+    use crate::event::{Event, EventData, RunInfo, RunKind};
+
+    fn token() -> Message {
+        let run = RunInfo::new(RunKind::Llm, "fake_llm");
+        Message::Event(Arc::new(Event::new(&run, EventData::NewToken("Hel".into())).to_static()))
+    }
+
+    #[test]
+    fn an_abandoned_inbox_counts_its_queued_events_as_dropped_and_releases_its_flushes() {
+        let inbox = Inbox::new(2);
+        assert!(inbox.try_push(token()).is_ok());
+        let (mark, reached) = Inbox::mark();
+        assert!(inbox.try_push(mark).is_ok());
+        inbox.marked();
+        assert_eq!(inbox.held(), 1, "the mark is not an event");
+
+        inbox.abandon();
+
+        assert_eq!(inbox.dropped.load(Ordering::Relaxed), 1);
+        assert!(reached.is_set(), "a flush waiting on its mark is released");
+        assert!(inbox.progress.ended.is_set());
+        assert!(matches!(inbox.push_until(token(), None), Pushed::Closed), "later sends are turned away at once");
+        assert_eq!(inbox.held(), 0);
+    }
+
+    #[test]
+    fn a_push_into_a_full_inbox_gives_up_at_its_deadline() {
+        let inbox = Inbox::new(1);
+        assert!(inbox.try_push(token()).is_ok());
+        let started = Instant::now();
+        let deadline = started + Duration::from_millis(20);
+
+        assert!(matches!(inbox.push_until(token(), Some(deadline)), Pushed::TimedOut));
+        assert!(Instant::now() >= deadline);
+        assert_eq!(inbox.held(), 1);
     }
 }

@@ -4,7 +4,9 @@ use crate::event::RunId;
 
 /// Why a trace context could not be read from headers, or written from a run.
 ///
-/// Messages name the header and the position of the fault, never echo the header's content.
+/// Only `langsmith-trace` can make reading fail: what cannot be read in `baggage` is skipped
+/// (see [`TraceContext::from_headers`](super::TraceContext::from_headers)). Messages name the
+/// header and the position of the fault, never echo the header's content.
 ///
 /// ```
 /// use runtrace_runtime::propagation::{HeaderError, TraceContext};
@@ -21,7 +23,8 @@ pub enum HeaderError {
     /// `langsmith-trace` was given more than once.
     #[error("`langsmith-trace` was given more than once")]
     RepeatedTrace,
-    /// A header is longer than [`TraceContext::MAX_HEADER_LEN`](super::TraceContext::MAX_HEADER_LEN).
+    /// `langsmith-trace`, or the dotted order of the run it is to be written from, is longer
+    /// than [`TraceContext::MAX_TRACE_LEN`](super::TraceContext::MAX_TRACE_LEN).
     #[error("the `{header}` header is {len} bytes, over the {max} accepted")]
     TooLong {
         /// The header's name.
@@ -44,31 +47,6 @@ pub enum HeaderError {
     RepeatedRunId {
         /// The repeating segment, from 0.
         segment: usize,
-    },
-    /// `baggage` has too many members.
-    #[error("the `baggage` header has more than {max} members")]
-    TooManyBaggageMembers {
-        /// The most accepted.
-        max: usize,
-    },
-    /// A `baggage` member is not `key=value`.
-    #[error("member {member} of the `baggage` header is not `key=value`")]
-    MalformedBaggage {
-        /// Which member, from 0.
-        member: usize,
-    },
-    /// A runtrace baggage value is not valid percent-encoded UTF-8.
-    #[error("the `{key}` baggage value is not valid percent-encoded UTF-8")]
-    BadEncoding {
-        /// The baggage key.
-        key: &'static str,
-    },
-    /// `langsmith-metadata` is not a JSON object.
-    #[error("the `langsmith-metadata` baggage value is not a JSON object")]
-    InvalidMetadata {
-        /// The JSON error, if it did not parse at all.
-        #[source]
-        source: Option<serde_json::Error>,
     },
     /// The run is a no-op run (no handlers): it has no id to continue from.
     #[error("the run has no handlers, so no id or trace to send: add a Tracer to its callbacks")]

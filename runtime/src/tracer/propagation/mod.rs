@@ -2,21 +2,23 @@
 //! process and read back in another, where it becomes the parent of the runs started there.
 //!
 //! The headers are LangSmith's: `langsmith-trace` carries the run's dotted order, and the
-//! W3C `baggage` header carries the inheritable tags and metadata as
-//! `langsmith-metadata=<percent-encoded JSON>,langsmith-tags=<percent-encoded comma list>`.
-//! Both are read as untrusted input: bounded in size, parsed strictly, never a panic.
+//! W3C `baggage` header carries the inheritable tags and metadata and the LangSmith project
+//! as `langsmith-metadata=<percent-encoded JSON>,langsmith-tags=<percent-encoded comma
+//! list>,langsmith-project=<percent-encoded name>`. Both are read as untrusted input:
+//! bounded in size, never a panic. What [`TraceContext::to_headers`] writes,
+//! [`TraceContext::from_headers`] reads whole.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+mod baggage;
 mod error;
 mod percent;
 
 use serde_json::{Map, Value};
 
 pub use error::HeaderError;
-use percent::{percent_decode, percent_encode};
 
 use super::Tracer;
 use super::dotted_order::parse_segment;
@@ -25,16 +27,11 @@ use crate::run::{CallbackManager, RunManager};
 
 const TRACE_HEADER: &str = TraceContext::TRACE_HEADER;
 const BAGGAGE_HEADER: &str = TraceContext::BAGGAGE_HEADER;
-const MAX_HEADER_LEN: usize = TraceContext::MAX_HEADER_LEN;
-
-/// The most list members a `baggage` header may have (W3C's limit).
-const MAX_BAGGAGE_MEMBERS: usize = 180;
-
-const METADATA_KEY: &str = "langsmith-metadata";
-const TAGS_KEY: &str = "langsmith-tags";
+const MAX_TRACE_LEN: usize = TraceContext::MAX_TRACE_LEN;
 
 /// A run's place in its trace, as it crosses a process boundary: the run's id, its trace's
-/// id, its dotted order, and the tags and metadata its children inherit.
+/// id, its dotted order, the tags and metadata its children inherit, and the LangSmith
+/// project its trace is recorded in, if one was named.
 ///
 /// The sending side gets it from the run ([`TraceContext::from_run`]) and sends
 /// [`to_headers`](Self::to_headers); the receiving side reads it from the request's headers
@@ -75,26 +72,80 @@ pub struct TraceContext {
     dotted_order: Arc<str>,
     tags: Vec<String>,
     metadata: Map<String, Value>,
+    project: Option<String>,
 }
 
 impl TraceContext {
     /// The header carrying the dotted order of the parent run.
     pub const TRACE_HEADER: &'static str = "langsmith-trace";
 
-    /// The W3C baggage header, carrying inheritable tags and metadata.
+    /// The W3C baggage header, carrying inheritable tags and metadata, and the project.
     pub const BAGGAGE_HEADER: &'static str = "baggage";
 
-    /// The longest `langsmith-trace` or `baggage` value accepted, in bytes (W3C's baggage
-    /// limit).
-    pub const MAX_HEADER_LEN: usize = 8192;
+    /// The longest `langsmith-trace` value accepted, in bytes: the dotted order of a run
+    /// about 1,100 levels deep.
+    ///
+    /// LangSmith sets no limit. A dotted order grows by 59 bytes a level, so this one is far
+    /// above the depth of real programs and only bounds what a reader parses; a run deeper
+    /// still cannot write its context ([`from_run`](Self::from_run) says so). HTTP servers
+    /// and proxies often refuse long headers first, by default: nginx and Apache a header
+    /// line over 8 KiB (a run about 138 levels deep), Node.js and uvicorn 16 KiB of headers
+    /// in all.
+    ///
+    /// ```
+    /// use runtrace_runtime::propagation::{HeaderError, TraceContext};
+    ///
+    /// let too_long = "x".repeat(TraceContext::MAX_TRACE_LEN + 1);
+    /// let refused = TraceContext::from_headers([("langsmith-trace", too_long)]);
+    /// assert!(matches!(refused, Err(HeaderError::TooLong { header: "langsmith-trace", .. })));
+    /// ```
+    pub const MAX_TRACE_LEN: usize = 64 * 1024;
+
+    /// The longest list of `baggage` members read, in bytes, several `baggage` headers
+    /// counted as one list: W3C's limit. A member that ends past it is skipped; the writer
+    /// keeps within it.
+    ///
+    /// ```
+    /// use runtrace_runtime::propagation::TraceContext;
+    ///
+    /// let root = "20240506T070809123456Z0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10";
+    /// let tags = format!("langsmith-project=evals,langsmith-tags={}", "a".repeat(TraceContext::MAX_BAGGAGE_LEN));
+    /// let context = TraceContext::from_headers([("langsmith-trace", root), ("baggage", &tags)])?;
+    /// assert_eq!((context.project(), context.tags().len()), (Some("evals"), 0));
+    /// # Ok::<(), runtrace_runtime::propagation::HeaderError>(())
+    /// ```
+    pub const MAX_BAGGAGE_LEN: usize = 8192;
+
+    /// The most `baggage` members read, W3C's limit; the members after are skipped.
+    ///
+    /// ```
+    /// use runtrace_runtime::propagation::TraceContext;
+    ///
+    /// let root = "20240506T070809123456Z0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10";
+    /// let others = vec!["vendor=x"; TraceContext::MAX_BAGGAGE_MEMBERS].join(",");
+    /// let baggage = format!("{others},langsmith-tags=eval");
+    /// let context = TraceContext::from_headers([("langsmith-trace", root), ("baggage", &baggage)])?;
+    /// assert!(context.tags().is_empty());
+    /// # Ok::<(), runtrace_runtime::propagation::HeaderError>(())
+    /// ```
+    pub const MAX_BAGGAGE_MEMBERS: usize = 180;
 
     /// Reads the context from request headers: `(name, value)` pairs, names matched without
-    /// regard to case (HTTP's rule), several `baggage` headers joined as one. Baggage
-    /// members other than runtrace's (another vendor's) are passed over.
+    /// regard to case (HTTP's rule), several `baggage` headers read as one list.
+    ///
+    /// The trace is joined whenever `langsmith-trace` is valid, as LangSmith's SDK does:
+    /// `baggage` members that cannot be read (not `key=value`, bad percent-encoding,
+    /// metadata that is not a JSON object) or that lie past [`MAX_BAGGAGE_LEN`] or
+    /// [`MAX_BAGGAGE_MEMBERS`] are skipped, with one `tracing` warning (target `runtrace`)
+    /// saying which; members of other vendors are passed over.
+    ///
+    /// [`MAX_BAGGAGE_LEN`]: Self::MAX_BAGGAGE_LEN
+    /// [`MAX_BAGGAGE_MEMBERS`]: Self::MAX_BAGGAGE_MEMBERS
     ///
     /// # Errors
     ///
-    /// A [`HeaderError`] saying what is missing, too long or malformed.
+    /// A [`HeaderError`] saying why `langsmith-trace` is missing, repeated, too long or
+    /// malformed.
     ///
     /// ```
     /// use runtrace_runtime::propagation::TraceContext;
@@ -102,12 +153,13 @@ impl TraceContext {
     /// let root = "20240506T070809123456Z0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10";
     /// let headers = [
     ///     ("Langsmith-Trace", root),
-    ///     ("baggage", "langsmith-tags=eval%2Cprod,vendor=x;prop"),
+    ///     ("baggage", "langsmith-tags=eval%2Cprod,vendor=x;prop,langsmith-metadata=%7Bbroken"),
     /// ];
     /// let context = TraceContext::from_headers(headers)?;
     /// assert_eq!(context.run_id().to_string(), "0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10");
     /// assert_eq!(context.trace_id(), context.run_id());
     /// assert_eq!(context.tags(), ["eval", "prod"]);
+    /// assert!(context.metadata().is_empty(), "the broken member was skipped");
     /// # Ok::<(), runtrace_runtime::propagation::HeaderError>(())
     /// ```
     pub fn from_headers<I, K, V>(headers: I) -> Result<TraceContext, HeaderError>
@@ -117,25 +169,24 @@ impl TraceContext {
         V: AsRef<str>,
     {
         let mut trace: Option<String> = None;
-        let mut baggage = String::new();
+        let mut baggage = baggage::Reader::default();
         for (name, value) in headers {
             let (name, value) = (name.as_ref().trim(), value.as_ref());
             if name.eq_ignore_ascii_case(TRACE_HEADER) {
-                check_len(TRACE_HEADER, value.len())?;
+                check_len(value.len())?;
                 if trace.is_some() {
                     return Err(HeaderError::RepeatedTrace);
                 }
                 trace = Some(value.to_owned());
             } else if name.eq_ignore_ascii_case(BAGGAGE_HEADER) {
-                check_len(BAGGAGE_HEADER, baggage.len() + 1 + value.len())?;
-                if !baggage.is_empty() {
-                    baggage.push(',');
-                }
-                baggage.push_str(value);
+                baggage.read(value);
             }
         }
         let mut context = TraceContext::from_dotted_order(trace.as_deref().unwrap_or(""))?;
-        context.read_baggage(&baggage)?;
+        let baggage = baggage.finish();
+        context.tags = baggage.tags.unwrap_or_default();
+        context.metadata = baggage.metadata.unwrap_or_default();
+        context.project = baggage.project;
         Ok(context)
     }
 
@@ -154,7 +205,7 @@ impl TraceContext {
     /// # Ok::<(), runtrace_runtime::propagation::HeaderError>(())
     /// ```
     pub fn from_dotted_order(dotted_order: &str) -> Result<TraceContext, HeaderError> {
-        check_len(TRACE_HEADER, dotted_order.len())?;
+        check_len(dotted_order.len())?;
         let dotted_order = dotted_order.trim_matches([' ', '\t']);
         if dotted_order.is_empty() {
             return Err(HeaderError::MissingTrace);
@@ -179,64 +230,59 @@ impl TraceContext {
             dotted_order: dotted_order.into(),
             tags: Vec::new(),
             metadata: Map::new(),
+            project: None,
         })
     }
 
-    fn read_baggage(&mut self, baggage: &str) -> Result<(), HeaderError> {
-        let members = baggage.split(',').map(|member| member.trim_matches([' ', '\t'])).filter(|m| !m.is_empty());
-        for (index, member) in members.enumerate() {
-            if index >= MAX_BAGGAGE_MEMBERS {
-                return Err(HeaderError::TooManyBaggageMembers { max: MAX_BAGGAGE_MEMBERS });
-            }
-            // W3C members may carry `;properties` after the value; runtrace sets none.
-            let entry = member.split(';').next().unwrap_or_default();
-            let Some((key, value)) = entry.split_once('=') else {
-                return Err(HeaderError::MalformedBaggage { member: index });
-            };
-            match key.trim_matches([' ', '\t']) {
-                METADATA_KEY => {
-                    let json = percent_decode(value.trim()).ok_or(HeaderError::BadEncoding { key: METADATA_KEY })?;
-                    match serde_json::from_str(&json) {
-                        Ok(Value::Object(metadata)) => self.metadata = metadata,
-                        Ok(_) => return Err(HeaderError::InvalidMetadata { source: None }),
-                        Err(error) => return Err(HeaderError::InvalidMetadata { source: Some(error) }),
-                    }
-                }
-                TAGS_KEY => {
-                    let tags = percent_decode(value.trim()).ok_or(HeaderError::BadEncoding { key: TAGS_KEY })?;
-                    self.tags = tags.split(',').filter(|tag| !tag.is_empty()).map(str::to_owned).collect();
-                }
-                _ => {}
-            }
-        }
-        Ok(())
-    }
-
-    /// The headers to send: `langsmith-trace`, and `baggage` when there are tags or
-    /// metadata. Tags are joined with commas, as LangSmith does, so a tag that contains a
-    /// comma arrives as several.
+    /// The headers to send: `langsmith-trace`, and `baggage` when there are tags, metadata
+    /// or a project. Tags are joined with commas, as LangSmith does, so a tag that contains
+    /// a comma arrives as several, and an empty one does not arrive.
+    ///
+    /// `baggage` is kept within [`MAX_BAGGAGE_LEN`](Self::MAX_BAGGAGE_LEN), so that
+    /// [`from_headers`](Self::from_headers) reads all of it: the project goes in first, then
+    /// the tags and the metadata entries, in order, each if it still fits, and a `tracing`
+    /// warning (target `runtrace`) names what was left out.
     ///
     /// ```
+    /// use runtrace_runtime::propagation::TraceContext;
+    ///
     /// let root = "20240506T070809123456Z0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10";
-    /// let context = runtrace_runtime::propagation::TraceContext::from_dotted_order(root)?;
+    /// let context = TraceContext::from_dotted_order(root)?;
     /// assert_eq!(context.to_headers(), [("langsmith-trace", root.to_owned())]);
+    ///
+    /// let context = context.with_project("evals");
+    /// let headers = context.to_headers();
+    /// assert_eq!(headers[1], ("baggage", "langsmith-project=evals".to_owned()));
+    /// assert_eq!(TraceContext::from_headers(headers)?, context);
     /// # Ok::<(), runtrace_runtime::propagation::HeaderError>(())
     /// ```
     #[must_use]
     pub fn to_headers(&self) -> Vec<(&'static str, String)> {
         let mut headers = vec![(TRACE_HEADER, self.dotted_order.to_string())];
-        let mut baggage = Vec::new();
-        if !self.metadata.is_empty() {
-            let json = Value::Object(self.metadata.clone()).to_string();
-            baggage.push(format!("{METADATA_KEY}={}", percent_encode(&json)));
-        }
-        if !self.tags.is_empty() {
-            baggage.push(format!("{TAGS_KEY}={}", percent_encode(&self.tags.join(","))));
-        }
-        if !baggage.is_empty() {
-            headers.push((BAGGAGE_HEADER, baggage.join(",")));
+        if let Some(baggage) = baggage::write(&self.tags, &self.metadata, self.project.as_deref()) {
+            headers.push((BAGGAGE_HEADER, baggage));
         }
         headers
+    }
+
+    /// The same context, its trace recorded in the LangSmith project `project`: sent as the
+    /// `langsmith-project` baggage member, which tells a LangSmith SDK on the other side
+    /// where to record its runs. runtrace's own runs do not keep a project, so a service
+    /// that passes the trace on passes the project it was given along:
+    /// `TraceContext::from_run(&run)?.with_project(incoming.project().unwrap_or("default"))`.
+    /// An empty name means no project.
+    ///
+    /// ```
+    /// let root = "20240506T070809123456Z0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10";
+    /// let context = runtrace_runtime::propagation::TraceContext::from_dotted_order(root)?.with_project("evals");
+    /// assert_eq!(context.project(), Some("evals"));
+    /// # Ok::<(), runtrace_runtime::propagation::HeaderError>(())
+    /// ```
+    #[must_use]
+    pub fn with_project(mut self, project: impl Into<String>) -> TraceContext {
+        let project = project.into();
+        self.project = (!project.is_empty()).then_some(project);
+        self
     }
 
     /// The run this context belongs to: the remote parent.
@@ -274,11 +320,27 @@ impl TraceContext {
     pub fn metadata(&self) -> &Map<String, Value> {
         &self.metadata
     }
+
+    /// The LangSmith project its trace is recorded in, when the sender named one (the
+    /// `langsmith-project` baggage member).
+    ///
+    /// ```
+    /// use runtrace_runtime::propagation::TraceContext;
+    ///
+    /// let root = "20240506T070809123456Z0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10";
+    /// let context = TraceContext::from_headers([("langsmith-trace", root), ("baggage", "langsmith-project=evals%202")])?;
+    /// assert_eq!(context.project(), Some("evals 2"));
+    /// # Ok::<(), runtrace_runtime::propagation::HeaderError>(())
+    /// ```
+    #[must_use]
+    pub fn project(&self) -> Option<&str> {
+        self.project.as_deref()
+    }
 }
 
-fn check_len(header: &'static str, len: usize) -> Result<(), HeaderError> {
-    if len > MAX_HEADER_LEN {
-        return Err(HeaderError::TooLong { header, len, max: MAX_HEADER_LEN });
+fn check_len(len: usize) -> Result<(), HeaderError> {
+    if len > MAX_TRACE_LEN {
+        return Err(HeaderError::TooLong { header: TRACE_HEADER, len, max: MAX_TRACE_LEN });
     }
     Ok(())
 }
@@ -286,12 +348,15 @@ fn check_len(header: &'static str, len: usize) -> Result<(), HeaderError> {
 impl TraceContext {
     /// The place of `run` in its trace, to continue the trace in another process. Its
     /// dotted order comes from a [`Tracer`] among the run's handlers (the first that holds
-    /// it), so ask while the run is going.
+    /// it), so ask while the run is going. It names no project (see
+    /// [`with_project`](Self::with_project)).
     ///
     /// # Errors
     ///
     /// [`HeaderError::NotRecording`] for a run with no handlers, [`HeaderError::Untraced`]
-    /// when no tracer holds the run.
+    /// when no tracer holds the run, [`HeaderError::TooLong`] for a run so deep that its
+    /// dotted order is longer than [`MAX_TRACE_LEN`](Self::MAX_TRACE_LEN), which no reader
+    /// would accept.
     ///
     /// ```
     /// use runtrace_runtime::{CallbackManager, RunKind};
@@ -311,6 +376,7 @@ impl TraceContext {
         let placement = Tracer::holding(run.handlers())
             .find_map(|tracer| tracer.core.placement(info.run_id, info.trace_id))
             .ok_or(HeaderError::Untraced { run_id: info.run_id })?;
+        check_len(placement.dotted_order.len())?;
         let children = run.children();
         Ok(TraceContext {
             run_id: info.run_id,
@@ -319,6 +385,7 @@ impl TraceContext {
             dotted_order: placement.dotted_order.into(),
             tags: children.inheritable_tags().to_vec(),
             metadata: children.inheritable_metadata().to_map(),
+            project: None,
         })
     }
 }
