@@ -12,6 +12,10 @@
 //! (`--collect-atstart=no --toggle-collect='*instructions::counted*'`): a warm-up of
 //! [`WARM_UP`] calls and the async handler's flushes, made between chunks of calls, stay
 //! outside, and so does runtrace's dispatch thread.
+//!
+//! The OpenTelemetry workloads, `otel` and `tracing_otel`, need the facade's `otel` feature
+//! (`cargo bench --bench instructions --features otel`); the script builds them apart, so
+//! that the other workloads are counted without the feature's zero-code switch.
 
 mod common;
 
@@ -25,7 +29,18 @@ use runtrace::CallbackManager;
 /// dispatch thread) is in place by the time the counted calls start.
 const WARM_UP: u64 = 1_000;
 
-const WORKLOADS: [&str; 6] = ["plain", "no_handlers", "one_handler", "model_usage", "tracer", "async_handler"];
+const WORKLOADS: &[&str] = &[
+    "plain",
+    "no_handlers",
+    "one_handler",
+    "model_usage",
+    "tracer",
+    "async_handler",
+    #[cfg(feature = "otel")]
+    "otel",
+    #[cfg(feature = "otel")]
+    "tracing_otel",
+];
 
 fn main() -> ExitCode {
     // `cargo bench` and `cargo test` pass flags (`--bench`); only the two values count.
@@ -62,12 +77,61 @@ fn main() -> ExitCode {
             let callbacks = common::noop_async_unbounded();
             measure(calls, || traced::outer(black_box(39), black_box(&callbacks)), runtrace::flush_blocking);
         }
+        #[cfg(feature = "otel")]
+        "otel" => otel::runtrace(calls),
+        #[cfg(feature = "otel")]
+        "tracing_otel" => otel::tracing(calls),
         other => {
             eprintln!("instructions: no workload {other:?}; the workloads are {WORKLOADS:?}");
             return ExitCode::FAILURE;
         }
     }
     ExitCode::SUCCESS
+}
+
+/// The caller's share of exporting OpenTelemetry spans, as the `*_caller` rows of
+/// `benches/otel.rs` measure it by time: the export side is flushed after each chunk, outside
+/// [`counted`], with queues that hold a chunk's spans, and a count in which any span was lost
+/// fails.
+#[cfg(feature = "otel")]
+mod otel {
+    use std::cell::Cell;
+    use std::hint::black_box;
+
+    use super::{WARM_UP, measure};
+    use crate::common::otel::{FLUSH, NoopExporter, otel_handler, provider, tracing_otel};
+    use crate::common::{RUNS_PER_CALL, instrumented, traced};
+
+    /// runtrace's `OtelHandler`, content capture off (the default).
+    pub fn runtrace(calls: u64) {
+        let exporter = NoopExporter::default();
+        let otel = otel_handler(exporter.clone());
+        let callbacks = otel.callbacks();
+        let late = Cell::new(0_u32);
+        measure(
+            calls,
+            || traced::outer(black_box(39), black_box(&callbacks)),
+            || late.set(late.get() + u32::from(!otel.flush_blocking(FLUSH))),
+        );
+        assert_eq!(late.get(), 0, "a flush of the OtelHandler timed out");
+        assert_eq!(otel.dropped_events() + otel.dropped_spans(), 0, "the OtelHandler's queues dropped");
+        assert_eq!(exporter.spans(), (WARM_UP + calls) * RUNS_PER_CALL, "every run became an exported span");
+    }
+
+    /// `#[tracing::instrument]` under `tracing-opentelemetry` and the SDK's batch processor.
+    pub fn tracing(calls: u64) {
+        let exporter = NoopExporter::default();
+        let provider = provider(exporter.clone());
+        let _subscriber = tracing_otel(&provider);
+        let failed = Cell::new(0_u32);
+        measure(
+            calls,
+            || instrumented::outer(black_box(39)),
+            || failed.set(failed.get() + u32::from(provider.force_flush().is_err())),
+        );
+        assert_eq!(failed.get(), 0, "a flush of the tracer provider failed");
+        assert_eq!(exporter.spans(), (WARM_UP + calls) * RUNS_PER_CALL, "the batch processor dropped spans");
+    }
 }
 
 /// Makes [`WARM_UP`] calls, then `calls` counted ones, in chunks of at most [`BATCH`] calls

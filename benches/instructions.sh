@@ -5,6 +5,7 @@
 #   bash benches/instructions.sh                  # build, count, print the table
 #   REPEATS=1 bash benches/instructions.sh        # one count per workload, faster
 #   bash benches/instructions.sh tracer plain     # only these workloads
+#   bash benches/instructions.sh otel tracing_otel   # runtrace's OtelHandler against tracing-opentelemetry
 #
 # Needs valgrind. Builds the `instructions` bench (benches/instructions.rs) in release, then
 # runs each workload under `valgrind --tool=callgrind` with FEW and MANY top-level calls
@@ -18,6 +19,13 @@
 # state, whether the dispatch thread sleeps), so it moves by up to a few percent between counts;
 # every figure is the median of REPEATS counts (5), and "spread" shows how far they ranged.
 # The other workloads repeat to within a few instructions.
+#
+# `otel` (runtrace's OtelHandler, content capture off) and `tracing_otel` (`#[instrument]` under
+# tracing-opentelemetry and the SDK's BatchSpanProcessor), each exporting to a no-op exporter,
+# count the caller's share in the same way: the exports and the flushes are left out. They
+# need the facade's `otel` feature, so they run from a second build with `--features otel`;
+# the other workloads are counted without it, as the feature adds the zero-code switch's check
+# to every traced call. With both counted, the table ends with their ratio per span.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -29,8 +37,9 @@ RUNS_PER_CALL=3
 if (($# > 0)); then
     workloads=("$@")
 else
-    workloads=(plain no_handlers one_handler model_usage tracer async_handler)
+    workloads=(plain no_handlers one_handler model_usage tracer async_handler otel tracing_otel)
 fi
+needs_otel() { [[ $1 == otel || $1 == tracing_otel ]]; }
 
 fail() {
     echo "instructions.sh: $*" >&2
@@ -42,17 +51,31 @@ command -v valgrind >/dev/null || fail "valgrind is not installed (apt-get insta
 
 build=$(mktemp)
 trap 'rm -f "$build"' EXIT
-echo "building the instructions bench (release)..." >&2
-cargo bench --bench instructions --no-run --message-format=json-render-diagnostics >"$build" ||
-    fail "the build failed"
-exe=$(sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' "$build" | tail -n 1)
-[[ -n $exe && -x $exe ]] || fail "no executable for the instructions bench in cargo's output"
+# build [FEATURES...]: the path of the instructions bench, built in release.
+build() {
+    echo "building the instructions bench (release${1:+, $*})..." >&2
+    cargo bench --bench instructions --no-run --message-format=json-render-diagnostics "$@" >"$build" ||
+        fail "the build failed"
+    local exe
+    exe=$(sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' "$build" | tail -n 1)
+    [[ -n $exe && -x $exe ]] || fail "no executable for the instructions bench in cargo's output"
+    echo "$exe"
+}
+exe="" exe_otel=""
+for workload in "${workloads[@]}"; do
+    if needs_otel "$workload"; then
+        [[ -n $exe_otel ]] || exe_otel=$(build --features otel)
+    else
+        [[ -n $exe ]] || exe=$(build)
+    fi
+done
 
 # count WORKLOAD CALLS: the instructions callgrind collected inside `counted`.
 count() {
-    local log collected
+    local log collected bin=$exe
+    needs_otel "$1" && bin=$exe_otel
     log=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null --collect-atstart=no \
-        '--toggle-collect=*instructions::counted*' "$exe" "$1" "$2" 2>&1 >/dev/null) ||
+        '--toggle-collect=*instructions::counted*' "$bin" "$1" "$2" 2>&1 >/dev/null) ||
         { echo "$log" >&2; fail "$1 failed under valgrind"; }
     collected=$(sed -n 's/^==[0-9]*== Collected : \([0-9]*\)$/\1/p' <<<"$log")
     [[ -n $collected && $collected -gt 0 ]] ||
@@ -69,7 +92,7 @@ echo "per call: (Ir($MANY calls) - Ir($FEW calls)) / $((MANY - FEW)), the median
 echo
 printf '%-15s %14s %12s %16s %14s\n' workload "instr./call" "per run" "over plain/run" "spread/call"
 
-plain=""
+plain="" otel_run="" tracing_otel_run=""
 for workload in "${workloads[@]}"; do
     per_call=()
     for ((i = 0; i < REPEATS; i++)); do
@@ -81,10 +104,21 @@ for workload in "${workloads[@]}"; do
     median=$(sed -n "$(((REPEATS + 1) / 2))p" <<<"$sorted")
     spread=$(awk 'NR == 1 { low = $1 } { high = $1 } END { printf "%.1f", high - low }' <<<"$sorted")
     [[ $workload == plain ]] && plain=$median
+    # Per span, over plain where plain was counted: what the ratio below compares.
+    per_span=$(awk -v call="$median" -v plain="${plain:-0}" -v runs=$RUNS_PER_CALL 'BEGIN { printf "%.1f", (call - plain) / runs }')
+    [[ $workload == otel ]] && otel_run=$per_span
+    [[ $workload == tracing_otel ]] && tracing_otel_run=$per_span
     awk -v name="$workload" -v call="$median" -v plain="$plain" -v runs=$RUNS_PER_CALL -v spread="$spread" 'BEGIN {
         over = (plain == "" || name == "plain") ? "-" : sprintf("%.1f", (call - plain) / runs)
         printf "%-15s %14.1f %12.1f %16s %14s\n", name, call, call / runs, over, spread
     }'
 done
+if [[ -n $otel_run && -n $tracing_otel_run ]]; then
+    echo
+    awk -v a="$otel_run" -v b="$tracing_otel_run" -v plain="$plain" 'BEGIN {
+        printf "OtelHandler / tracing-opentelemetry, caller per span%s: %.1f / %.1f = %.2f (target: under 0.5)\n",
+            (plain == "" ? "" : " over plain"), a, b, a / b
+    }'
+fi
 echo
 echo "took ${SECONDS}s"

@@ -14,47 +14,17 @@
 mod common;
 
 use std::hint::black_box;
-use std::time::Duration;
 
+use common::otel::{FLUSH, NoopExporter, otel_handler, provider, tracing_otel};
 use common::{BATCH, instrumented, plain, traced};
 use divan::Bencher;
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
-use runtrace::otel::OtelHandler;
-use tracing_subscriber::layer::SubscriberExt;
 
 fn main() {
     divan::main();
 }
 
-/// Takes every batch and drops it.
-#[derive(Debug)]
-struct NoopExporter;
-
-impl SpanExporter for NoopExporter {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        drop(black_box(batch));
-        Ok(())
-    }
-}
-
 fn x() -> u64 {
     black_box(39)
-}
-
-const FLUSH: Duration = Duration::from_secs(10);
-
-fn otel() -> OtelHandler {
-    OtelHandler::builder(NoopExporter).with_event_queue(BATCH as usize * 16).build()
-}
-
-/// A provider whose batch processor queues a whole sample's spans.
-fn provider() -> SdkTracerProvider {
-    let config = BatchConfigBuilder::default().with_max_queue_size(BATCH as usize * 8).build();
-    SdkTracerProvider::builder()
-        .with_span_processor(BatchSpanProcessor::builder(NoopExporter).with_batch_config(config).build())
-        .build()
 }
 
 #[divan::bench_group(sample_size = BATCH, sample_count = 200)]
@@ -68,7 +38,7 @@ mod sync {
 
     #[divan::bench]
     fn runtrace_otel_caller(bencher: Bencher) {
-        let otel = otel();
+        let otel = otel_handler(NoopExporter::default());
         let callbacks = otel.callbacks();
         bencher
             .with_inputs(|| {
@@ -89,7 +59,7 @@ mod sync {
 
     #[divan::bench]
     fn runtrace_otel_flush(bencher: Bencher) {
-        let otel = otel();
+        let otel = otel_handler(NoopExporter::default());
         let callbacks = otel.callbacks();
         let mut calls = 0_u32;
         bencher.bench_local(|| {
@@ -104,9 +74,8 @@ mod sync {
 
     #[divan::bench]
     fn tracing_opentelemetry_caller(bencher: Bencher) {
-        let provider = provider();
-        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
-        let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+        let provider = provider(NoopExporter::default());
+        let _subscriber = tracing_otel(&provider);
         bencher
             .with_inputs(|| {
                 let _ = provider.force_flush();
@@ -116,9 +85,8 @@ mod sync {
 
     #[divan::bench]
     fn tracing_opentelemetry_flush(bencher: Bencher) {
-        let provider = provider();
-        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
-        let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+        let provider = provider(NoopExporter::default());
+        let _subscriber = tracing_otel(&provider);
         let mut calls = 0_u32;
         bencher.bench_local(|| {
             let out = instrumented::outer(x());

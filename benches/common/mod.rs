@@ -261,6 +261,71 @@ pub fn tracer() -> runtrace::tracer::Tracer {
 }
 
 // ---------------------------------------------------------------------------------------
+// OpenTelemetry export (the facade's `otel` feature): runtrace's `OtelHandler` and `tracing` +
+// `tracing-opentelemetry`, each to a no-op exporter that counts the spans it is handed.
+
+#[cfg(feature = "otel")]
+pub mod otel {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::Duration;
+
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::trace::{BatchConfigBuilder, BatchSpanProcessor, SdkTracerProvider, SpanData, SpanExporter};
+    use runtrace::otel::OtelHandler;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::BATCH;
+
+    /// How long a flush may take before the bench gives up on it.
+    pub const FLUSH: Duration = Duration::from_secs(10);
+
+    /// Takes every batch and drops it, counting its spans: a run that ends with fewer spans
+    /// exported than it made lost some to a full queue, and its figures do not count.
+    #[derive(Clone, Debug, Default)]
+    pub struct NoopExporter {
+        spans: Arc<AtomicU64>,
+    }
+
+    impl NoopExporter {
+        /// The spans handed to this exporter (or its clones) so far.
+        pub fn spans(&self) -> u64 {
+            self.spans.load(Ordering::Relaxed)
+        }
+    }
+
+    impl SpanExporter for NoopExporter {
+        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+            self.spans.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            drop(std::hint::black_box(batch));
+            Ok(())
+        }
+    }
+
+    /// runtrace's exporter, content capture off (the default), with an event queue that
+    /// holds a whole batch of calls.
+    pub fn otel_handler(exporter: NoopExporter) -> OtelHandler {
+        OtelHandler::builder(exporter).with_event_queue(BATCH as usize * 16).build()
+    }
+
+    /// A provider whose batch processor queues a whole batch of calls' spans.
+    pub fn provider(exporter: NoopExporter) -> SdkTracerProvider {
+        let config = BatchConfigBuilder::default().with_max_queue_size(BATCH as usize * 8).build();
+        SdkTracerProvider::builder()
+            .with_span_processor(BatchSpanProcessor::builder(exporter).with_batch_config(config).build())
+            .build()
+    }
+
+    /// Makes `tracing` + `tracing-opentelemetry`, exporting through `provider`, this
+    /// thread's subscriber until the guard drops.
+    pub fn tracing_otel(provider: &SdkTracerProvider) -> tracing::subscriber::DefaultGuard {
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("bench"));
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(layer))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // tracing layers.
 
 pub mod layers {
