@@ -6,8 +6,8 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::common::recording_ignoring;
-use runtrace::event::{AgentAction, AgentFinish, EventType};
+use crate::common::{Counted, recording_ignoring};
+use runtrace::event::{AgentAction, AgentFinish, EventType, Payload};
 use runtrace::handlers::{BoxFuture, HandlerResult, Ignore, RecordingHandler};
 use runtrace::{AsyncCallbackHandler, CallbackError, CallbackManager, Event, RunKind};
 
@@ -124,6 +124,8 @@ fn every_kind_has_its_own_flag() {
         }
         assert!(!Ignore::kind(kind).contains(Ignore::RETRIES), "{kind}");
         assert!(!Ignore::kind(kind).contains(Ignore::CUSTOM_EVENTS), "{kind}");
+        assert!(!Ignore::kind(kind).contains(Ignore::PAYLOADS), "{kind}");
+        assert!(!Ignore::PAYLOADS.contains(Ignore::kind(kind)), "{kind}");
     }
 }
 
@@ -175,5 +177,126 @@ fn background_handler_ignoring_llm_gets_no_llm_run_events() -> Result<(), Callba
     let expected: Vec<String> =
         everything.events().iter().filter(|event| !is_run_event_of(RunKind::Llm, event)).map(describe).collect();
     assert_eq!(*exported.lock().unwrap_or_else(PoisonError::into_inner), expected);
+    Ok(())
+}
+
+/// What a [`PayloadReader`] got of one run's start or end: the event, whether its payload
+/// was omitted, and its value.
+type Heard = (String, bool, serde_json::Value);
+
+/// An async handler that writes down the payload of each start and end it hears, with the
+/// flags it is given: [`Ignore::PAYLOADS`] says it does not read them (this one still looks,
+/// to show what such a handler is handed).
+struct PayloadReader {
+    ignore: Ignore,
+    heard: Arc<Mutex<Vec<Heard>>>,
+}
+
+impl PayloadReader {
+    fn new(ignore: Ignore) -> (Self, Arc<Mutex<Vec<Heard>>>) {
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        (PayloadReader { ignore, heard: heard.clone() }, heard)
+    }
+}
+
+impl AsyncCallbackHandler for PayloadReader {
+    fn on_event<'a>(&'a self, event: &'a Event<'static>) -> BoxFuture<'a, HandlerResult> {
+        Box::pin(async move {
+            let payload: &Payload<'_> = match &event.data {
+                runtrace::EventData::Start(start) => &start.inputs,
+                runtrace::EventData::End(end) => &end.outputs,
+                _ => return Ok(()),
+            };
+            let heard =
+                (format!("{} {}", event.run.name, event.event_type()), payload.is_omitted(), payload.get().clone());
+            self.heard.lock().unwrap_or_else(PoisonError::into_inner).push(heard);
+            Ok(())
+        })
+    }
+
+    fn ignore(&self) -> Ignore {
+        self.ignore
+    }
+}
+
+fn heard(heard: &Mutex<Vec<Heard>>) -> Vec<Heard> {
+    heard.lock().unwrap_or_else(PoisonError::into_inner).clone()
+}
+
+/// A manager with a [`PayloadReader`] for each of `flags`, in order, and what each hears.
+fn readers<const N: usize>(flags: [Ignore; N]) -> (CallbackManager, [Arc<Mutex<Vec<Heard>>>; N]) {
+    let mut callbacks = CallbackManager::new();
+    let heard = flags.map(|ignore| {
+        let (reader, heard) = PayloadReader::new(ignore);
+        callbacks = std::mem::take(&mut callbacks).with_handler(reader);
+        heard
+    });
+    (callbacks, heard)
+}
+
+/// A chain whose child is a tool, each taking and returning a value that counts its
+/// serializations, under `callbacks`, flushed: how many serializations there were.
+fn chain_and_tool(callbacks: &CallbackManager) -> Result<usize, CallbackError> {
+    let value = Counted::default();
+    let chain = callbacks.start_run(RunKind::Chain, "chain", &value)?;
+    chain.children().start_run(RunKind::Tool, "tool", &value)?.end(&value)?;
+    chain.end(&value)?;
+    callbacks.flush_blocking();
+    Ok(value.serializations())
+}
+
+fn omitted(event: &str) -> Heard {
+    (event.to_owned(), true, serde_json::Value::Null)
+}
+
+fn made(event: &str) -> Heard {
+    (event.to_owned(), false, serde_json::json!("counted"))
+}
+
+const EVERY_START_AND_END: [&str; 4] = ["chain start", "tool start", "tool end", "chain end"];
+
+#[test]
+fn an_async_handler_ignoring_payloads_gets_every_event_and_no_payload_is_made_for_it() -> Result<(), CallbackError> {
+    let (callbacks, [ignored]) = readers([Ignore::PAYLOADS]);
+    assert_eq!(chain_and_tool(&callbacks)?, 0, "no input or output was serialized");
+    assert_eq!(heard(&ignored), EVERY_START_AND_END.map(omitted));
+    Ok(())
+}
+
+#[test]
+fn an_async_handler_reading_payloads_beside_one_ignoring_them_gets_them_made_once() -> Result<(), CallbackError> {
+    let (callbacks, [ignored, read]) = readers([Ignore::PAYLOADS, Ignore::NONE]);
+    assert_eq!(chain_and_tool(&callbacks)?, 4, "each input and output once, shared by both copies");
+    assert_eq!(heard(&read), EVERY_START_AND_END.map(made));
+    assert_eq!(heard(&ignored), EVERY_START_AND_END.map(made), "the two handlers share one copy of each event");
+    Ok(())
+}
+
+#[test]
+fn payloads_are_made_only_for_the_events_a_handler_reading_them_hears() -> Result<(), CallbackError> {
+    let (callbacks, [ignored, read]) = readers([Ignore::PAYLOADS, Ignore::TOOL]);
+    assert_eq!(chain_and_tool(&callbacks)?, 2, "the chain's input and output, not the tool's");
+    assert_eq!(heard(&read), ["chain start", "chain end"].map(made));
+    assert_eq!(heard(&ignored), [made("chain start"), omitted("tool start"), omitted("tool end"), made("chain end")]);
+    Ok(())
+}
+
+#[test]
+fn a_sync_handler_still_reads_payloads_beside_an_async_handler_ignoring_them() -> Result<(), CallbackError> {
+    let (callbacks, [ignored]) = readers([Ignore::PAYLOADS]);
+    let recorder = Arc::new(RecordingHandler::new());
+    chain_and_tool(&callbacks.with_handler(recorder.clone()))?;
+
+    let recorded: Vec<serde_json::Value> = recorder
+        .events()
+        .iter()
+        .filter_map(|event| match &event.data {
+            runtrace::EventData::Start(start) => Some(start.inputs.get().clone()),
+            runtrace::EventData::End(end) => Some(end.outputs.get().clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recorded, vec![serde_json::json!("counted"); 4]);
+    assert_eq!(heard(&ignored), EVERY_START_AND_END.map(omitted));
     Ok(())
 }

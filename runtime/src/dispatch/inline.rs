@@ -1,9 +1,11 @@
 //! Inline dispatch: sends an event to every handler of a run, isolating their faults.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::slice::Iter;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::background::Worker;
 use super::registered::{HandlerRepr, RegisteredHandler};
 use super::report::{panic_message, report};
 use crate::error::CallbackError;
@@ -17,7 +19,8 @@ pub(crate) fn listens(handlers: &[RegisteredHandler], flag: Ignore) -> bool {
 }
 
 /// Sends `event` to each handler in order. Sync handlers run here; background handlers get
-/// one shared owned copy, made only if one of them wants the event.
+/// one shared owned copy, made only if one of them wants the event, and without payloads
+/// unless one of them reads them (see [`owned_copy`]).
 ///
 /// A failing handler is reported and the others still get the event. The first failure of
 /// a handler that raises is returned, after every handler had the event.
@@ -32,7 +35,8 @@ pub(crate) fn dispatch(
 ) -> Result<(), CallbackError> {
     let mut owned: Option<Arc<Event<'static>>> = None;
     let mut raised = None;
-    for handler in handlers {
+    let mut rest = handlers.iter();
+    while let Some(handler) = rest.next() {
         if handler.ignores(flag) {
             continue;
         }
@@ -58,12 +62,40 @@ pub(crate) fn dispatch(
                 }
             }
             HandlerRepr::Background(worker) => {
-                let owned = owned.get_or_insert_with(|| Arc::new(event.to_static()));
+                let owned = owned.get_or_insert_with(|| owned_copy(worker, rest.clone(), flag, event));
                 worker.send(Arc::clone(owned));
             }
         }
     }
     raised.map_or(Ok(()), Err)
+}
+
+/// The owned copy of `event` that `first`, the first background handler to hear it, and
+/// those of `later` that hear it too share. It carries the inputs and outputs only if one of
+/// them reads them: serializing them is most of the copy's cost on the traced call's thread,
+/// and a handler that ignores [`Ignore::PAYLOADS`] would throw them away unread.
+///
+/// Out of line, and given the handlers after `first` rather than all of them, so that the
+/// events [`dispatch`] sends to sync handlers only carry none of its frame.
+#[inline(never)]
+fn owned_copy(
+    first: &Worker,
+    mut later: Iter<'_, RegisteredHandler>,
+    flag: Ignore,
+    event: &Event<'_>,
+) -> Arc<Event<'static>> {
+    let reads_payloads = |ignore: Ignore| !ignore.contains(Ignore::PAYLOADS);
+    let mut later_reads_payloads = || {
+        later.any(|handler| match &handler.0 {
+            HandlerRepr::Background(worker) => !worker.ignore().contains(flag) && reads_payloads(worker.ignore()),
+            HandlerRepr::Inline(_) => false,
+        })
+    };
+    Arc::new(if reads_payloads(first.ignore()) || later_reads_payloads() {
+        event.to_static()
+    } else {
+        event.to_static_without_payloads()
+    })
 }
 
 /// Calls the method of `handler` that `event` arrives at.

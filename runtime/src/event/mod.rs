@@ -230,18 +230,30 @@ impl<'a> Event<'a> {
     /// `self`, not copied: see [`Payload::to_static`].
     #[must_use]
     pub fn to_static(&self) -> Event<'static> {
+        self.owned(Payload::to_static)
+    }
+
+    /// An owned copy whose inputs and outputs are [omitted](Payload::omitted), none made:
+    /// for background handlers that all said they do not read them
+    /// ([`Ignore::PAYLOADS`](crate::handlers::Ignore::PAYLOADS)).
+    pub(crate) fn to_static_without_payloads(&self) -> Event<'static> {
+        self.owned(|_| Payload::omitted())
+    }
+
+    /// An owned copy, with `payload` making the copy of each payload.
+    fn owned(&self, payload: impl Fn(&Payload<'a>) -> Payload<'static>) -> Event<'static> {
         Event {
             run: Cow::Owned(self.run.clone().into_owned()),
             time: self.time.fixed(),
             data: match &self.data {
                 EventData::Start(start) => EventData::Start(RunStart {
-                    inputs: start.inputs.to_static(),
+                    inputs: payload(&start.inputs),
                     tags: start.tags.clone(),
                     metadata: start.metadata.clone(),
                     model: start.model.clone(),
                 }),
                 EventData::End(end) => {
-                    EventData::End(RunEnd { outputs: end.outputs.to_static(), model: end.model.clone() })
+                    EventData::End(RunEnd { outputs: payload(&end.outputs), model: end.model.clone() })
                 }
                 EventData::Error(error) => EventData::Error(error.clone()),
                 EventData::NewToken(token) => EventData::NewToken(Cow::Owned(token.clone().into_owned())),

@@ -15,7 +15,9 @@ use super::depth::Bounded;
 /// serialization. The owned copy that background handlers receive shares the value instead
 /// of copying it, unless a sync handler read it first. The tracer alone, which keeps inputs
 /// and outputs in maps of its own, writes them there directly when it is the first to ask;
-/// a handler after it that reads them makes them again.
+/// a handler after it that reads them makes them again. A background handler that said it
+/// does not read payloads ([`Ignore::PAYLOADS`](crate::handlers::Ignore::PAYLOADS)) may
+/// receive them [omitted](Payload::omitted).
 ///
 /// ```
 /// use runtrace_runtime::event::Payload;
@@ -38,6 +40,10 @@ pub(crate) enum Make<'a> {
     Value(&'a (dyn Fn() -> Value + Sync + 'a)),
     /// From the arguments of a traced function: the object `{argument: value}`.
     Fields(&'a [Field<'a>]),
+    /// By no one: the payload was [omitted](Payload::omitted), and reads as `null`. A kind
+    /// of making rather than a third kind of payload, so that dropping a payload, which
+    /// every event does, stays a test of two cases.
+    Omitted,
 }
 
 impl Make<'_> {
@@ -49,6 +55,7 @@ impl Make<'_> {
                 insert_fields(&mut object, fields);
                 Value::Object(object)
             }
+            Make::Omitted => Value::Null,
         }
     }
 }
@@ -94,12 +101,41 @@ impl<'a> Payload<'a> {
         Self::made_by(Make::Value(make))
     }
 
+    /// A payload left out of an owned copy of its event, for handlers that said they do not
+    /// read payloads ([`Ignore::PAYLOADS`](crate::handlers::Ignore::PAYLOADS)): nothing was
+    /// serialized for it. It reads as JSON `null`; [`is_omitted`](Self::is_omitted) tells it
+    /// from a value that is `null`, such as the output of a function that returns `()`.
+    ///
+    /// ```
+    /// let payload = runtrace_runtime::event::Payload::omitted();
+    /// assert!(payload.get().is_null());
+    /// assert!(payload.is_omitted());
+    /// ```
+    #[must_use]
+    pub const fn omitted() -> Payload<'static> {
+        Payload(PayloadRepr::Deferred { make: Make::Omitted, value: OnceLock::new() })
+    }
+
+    /// Whether this payload was [omitted](Self::omitted): left out of the event, rather than
+    /// made (or to be made) from the run's inputs or output.
+    ///
+    /// ```
+    /// use runtrace_runtime::event::Payload;
+    /// assert!(!Payload::new(serde_json::Value::Null).is_omitted());
+    /// assert!(Payload::omitted().is_omitted());
+    /// ```
+    #[must_use]
+    pub const fn is_omitted(&self) -> bool {
+        matches!(self.0, PayloadRepr::Deferred { make: Make::Omitted, .. })
+    }
+
     /// A payload made by `make` on first use.
     pub(crate) fn made_by(make: Make<'a>) -> Self {
         Payload(PayloadRepr::Deferred { make, value: OnceLock::new() })
     }
 
-    /// The JSON value, made now if no one asked before.
+    /// The JSON value, made now if no one asked before; `null` for a payload that was
+    /// [omitted](Self::omitted).
     #[must_use]
     pub fn get(&self) -> &Value {
         match &self.0 {
@@ -109,7 +145,8 @@ impl<'a> Payload<'a> {
     }
 
     /// An owned payload with the same value, made now if no one asked before. A value not
-    /// yet made, or already shared, is shared rather than copied.
+    /// yet made, or already shared, is shared rather than copied; an omitted payload stays
+    /// omitted.
     ///
     /// ```
     /// let make = || serde_json::json!({"prompt": "hi"});
@@ -121,6 +158,7 @@ impl<'a> Payload<'a> {
     #[must_use]
     pub fn to_static(&self) -> Payload<'static> {
         let shared = match &self.0 {
+            PayloadRepr::Deferred { make: Make::Omitted, .. } => return Payload::omitted(),
             PayloadRepr::Deferred { make, value } => match value.get_or_init(|| Made::Shared(Arc::new(make.make()))) {
                 Made::Borrowed(value) => Arc::new(value.clone()),
                 Made::Shared(value) => Arc::clone(value),
@@ -161,7 +199,7 @@ pub(crate) fn insert_fields(map: &mut Map<String, Value>, fields: &[Field<'_>]) 
 
 impl fmt::Debug for Payload<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self.get(), f)
+        if self.is_omitted() { f.write_str("Omitted") } else { fmt::Debug::fmt(self.get(), f) }
     }
 }
 

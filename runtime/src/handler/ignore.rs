@@ -5,12 +5,13 @@ use std::ops::BitOr;
 
 use crate::event::{EventData, RunKind};
 
-/// A set of event families a handler opts out of.
+/// A set of event families a handler opts out of, and what it does not read of the rest.
 ///
 /// Run events (start, end, error, tokens, text) are silenced by the flag of their run's
 /// kind; agent actions and finishes by [`Ignore::AGENT`]; retries by [`Ignore::RETRIES`];
 /// custom events by [`Ignore::CUSTOM_EVENTS`]. LangChain's `ignore_llm`, `ignore_chain`,
-/// ..., `ignore_custom_event`, as flags.
+/// ..., `ignore_custom_event`, as flags. [`Ignore::PAYLOADS`] silences no event: it says
+/// the handler never reads inputs and outputs, so that its events are copied without them.
 ///
 /// ```
 /// use runtrace_runtime::RunKind;
@@ -59,6 +60,65 @@ impl Ignore {
     pub const RETRIES: Ignore = Ignore(1 << 10);
     /// Custom events (`on_custom_event`), of runs of any kind.
     pub const CUSTOM_EVENTS: Ignore = Ignore(1 << 11);
+    /// Not an event family: the handler hears every event its other flags let through, but
+    /// never reads their inputs and outputs ([`RunStart::inputs`], [`RunEnd::outputs`]).
+    ///
+    /// Honoured by background handlers ([`AsyncCallbackHandler`]), which receive an owned
+    /// copy of each event, made on the traced call's thread: when every background handler
+    /// that hears an event ignores payloads, the copy carries none, and the traced call
+    /// skips serializing inputs and outputs for it. Its payloads are then
+    /// [omitted](crate::event::Payload::omitted): [`get`](crate::event::Payload::get) returns
+    /// JSON `null`, and [`is_omitted`](crate::event::Payload::is_omitted) tells them from an
+    /// output that is `null`. When another background handler that reads payloads hears the
+    /// same event, the copy they share carries them, made once for all, as without the flag.
+    /// Model data ([`RunStart::model`], [`RunEnd::model`]), tags and metadata are always
+    /// copied.
+    ///
+    /// A sync handler ([`CallbackHandler`]) needs no flag, and the flag changes nothing for
+    /// it: it borrows the event, and a payload no handler reads is never made.
+    ///
+    /// [`RunStart::inputs`]: crate::event::RunStart::inputs
+    /// [`RunEnd::outputs`]: crate::event::RunEnd::outputs
+    /// [`RunStart::model`]: crate::event::RunStart::model
+    /// [`RunEnd::model`]: crate::event::RunEnd::model
+    /// [`AsyncCallbackHandler`]: crate::AsyncCallbackHandler
+    /// [`CallbackHandler`]: crate::CallbackHandler
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use runtrace_runtime::{AsyncCallbackHandler, CallbackManager, Event, EventData, RunKind};
+    /// use runtrace_runtime::handlers::{BoxFuture, HandlerResult, Ignore};
+    ///
+    /// /// Counts the runs that start: it never looks at what they were given or returned.
+    /// struct RunCounter(Arc<AtomicUsize>);
+    ///
+    /// impl AsyncCallbackHandler for RunCounter {
+    ///     fn on_event<'a>(&'a self, event: &'a Event<'static>) -> BoxFuture<'a, HandlerResult> {
+    ///         Box::pin(async move {
+    ///             if let EventData::Start(start) = &event.data {
+    ///                 // The traced call did not serialize the inputs for this copy.
+    ///                 if start.inputs.is_omitted() {
+    ///                     self.0.fetch_add(1, Ordering::Relaxed);
+    ///                 }
+    ///             }
+    ///             Ok(())
+    ///         })
+    ///     }
+    ///
+    ///     fn ignore(&self) -> Ignore {
+    ///         Ignore::PAYLOADS
+    ///     }
+    /// }
+    ///
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let callbacks = CallbackManager::new().with_handler(RunCounter(started.clone()));
+    /// callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// callbacks.flush_blocking();
+    /// assert_eq!(started.load(Ordering::Relaxed), 1);
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
+    pub const PAYLOADS: Ignore = Ignore(1 << 12);
 
     /// The flag of one run kind.
     #[must_use]
@@ -110,6 +170,9 @@ impl fmt::Debug for Ignore {
         }
         if self.contains(Ignore::CUSTOM_EVENTS) {
             set.entry(&"custom_event");
+        }
+        if self.contains(Ignore::PAYLOADS) {
+            set.entry(&"payloads");
         }
         set.finish()
     }

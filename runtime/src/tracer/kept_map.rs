@@ -26,6 +26,7 @@ pub(crate) fn write_object(payload: &Payload<'_>, into: &mut Map<String, Value>,
         State::Made(value) => return assign(into, value, key),
         State::Unmade(Make::Fields(fields)) => return write_fields(into, fields),
         State::Unmade(Make::Value(make)) => make(),
+        State::Unmade(Make::Omitted) => Value::Null,
     };
     match made {
         Value::Object(object) => *into = object,
