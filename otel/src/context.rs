@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceState};
 use runtrace_runtime::event::{RunEnd, RunError, RunStart};
-use runtrace_runtime::handlers::HandlerResult;
+use runtrace_runtime::handlers::{HandlerResult, Ignore};
 use runtrace_runtime::{CallbackHandler, Event, RunId, RunManager};
 
 use crate::handler::Core;
@@ -88,6 +88,13 @@ impl CallbackHandler for ParentCapture {
             release(event.run.run_id);
         }
         Ok(())
+    }
+
+    /// Only starts and ends matter here; retries and custom events, which every run may
+    /// emit many of, need not reach it. (Tokens cannot be left out without the starts and
+    /// ends of model runs.)
+    fn ignore(&self) -> Ignore {
+        Ignore::RETRIES | Ignore::CUSTOM_EVENTS
     }
 
     fn name(&self) -> &str {

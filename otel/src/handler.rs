@@ -2,7 +2,7 @@
 //!
 //! The work is done in the background ([`AsyncCallbackHandler`]): the traced call pays what
 //! it pays for any async handler (an owned copy of each event, pushed on a queue that drops
-//! rather than waits when full). A small sync part runs inline at root run starts only to
+//! rather than waits when full), less the inputs and outputs when message content is off. A small sync part runs inline at root run starts only to
 //! read the caller's current OpenTelemetry context, which the background cannot see.
 
 use std::collections::HashMap;
@@ -16,7 +16,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanExporter;
 use runtrace_runtime::background::{Background, Overflow};
 use runtrace_runtime::event::{RunEnd, RunStart};
-use runtrace_runtime::handlers::{BoxFuture, HandlerResult, IntoHandler, RegisteredHandler};
+use runtrace_runtime::handlers::{BoxFuture, HandlerResult, Ignore, IntoHandler, RegisteredHandler};
 use runtrace_runtime::{AsyncCallbackHandler, CallbackManager, Event, EventData, RunId};
 use serde_json::Map;
 
@@ -613,6 +613,13 @@ impl AsyncCallbackHandler for ExportPart {
             self.core.handle(event).await;
             Ok(())
         })
+    }
+
+    /// Inputs and outputs become attributes only with message content on; with it off, the
+    /// traced call need not serialize them for this part's copy of each event. Model data,
+    /// which spans carry either way, is typed and copied regardless.
+    fn ignore(&self) -> Ignore {
+        if self.core.config.content { Ignore::NONE } else { Ignore::PAYLOADS }
     }
 
     fn name(&self) -> &str {

@@ -1,5 +1,8 @@
 //! Message content: recorded only when asked, as runtrace recorded it, within the size limit.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use runtrace::RunKind;
 use runtrace::event::{Message, ModelRequest};
 use runtrace::prelude::*;
@@ -31,6 +34,39 @@ fn content_is_not_recorded_unless_asked() {
         assert!(!format!("{:?}", span.attributes).contains("secret"));
         assert!(!format!("{:?}", span.events).contains("answer is"), "no token text");
     }
+}
+
+/// An argument that counts how often runtrace serializes it.
+#[derive(Clone, Default)]
+struct Counted(Arc<AtomicUsize>);
+
+impl serde::Serialize for Counted {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        serializer.serialize_str("counted")
+    }
+}
+
+#[traced_run(kind = "tool")]
+fn lookup(key: Counted) -> Counted {
+    key
+}
+
+#[test]
+fn without_content_the_traced_call_serializes_no_input_or_output() {
+    let (otel, spans) = handler(|b| b);
+    let key = Counted::default();
+    lookup(key.clone(), otel.callbacks());
+    let spans = finished(&otel, &spans);
+    assert_eq!(spans.len(), 1);
+    assert_eq!(key.0.load(Ordering::SeqCst), 0, "inputs and outputs were never made");
+
+    let (otel, spans) = handler(|b| b.with_message_content(true));
+    lookup(key.clone(), otel.callbacks());
+    let spans = finished(&otel, &spans);
+    assert_eq!(key.0.load(Ordering::SeqCst), 2, "the input and the output, once each");
+    assert_eq!(text(&spans[0], genai::TOOL_CALL_ARGUMENTS), r#"{"key":"counted"}"#);
+    assert_eq!(text(&spans[0], genai::TOOL_CALL_RESULT), "counted");
 }
 
 #[test]
