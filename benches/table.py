@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Turns the output of `cargo bench --bench overhead` into the README's results table.
+"""Turns the output of `cargo bench --bench overhead` (or `--bench otel --features otel`)
+into the README's results table.
 
     cargo bench --bench overhead | tee overhead-1.txt
     python3 benches/table.py overhead-1.txt [overhead-2.txt ...]
@@ -36,6 +37,11 @@ CONFIGURATIONS = [
     ("tracing_storing_layer", "tracing, registry + layer storing spans"),
     ("fastrace_none", "fastrace `#[trace]`, no reporter"),
     ("fastrace_discard", "fastrace, root span + discarding reporter"),
+    # benches/otel.rs
+    ("runtrace_otel_caller", "runtrace, `OtelHandler`: the caller's share"),
+    ("runtrace_otel_flush", "runtrace, `OtelHandler` (+ flush)"),
+    ("tracing_opentelemetry_caller", "`tracing` + `tracing-opentelemetry`: the caller's share"),
+    ("tracing_opentelemetry_flush", "`tracing` + `tracing-opentelemetry` (+ flush)"),
 ]
 
 
@@ -73,6 +79,8 @@ def main(paths):
     print(header)
     print(rule)
     for bench, label in CONFIGURATIONS:
+        if not any(bench in run.get(group, {}) for run in runs for group in groups):
+            continue  # a row of the other benchmark
         row = f"| {label} |"
         for group in groups:
             samples = [run.get(group, {}).get(bench) for run in runs]
