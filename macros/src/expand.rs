@@ -89,12 +89,18 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
         // be a needless block to `unused_braces`, which the user's own code must keep.
         let stmts = &body.stmts;
         let block = quote_spanned!(body_span=> async move { #edge #(#stmts)* });
-        quote!(#krate::__private::CatchUnwind(#block).await)
+        // Each poll enters the run's span, when a `TracingBridge` made one.
+        quote!(#krate::__private::CatchUnwind(#krate::__private::in_run_span(&#guard, #block)).await)
     } else {
         let closure = quote_spanned!(body_span=> move || #body);
         let closure =
             if returns.nameable { quote!(#krate::__private::typed_fn::<#ret_ty, _>(#closure)) } else { closure };
-        quote!(::std::panic::catch_unwind(::core::panic::AssertUnwindSafe(#closure)))
+        // The run's span, when a `TracingBridge` made one, is current for the body only.
+        let entered = hidden("__runtrace_entered");
+        quote!({
+            let #entered = #krate::__private::enter_run_span(&#guard);
+            ::std::panic::catch_unwind(::core::panic::AssertUnwindSafe(#closure))
+        })
     };
 
     let redact_err = options.err.as_ref().is_some_and(|(render, _)| *render == ErrRender::Redact);

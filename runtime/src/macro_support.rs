@@ -3,8 +3,11 @@
 
 use std::borrow::Cow;
 use std::fmt::{Debug, Display};
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 use std::sync::OnceLock;
+use std::task::{Context, Poll};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -19,6 +22,7 @@ pub use crate::event::payload::{Field, Recorded, record};
 use crate::event::render;
 pub use crate::event::{ErrorCause, ModelOutput, ModelRequest, RunError};
 use crate::handler::Ignore;
+use crate::handlers::run_span;
 use crate::run::ambient;
 pub use crate::run::{AsParent, CallbackManager, RunGuard, RunManager};
 
@@ -94,6 +98,44 @@ fn start_recorded(
         }
     }
     configured.start(spec.kind, name, inputs, spec.model)
+}
+
+/// The run's span, entered, while a sync body runs: `None` for a run no handler hears, and,
+/// without a load of the handler list, until a `TracingBridge` has been made.
+#[inline]
+#[must_use]
+pub fn enter_run_span(guard: &RunGuard) -> Option<tracing::span::EnteredSpan> {
+    let info = guard.info()?;
+    run_span(guard.handlers(), info.run_id).map(tracing::Span::entered)
+}
+
+pin_project_lite::pin_project! {
+    /// An async body, polled with its run's span entered (as `tracing::Instrument` does), so
+    /// that its log lines and the spans of what it calls nest under the run on whatever
+    /// thread each poll happens.
+    pub struct InRunSpan<F> {
+        span: Option<tracing::Span>,
+        #[pin]
+        future: F,
+    }
+}
+
+/// `future`, polled inside the run's span when a `TracingBridge` has one for it.
+#[inline]
+pub fn in_run_span<F: Future>(guard: &RunGuard, future: F) -> InRunSpan<F> {
+    let span = guard.info().and_then(|info| run_span(guard.handlers(), info.run_id));
+    InRunSpan { span, future }
+}
+
+impl<F: Future> Future for InRunSpan<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _entered = this.span.as_ref().map(tracing::Span::enter);
+        this.future.poll(cx)
+    }
 }
 
 /// Fails the run with the error of an `Err`, rendered by `render`. A handler that raises

@@ -23,4 +23,5 @@ mod option_tags;
 mod option_verbose;
 mod pedantic;
 mod recorded_values;
+mod tracing_bridge;
 mod ui;

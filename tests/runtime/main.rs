@@ -23,6 +23,7 @@ mod scoping;
 mod server;
 mod stress;
 mod tracer;
+mod tracing_bridge;
 
 /// Asserts that `seen`, one line per event heard, holds every line of `expected` and, for
 /// each worker `i`, exactly its lines (those starting `worker-{i} `) in the order it emitted

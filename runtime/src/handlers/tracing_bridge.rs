@@ -1,0 +1,200 @@
+//! [`TracingBridge`]: each run a `tracing` span, nested as the runs are, current while a
+//! traced function's body runs.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use tracing::Span;
+use tracing::field::Empty;
+
+use crate::dispatch::RegisteredHandler;
+use crate::event::{Event, ModelOutcome, RunEnd, RunError, RunId, RunStart, Usage};
+use crate::handler::{CallbackHandler, HandlerResult};
+
+/// Set, for good, when the first [`TracingBridge`] is made: until then a traced call does not
+/// look among its handlers for a bridge, so programs without one pay nothing for it.
+static BRIDGE_MADE: AtomicBool = AtomicBool::new(false);
+
+/// Makes each run it hears a `tracing` span, so that runs show in every `tracing` subscriber
+/// (`tracing_subscriber::fmt`, a log file, a flame graph) and the log lines and library spans
+/// of a traced function nest under its run.
+///
+/// Every span is named `run` (a span's name is static in `tracing`) and carries the run's
+/// own name in `otel.name`, with the fields `run_id`, `trace_id`, `parent_run_id`,
+/// `run.kind`, and, recorded when a model run says them, `gen_ai.request.model`,
+/// `gen_ai.usage.input_tokens` and `gen_ai.usage.output_tokens`. A failed, panicked or
+/// cancelled run records `error` and logs a `tracing::error!` event in its span. A child
+/// run's span has its parent run's span as parent, on whatever thread or task it starts; a
+/// root run's span has the span current where it starts.
+///
+/// While the body of a `#[traced_run]` function runs (each poll of an `async fn`), its run's
+/// span is the current span. The bridge's handler must be among the run's own handlers
+/// (request callbacks are, for every nested run).
+///
+/// # With `#[tracing::instrument]`
+///
+/// The two attributes stack; attributes expand from the top, each keeping those below it, so
+/// the lower one wraps the upper one's code. Written above `#[traced_run]`,
+/// `#[tracing::instrument]` makes its span inside the run, a child of the run's span; written
+/// below, its span wraps the whole traced call and the run's span is its child. Either way
+/// each call makes two spans; keep `instrument` only for what the bridge does not record.
+///
+/// # With OpenTelemetry
+///
+/// `runtrace-otel` exports runs as OpenTelemetry spans with the GenAI attributes. Do not also
+/// export the bridge's spans through `tracing-opentelemetry`: the same run would be exported
+/// twice. Use the bridge for logs and local subscribers, `runtrace-otel` for export.
+///
+/// Made from a sync handler, it runs inline; a `TracingBridge` added as an async handler
+/// would make its spans on the dispatch thread, out of place.
+///
+/// ```
+/// use std::sync::Arc;
+/// use runtrace_runtime::{CallbackManager, RunKind};
+/// use runtrace_runtime::handlers::TracingBridge;
+///
+/// let callbacks = CallbackManager::new().with_handler(Arc::new(TracingBridge::new()));
+/// let run = callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?;
+/// tracing::info!("inside or not, this line belongs to the caller");
+/// run.end(&4)?;
+/// # Ok::<(), runtrace_runtime::CallbackError>(())
+/// ```
+#[derive(Debug)]
+pub struct TracingBridge {
+    /// The span of each run started and not yet ended. Dropping an entry drops the bridge's
+    /// handle of the span, which closes once the body's handle is gone too.
+    spans: Mutex<HashMap<RunId, Span>>,
+}
+
+impl Default for TracingBridge {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TracingBridge {
+    /// A bridge with no runs open. Making one switches on, for the whole process, the search
+    /// for a bridge among a recorded run's handlers when its traced body starts.
+    ///
+    /// ```
+    /// use runtrace_runtime::handlers::TracingBridge;
+    /// let bridge = TracingBridge::new();
+    /// ```
+    #[must_use]
+    pub fn new() -> Self {
+        BRIDGE_MADE.store(true, Ordering::Relaxed);
+        TracingBridge { spans: Mutex::new(HashMap::new()) }
+    }
+
+    /// The span of the open run `run_id`, if this bridge heard it start.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::TracingBridge;
+    ///
+    /// let bridge = Arc::new(TracingBridge::new());
+    /// let run = CallbackManager::new().with_handler(bridge.clone()).start_run(RunKind::Tool, "t", &1)?;
+    /// let run_id = run.run_id().unwrap();
+    /// assert!(bridge.span(run_id).is_some());
+    /// run.end(&2)?;
+    /// assert!(bridge.span(run_id).is_none());
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
+    #[must_use]
+    pub fn span(&self, run_id: RunId) -> Option<Span> {
+        self.lock().get(&run_id).cloned()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<RunId, Span>> {
+        // A panic elsewhere while holding the map leaves it whole: entries are single inserts
+        // and removals.
+        self.spans.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn record_model(span: &Span, model: Option<&str>, usage: Option<&Usage>) {
+        if let Some(model) = model {
+            span.record("gen_ai.request.model", model);
+        }
+        if let Some(usage) = usage {
+            span.record("gen_ai.usage.input_tokens", usage.input_tokens);
+            span.record("gen_ai.usage.output_tokens", usage.output_tokens);
+        }
+    }
+}
+
+impl CallbackHandler for TracingBridge {
+    fn on_run_start(&self, event: &Event<'_>, start: &RunStart<'_>) -> HandlerResult {
+        let run = &event.run;
+        let parent = run.parent_run_id.and_then(|parent| self.span(parent));
+        // A root, or a child whose parent this bridge did not hear (a remote parent, read
+        // from headers), nests under what the caller is doing.
+        let parent = parent.unwrap_or_else(Span::current);
+        let span = tracing::info_span!(
+            parent: &parent,
+            "run",
+            otel.name = %run.name,
+            run_id = %run.run_id,
+            trace_id = %run.trace_id,
+            parent_run_id = Empty,
+            run.kind = run.kind.as_str(),
+            gen_ai.request.model = Empty,
+            gen_ai.usage.input_tokens = Empty,
+            gen_ai.usage.output_tokens = Empty,
+            error = Empty,
+        );
+        if let Some(parent_run_id) = run.parent_run_id {
+            span.record("parent_run_id", tracing::field::display(parent_run_id));
+        }
+        let model = start.model.as_ref().and_then(|request| request.model.as_deref());
+        Self::record_model(&span, model, None);
+        self.lock().insert(run.run_id, span);
+        Ok(())
+    }
+
+    fn on_usage(&self, event: &Event<'_>, usage: &Usage) -> HandlerResult {
+        if let Some(span) = self.lock().get(&event.run.run_id) {
+            Self::record_model(span, None, Some(usage));
+        }
+        Ok(())
+    }
+
+    fn on_run_end(&self, event: &Event<'_>, end: &RunEnd<'_>) -> HandlerResult {
+        let Some(span) = self.lock().remove(&event.run.run_id) else { return Ok(()) };
+        if let Some(ModelOutcome { response, usage, .. }) = end.model.as_deref() {
+            let model = response.as_ref().and_then(|response| response.model.as_deref());
+            Self::record_model(&span, model, usage.as_ref());
+        }
+        Ok(())
+    }
+
+    fn on_run_error(&self, event: &Event<'_>, error: &RunError) -> HandlerResult {
+        let Some(span) = self.lock().remove(&event.run.run_id) else { return Ok(()) };
+        span.record("error", tracing::field::display(&error.message));
+        tracing::error!(parent: &span, error = %error.message, cause = ?error.cause, "run failed");
+        Ok(())
+    }
+
+    fn name(&self) -> &str {
+        "TracingBridge"
+    }
+}
+
+/// The span of run `run_id` in the first bridge among `handlers` that has it; `None`, without
+/// looking, until a [`TracingBridge`] has been made in this process.
+#[inline]
+pub(crate) fn run_span(handlers: &[RegisteredHandler], run_id: RunId) -> Option<Span> {
+    if !BRIDGE_MADE.load(Ordering::Relaxed) {
+        return None;
+    }
+    find_span(handlers, run_id)
+}
+
+#[cold]
+fn find_span(handlers: &[RegisteredHandler], run_id: RunId) -> Option<Span> {
+    handlers
+        .iter()
+        .filter_map(|handler| handler.as_any()?.downcast_ref::<TracingBridge>())
+        .find_map(|bridge| bridge.span(run_id))
+}
