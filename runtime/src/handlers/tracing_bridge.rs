@@ -127,29 +127,32 @@ impl TracingBridge {
 impl CallbackHandler for TracingBridge {
     fn on_run_start(&self, event: &Event<'_>, start: &RunStart<'_>) -> HandlerResult {
         let run = &event.run;
-        let parent = run.parent_run_id.and_then(|parent| self.span(parent));
-        // A root, or a child whose parent this bridge did not hear (a remote parent, read
-        // from headers), nests under what the caller is doing.
-        let parent = parent.unwrap_or_else(Span::current);
+        // The map stays locked while the span is made: the parent's span cannot close before
+        // its child holds it, and its id is read without cloning the span.
+        let mut spans = self.lock();
+        let parent = match run.parent_run_id.and_then(|parent| spans.get(&parent)) {
+            Some(parent) => parent.id(),
+            // A root, or a child whose parent this bridge did not hear (a remote parent, read
+            // from headers), nests under what the caller is doing.
+            None => tracing::dispatcher::get_default(|dispatch| dispatch.current_span().id().cloned()),
+        };
+        let model = start.model.as_ref().and_then(|request| request.model.as_deref());
+        // What is known at the start goes in with the span: each later `record` is another
+        // call into the subscriber. A field given `None` stays unrecorded.
         let span = tracing::info_span!(
-            parent: &parent,
+            parent: parent,
             "run",
             otel.name = %run.name,
             run_id = %run.run_id,
             trace_id = %run.trace_id,
-            parent_run_id = Empty,
+            parent_run_id = run.parent_run_id.map(tracing::field::display),
             run.kind = run.kind.as_str(),
-            gen_ai.request.model = Empty,
+            gen_ai.request.model = model,
             gen_ai.usage.input_tokens = Empty,
             gen_ai.usage.output_tokens = Empty,
             error = Empty,
         );
-        if let Some(parent_run_id) = run.parent_run_id {
-            span.record("parent_run_id", tracing::field::display(parent_run_id));
-        }
-        let model = start.model.as_ref().and_then(|request| request.model.as_deref());
-        Self::record_model(&span, model, None);
-        self.lock().insert(run.run_id, span);
+        spans.insert(run.run_id, span);
         Ok(())
     }
 
