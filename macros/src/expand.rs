@@ -96,11 +96,7 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
         let closure =
             if returns.nameable { quote!(#krate::__private::typed_fn::<#ret_ty, _>(#closure)) } else { closure };
         // The run's span, when a `TracingBridge` made one, is current for the body only.
-        let entered = hidden("__runtrace_entered");
-        quote!({
-            let #entered = #krate::__private::enter_run_span(&#guard);
-            ::std::panic::catch_unwind(::core::panic::AssertUnwindSafe(#closure))
-        })
+        quote!(#krate::__private::call_sync(&#guard, #closure))
     };
 
     let redact_err = options.err.as_ref().is_some_and(|(render, _)| *render == ErrRender::Redact);

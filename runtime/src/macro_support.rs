@@ -22,7 +22,7 @@ pub use crate::event::payload::{Field, Recorded, record};
 use crate::event::render;
 pub use crate::event::{ErrorCause, ModelOutput, ModelRequest, RunError};
 use crate::handler::Ignore;
-use crate::handlers::run_span;
+use crate::handlers::{bridge_made, find_span};
 use crate::run::ambient;
 pub use crate::run::{AsParent, CallbackManager, RunGuard, RunManager};
 
@@ -100,13 +100,29 @@ fn start_recorded(
     configured.start(spec.kind, name, inputs, spec.model)
 }
 
-/// The run's span, entered, while a sync body runs: `None` for a run no handler hears, and,
-/// without a load of the handler list, until a `TracingBridge` has been made.
+/// Runs a sync body, catching its panic, with its run's span entered when a
+/// `TracingBridge` made one. A run no handler hears, and any run until a bridge is made, goes
+/// straight to the body: the search for a span is out of line, so those paths keep their size.
+///
+/// # Errors
+///
+/// The body panicked: the panic's payload.
 #[inline]
-#[must_use]
-pub fn enter_run_span(guard: &RunGuard) -> Option<tracing::span::EnteredSpan> {
-    let info = guard.info()?;
-    run_span(guard.handlers(), info.run_id).map(tracing::Span::entered)
+pub fn call_sync<R>(guard: &RunGuard, body: impl FnOnce() -> R) -> std::thread::Result<R> {
+    if guard.is_recording() && bridge_made() {
+        return call_sync_in_span(guard, body);
+    }
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
+}
+
+#[inline(never)]
+fn call_sync_in_span<R>(guard: &RunGuard, body: impl FnOnce() -> R) -> std::thread::Result<R> {
+    let _entered = find_run_span(guard).map(tracing::Span::entered);
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
+}
+
+fn find_run_span(guard: &RunGuard) -> Option<tracing::Span> {
+    find_span(guard.handlers(), guard.info()?.run_id)
 }
 
 pin_project_lite::pin_project! {
@@ -123,7 +139,7 @@ pin_project_lite::pin_project! {
 /// `future`, polled inside the run's span when a `TracingBridge` has one for it.
 #[inline]
 pub fn in_run_span<F: Future>(guard: &RunGuard, future: F) -> InRunSpan<F> {
-    let span = guard.info().and_then(|info| run_span(guard.handlers(), info.run_id));
+    let span = if guard.is_recording() && bridge_made() { find_run_span(guard) } else { None };
     InRunSpan { span, future }
 }
 

@@ -184,18 +184,18 @@ impl CallbackHandler for TracingBridge {
     }
 }
 
-/// The span of run `run_id` in the first bridge among `handlers` that has it; `None`, without
-/// looking, until a [`TracingBridge`] has been made in this process.
+/// Whether a [`TracingBridge`] was ever made in this process: until one is, no run looks for
+/// a span.
 #[inline]
-pub(crate) fn run_span(handlers: &[RegisteredHandler], run_id: RunId) -> Option<Span> {
-    if !BRIDGE_MADE.load(Ordering::Relaxed) {
-        return None;
-    }
-    find_span(handlers, run_id)
+pub(crate) fn bridge_made() -> bool {
+    BRIDGE_MADE.load(Ordering::Relaxed)
 }
 
+/// The span of run `run_id` in the first bridge among `handlers` that has it. Out of line and
+/// cold: a traced call asks only once [`bridge_made`] says a bridge exists.
 #[cold]
-fn find_span(handlers: &[RegisteredHandler], run_id: RunId) -> Option<Span> {
+#[inline(never)]
+pub(crate) fn find_span(handlers: &[RegisteredHandler], run_id: RunId) -> Option<Span> {
     handlers
         .iter()
         .filter_map(|handler| handler.as_any()?.downcast_ref::<TracingBridge>())
