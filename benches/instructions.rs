@@ -25,7 +25,7 @@ use runtrace::CallbackManager;
 /// dispatch thread) is in place by the time the counted calls start.
 const WARM_UP: u64 = 1_000;
 
-const WORKLOADS: [&str; 5] = ["plain", "no_handlers", "one_handler", "tracer", "async_handler"];
+const WORKLOADS: [&str; 6] = ["plain", "no_handlers", "one_handler", "model_usage", "tracer", "async_handler"];
 
 fn main() -> ExitCode {
     // `cargo bench` and `cargo test` pass flags (`--bench`); only the two values count.
@@ -45,6 +45,12 @@ fn main() -> ExitCode {
         "one_handler" => {
             let callbacks = CallbackManager::new().with_handler(Noop);
             measure(calls, || traced::outer(black_box(39), black_box(&callbacks)), nothing);
+        }
+        // The same tree, its last run a chat model whose reply reports its usage, with a
+        // usage tracker: what model data costs next to `one_handler`.
+        "model_usage" => {
+            let callbacks = CallbackManager::new().with_handler(runtrace::handlers::UsageTracker::new());
+            measure(calls, || common::model::outer(black_box(39), black_box(&callbacks)), nothing);
         }
         "tracer" => {
             let callbacks = CallbackManager::new().with_handler(common::tracer());

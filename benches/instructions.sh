@@ -29,7 +29,7 @@ RUNS_PER_CALL=3
 if (($# > 0)); then
     workloads=("$@")
 else
-    workloads=(plain no_handlers one_handler tracer async_handler)
+    workloads=(plain no_handlers one_handler model_usage tracer async_handler)
 fi
 
 fail() {

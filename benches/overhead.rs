@@ -79,6 +79,14 @@ mod sync {
         bencher.bench_local(|| traced::outer(x(), black_box(&callbacks)));
     }
 
+    /// The same tree, its last run a chat model whose reply reports its usage, heard by a
+    /// usage tracker: next to `runtrace_noop_sync`, what model data costs.
+    #[divan::bench]
+    fn runtrace_model_usage_tracker(bencher: Bencher) {
+        let callbacks = CallbackManager::new().with_handler(runtrace::handlers::UsageTracker::new());
+        bencher.bench_local(|| common::model::outer(x(), black_box(&callbacks)));
+    }
+
     /// Includes the flush, once per batch of calls.
     #[divan::bench(sample_size = BATCH)]
     fn runtrace_noop_async(bencher: Bencher) {

@@ -96,6 +96,43 @@ pub mod traced {
 }
 
 // ---------------------------------------------------------------------------------------
+// runtrace, the same tree ending in a model run: `inner` is a chat model whose reply reports
+// its token usage (a `ModelOutput`), as a model client's response does.
+
+pub mod model {
+    use runtrace::event::{ModelOutput, Usage};
+    use runtrace::prelude::*;
+
+    /// A model's reply: its text's stand-in, and the tokens it billed.
+    #[derive(serde::Serialize)]
+    pub struct Reply(pub u64);
+
+    impl ModelOutput for Reply {
+        fn usage(&self) -> Option<Usage> {
+            Some(Usage::new(self.0, 3))
+        }
+    }
+
+    #[traced_run(kind = "chain")]
+    #[inline(never)]
+    pub fn outer(x: u64, run: &RunManager) -> u64 {
+        middle(x, run) + 1
+    }
+
+    #[traced_run(kind = "chain")]
+    #[inline(never)]
+    fn middle(x: u64, run: &RunManager) -> u64 {
+        inner(x, run).0 * 2
+    }
+
+    #[traced_run(kind = "chat_model", model = "gpt-4o-mini", provider = "openai")]
+    #[inline(never)]
+    fn inner(x: u64) -> Reply {
+        Reply(x + 3)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // tracing: `#[instrument]` (records `x` as a field, as `#[traced_run]` records its inputs).
 
 pub mod instrumented {

@@ -117,6 +117,16 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
     } else {
         quote!({ let #value = &#ret; #end_ok })
     };
+    // The end event, and a stop that a handler asks for there, are made out of line: see
+    // `__private::outline`.
+    let end = quote! {
+        if let ::core::option::Option::Some(#early) = #krate::__private::end(#guard, |#guard| match #end {
+            ::core::result::Result::Ok(()) => ::core::option::Option::None,
+            ::core::result::Result::Err(#error) => #krate::__private::stopped(#stop),
+        }) {
+            return #early;
+        }
+    };
 
     // An async fn's body never trips this lint, but the async block made of it would when
     // the function returns a future (`async fn f() -> impl Future`).
@@ -133,11 +143,7 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
                 ::std::panic::resume_unwind(#panic)
             }
         };
-        if let ::core::result::Result::Err(#error) = #end {
-            if let ::core::option::Option::Some(#early) = #krate::__private::stopped(#stop) {
-                return #early;
-            }
-        }
+        #end
         #ret
     }};
     quote!(#(#attrs)* #vis #sig #block)
@@ -175,6 +181,8 @@ fn start(
     let early = hidden("__runtrace_early");
     let spec = hidden("__runtrace_spec");
     let callbacks = hidden("__runtrace_callbacks");
+    let parent_var = hidden("__runtrace_parent");
+    let verbose_var = hidden("__runtrace_verbose");
 
     let kind =
         options.kind.as_ref().map_or_else(|| Ident::new("Chain", Span::call_site()), |(variant, _)| variant.clone());
@@ -235,10 +243,16 @@ fn start(
         }
         None => (TokenStream::new(), quote!(::core::option::Option::None)),
     };
-    // A struct field is typed: a `verbose` that is not a `bool` is reported on the expression.
-    let verbose = match &options.verbose {
-        Some(expr) => expr.to_token_stream(),
-        None => quote!(false),
+    // Bound by a typed `let`, so a `verbose` that is not a `bool` is reported on the
+    // expression; bound once, as both the check and the spec read it.
+    let (bind_verbose, verbose) = match &options.verbose {
+        Some(expr) => {
+            let (first, last) = extent(expr);
+            let ty = spread(quote!(bool), first, last);
+            let expr = group(Delimiter::Parenthesis, expr.to_token_stream(), last);
+            (quote!(let #verbose_var: #ty = #expr;), quote!(#verbose_var))
+        }
+        None => (TokenStream::new(), quote!(false)),
     };
 
     let mut bind_inputs = Vec::new();
@@ -249,10 +263,10 @@ fn start(
         let value = if input.redacted {
             quote!(#krate::__private::REDACTED)
         } else {
-            // Checked (and erased to a `Sync` trait object) outside the closure that lists the
-            // inputs, so an argument that cannot be recorded is reported once, on its name.
-            // The type is named in the call when it can be, so rustc reports it on the user's
-            // tokens of that type.
+            // Checked (and erased to a `Sync` trait object) before the list of inputs, so an
+            // argument that cannot be recorded is reported once, on its name. The type is
+            // named in the call when it can be, so rustc reports it on the user's tokens of
+            // that type.
             let erased = format_ident!("__runtrace_input_{}", index, span = Span::mixed_site());
             let check = match &input.ty {
                 Some(ty) => {
@@ -268,25 +282,38 @@ fn start(
     });
     let entries: Vec<TokenStream> = entries.collect();
 
+    // The check inline; the spec, the inputs and the start out of line (see
+    // `__private::outline`), so the traced function's frame does not hold them.
     quote! {
         let #guard = {
+            let #parent_var: &#krate::__private::CallbackManager = #parent;
             #bind_callbacks
-            #(#bind_inputs)*
-            let #spec = #krate::__private::RunSpec {
-                kind: #krate::__private::RunKind::#kind,
-                name: #name,
-                tags: &[#(#tags),*],
-                metadata: #metadata,
-                callbacks: #callbacks_field,
-                verbose: #verbose,
-                model: #model,
-            };
-            match #krate::__private::start(#parent, &#spec, move || [#(#entries),*]) {
-                ::core::result::Result::Ok(#guard) => #guard,
-                ::core::result::Result::Err(#error) => match #krate::__private::stopped(#stop) {
-                    ::core::option::Option::Some(#early) => return #early,
-                    ::core::option::Option::None => #krate::__private::RunGuard::noop(),
-                },
+            #bind_verbose
+            if #krate::__private::unheard(#parent_var, #callbacks_field, #verbose) {
+                #krate::__private::RunGuard::noop()
+            } else {
+                match #krate::__private::outline(|| {
+                    #(#bind_inputs)*
+                    let #spec = #krate::__private::RunSpec {
+                        kind: #krate::__private::RunKind::#kind,
+                        name: #name,
+                        tags: &[#(#tags),*],
+                        metadata: #metadata,
+                        callbacks: #callbacks_field,
+                        verbose: #verbose,
+                        model: #model,
+                    };
+                    match #krate::__private::start(#parent_var, &#spec, &[#(#entries),*]) {
+                        ::core::result::Result::Ok(#guard) => ::core::result::Result::Ok(#guard),
+                        ::core::result::Result::Err(#error) => match #krate::__private::stopped(#stop) {
+                            ::core::option::Option::Some(#early) => ::core::result::Result::Err(#early),
+                            ::core::option::Option::None => ::core::result::Result::Ok(#krate::__private::RunGuard::noop()),
+                        },
+                    }
+                }) {
+                    ::core::result::Result::Ok(#guard) => #guard,
+                    ::core::result::Result::Err(#early) => return #early,
+                }
             }
         };
     }
@@ -302,10 +329,10 @@ fn end_ok(options: &Options, returns: &valid::Returns, guard: &Ident, value: &Id
         (&#krate::__private::ModelProbe(#value)).model_output()
     });
     if options.skip_output.is_some() {
-        return quote!(#krate::__private::end(#guard, &|| #krate::__private::Value::Null, #model_output));
+        return quote!(#krate::__private::end_output(#guard, &|| #krate::__private::Value::Null, #model_output));
     }
     if options.redact_output.is_some() {
-        return quote!(#krate::__private::end(#guard, &|| #krate::__private::Recorded::to_json(#krate::__private::REDACTED), #model_output));
+        return quote!(#krate::__private::end_output(#guard, &|| #krate::__private::Recorded::to_json(#krate::__private::REDACTED), #model_output));
     }
     // Checked against the declared output type, named in the call, so that rustc reports a
     // type that cannot be recorded on the user's own tokens of that type.
@@ -320,7 +347,7 @@ fn end_ok(options: &Options, returns: &valid::Returns, guard: &Ident, value: &Id
     };
     quote!({
         let #output = #check;
-        #krate::__private::end(#guard, &|| #krate::__private::Recorded::to_json(#output), #model_output)
+        #krate::__private::end_output(#guard, &|| #krate::__private::Recorded::to_json(#output), #model_output)
     })
 }
 

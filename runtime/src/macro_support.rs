@@ -52,41 +52,51 @@ const REDACTED_MESSAGE: &str = "[REDACTED]";
 /// What an input or output recorded as `[REDACTED]` records.
 pub const REDACTED: &dyn Recorded = &REDACTED_MESSAGE;
 
-/// Starts the run of one traced call. The first check is the whole cost of a call no
-/// handler hears.
+/// Whether no handler can hear a run started under `parent`: the whole cost of a traced
+/// call that no handler hears, and the only part of the start inlined into it.
+#[inline]
+#[must_use]
+pub fn unheard(parent: &CallbackManager, callbacks: Option<&CallbackManager>, verbose: bool) -> bool {
+    parent.is_empty()
+        && callbacks.is_none_or(CallbackManager::is_empty)
+        && !verbose
+        && !ambient::ambient_tracer_possible()
+}
+
+/// Runs `work` in a function of its own, never inlined, and returns what it returns.
+///
+/// A traced call makes its run's spec, its inputs' list, its events and their errors only
+/// when a handler hears it, but a function's frame holds every local of every path: inlined,
+/// that work made each traced call's frame ten times the plain function's, and deep traced
+/// recursion overflow the stack. Through here, it takes stack only while it runs. The
+/// benches' README has the per-level figures.
+#[cold]
+#[inline(never)]
+pub fn outline<T>(work: impl FnOnce() -> T) -> T {
+    work()
+}
+
+/// Starts the run of one traced call that a handler may hear (see [`unheard`]). Inlined
+/// into the expansion's out-of-line start, where the spec is mostly constants.
 ///
 /// # Errors
 ///
 /// A handler that raises refused the start.
 #[inline]
-pub fn start<'a, const N: usize>(
-    parent: &CallbackManager,
-    spec: &RunSpec<'_>,
-    inputs: impl FnOnce() -> [Field<'a>; N],
-) -> Result<RunGuard, CallbackError> {
-    let quiet_constructor = spec.callbacks.is_none_or(CallbackManager::is_empty);
-    if parent.is_empty() && quiet_constructor && !spec.verbose && !ambient::ambient_tracer_possible() {
-        return Ok(RunGuard::noop());
+pub fn start(parent: &CallbackManager, spec: &RunSpec<'_>, inputs: &[Field<'_>]) -> Result<RunGuard, CallbackError> {
+    let inputs = Make::Fields(inputs);
+    if spec.callbacks.is_none() && !spec.verbose && spec.tags.is_empty() && spec.metadata.is_none() {
+        return parent.start(spec.kind, spec.name.resolve(), inputs, spec.model);
     }
-    // Constructor callbacks without handlers still bring their tags and metadata. The spec
-    // goes by value, and the inputs' list is made here, so that the compiler writes them out
-    // on this path only, not before the check above.
-    start_recorded(parent, spec.callbacks, *spec, Make::Fields(&inputs()))
+    start_configured(parent, spec, inputs)
 }
 
-#[cold]
-fn start_recorded(
-    parent: &CallbackManager,
-    local: Option<&CallbackManager>,
-    spec: RunSpec<'_>,
-    inputs: Make<'_>,
-) -> Result<RunGuard, CallbackError> {
-    let name = spec.name.resolve();
-    if local.is_none() && !spec.verbose && spec.tags.is_empty() && spec.metadata.is_none() {
-        return parent.start(spec.kind, name, inputs, spec.model);
-    }
-    let mut configured =
-        CallbackManager::configure(parent, local.unwrap_or(CallbackManager::none())).with_verbose(spec.verbose);
+/// [`start`] for a run with options that add to its callbacks: `callbacks`, `verbose`,
+/// `tags` or `metadata`.
+fn start_configured(parent: &CallbackManager, spec: &RunSpec<'_>, inputs: Make<'_>) -> Result<RunGuard, CallbackError> {
+    // Constructor callbacks without handlers still bring their tags and metadata.
+    let local = spec.callbacks.unwrap_or(CallbackManager::none());
+    let mut configured = CallbackManager::configure(parent, local).with_verbose(spec.verbose);
     if !spec.tags.is_empty() {
         configured = configured.with_local_tags(spec.tags);
     }
@@ -97,7 +107,14 @@ fn start_recorded(
             configured = configured.with_local_metadata(metadata());
         }
     }
-    configured.start(spec.kind, name, inputs, spec.model)
+    configured.start(spec.kind, spec.name.resolve(), inputs, spec.model)
+}
+
+/// Ends the run of `guard` with `finish`, out of line, when a handler hears it; gives what
+/// `finish` gives: the early return value of a handler's stop, if any.
+#[inline]
+pub fn end<R>(guard: RunGuard, finish: impl FnOnce(RunGuard) -> Option<R>) -> Option<R> {
+    if guard.is_recording() { outline(move || finish(guard)) } else { None }
 }
 
 /// Runs a sync body, catching its panic, with its run's span entered when a
@@ -160,7 +177,6 @@ impl<F: Future> Future for InRunSpan<F> {
 /// # Errors
 ///
 /// Never; the signature matches the end event's, whose failure can stop a run.
-#[inline]
 pub fn fail<E>(guard: RunGuard, error: &E, render: impl FnOnce(&E) -> String) -> Result<(), CallbackError> {
     let type_name = std::any::type_name::<E>();
     report_unraisable(guard.fail_with(|| RunError::new(render(error), ErrorCause::Returned).with_type_name(type_name)));
@@ -173,7 +189,7 @@ pub fn fail<E>(guard: RunGuard, error: &E, render: impl FnOnce(&E) -> String) ->
 ///
 /// A handler that raises failed on the end event.
 #[inline]
-pub fn end(
+pub fn end_output(
     guard: RunGuard,
     outputs: &(dyn Fn() -> Value + Sync),
     model_output: Option<&dyn ModelOutput>,
@@ -376,20 +392,24 @@ pub enum RunName {
 pub type NameCache = OnceLock<(&'static str, String)>;
 
 impl RunName {
+    // Inlined with `start`, where a static name is then a constant.
+    #[inline]
     fn resolve(&self) -> Cow<'static, str> {
         match *self {
             RunName::Static(name) => Cow::Borrowed(name),
-            RunName::Method { type_name, method, cache } => {
-                let type_name = type_name();
-                let (cached_for, name) = cache.get_or_init(|| (type_name, method_name(type_name, method)));
-                // One cache serves every `Self` of a generic or trait default method.
-                if std::ptr::eq(*cached_for, type_name) || *cached_for == type_name {
-                    Cow::Borrowed(name.as_str())
-                } else {
-                    Cow::Owned(method_name(type_name, method))
-                }
-            }
+            RunName::Method { type_name, method, cache } => method_run_name(type_name(), method, cache),
         }
+    }
+}
+
+/// The name of a method's runs, `Type::method`, cached for the first `Self` it is made for.
+fn method_run_name(type_name: &'static str, method: &'static str, cache: &'static NameCache) -> Cow<'static, str> {
+    let (cached_for, name) = cache.get_or_init(|| (type_name, method_name(type_name, method)));
+    // One cache serves every `Self` of a generic or trait default method.
+    if std::ptr::eq(*cached_for, type_name) || *cached_for == type_name {
+        Cow::Borrowed(name.as_str())
+    } else {
+        Cow::Owned(method_name(type_name, method))
     }
 }
 

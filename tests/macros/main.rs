@@ -23,5 +23,6 @@ mod option_tags;
 mod option_verbose;
 mod pedantic;
 mod recorded_values;
+mod stack;
 mod tracing_bridge;
 mod ui;

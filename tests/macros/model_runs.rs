@@ -257,3 +257,63 @@ fn late_metadata_reaches_handlers_for_any_kind_of_run() -> Result<(), CallbackEr
     assert_eq!(metadata.get("hits"), Some(&serde_json::json!(3)));
     Ok(())
 }
+
+#[test]
+fn the_tracer_keeps_model_data_in_langsmiths_places_and_the_jsonl_file_reads_it_back() -> Result<(), CallbackError> {
+    use runtrace::tracer::{JsonlExporter, RunCollector, RunTree, Tracer};
+
+    let collector = RunCollector::new();
+    let path = std::env::temp_dir().join(format!("runtrace-model-runs-{}.jsonl", std::process::id()));
+    let callbacks = CallbackManager::new()
+        .with_handler(Tracer::new(collector.clone()))
+        .with_handler(Tracer::new(JsonlExporter::open(&path).expect("a temporary file")));
+    client().complete("hi", &callbacks)?;
+    client().stream("four", &callbacks)?;
+    let failed = callbacks.start_model_run(RunKind::Llm, "failing", &(), &|| ModelRequest::new("gpt-4o"))?;
+    failed.report_usage(Usage::new(7, 1))?;
+    failed.error("rate limited")?;
+
+    let trees = collector.trees();
+    let complete = &trees[0];
+    assert_eq!(complete.metadata["ls_model_name"], "gpt-4o-mini");
+    assert_eq!(complete.metadata["ls_provider"], "openai");
+    assert_eq!(complete.usage_metadata, Some(Usage::new(12, 3)));
+    assert_eq!(complete.extra["response"]["model"], "gpt-4o-mini-2024-07-18");
+    assert_eq!(complete.extra["response"]["finish_reasons"][0], "stop");
+    let streamed = &trees[1];
+    assert_eq!((streamed.token_count(), streamed.usage_metadata), (3, Some(Usage::new(4, 3))), "chunks, tokens");
+    assert!(streamed.extra["time_to_first_token"].as_f64().is_some());
+    assert_eq!(trees[2].usage_metadata, Some(Usage::new(7, 1)), "a failed run keeps the usage it reported");
+
+    let line = std::fs::read_to_string(&path).expect("the file");
+    let first: serde_json::Value = serde_json::from_str(line.lines().next().expect("a line")).expect("JSON");
+    assert_eq!(
+        first["usage_metadata"],
+        serde_json::json!({"input_tokens": 12, "output_tokens": 3, "total_tokens": 15})
+    );
+    assert_eq!(RunTree::read_jsonl(&path).expect("it reads back"), trees);
+    std::fs::remove_file(&path).ok();
+    Ok(())
+}
+
+#[test]
+fn the_tree_view_shows_chunks_billed_tokens_and_cost_per_run_and_per_trace() -> Result<(), CallbackError> {
+    #[traced_run(kind = "chain")]
+    fn answer(run: &RunManager) -> Result<String, CallbackError> {
+        let completion = client().complete("hi", run)?;
+        client().stream("four", run)?;
+        Ok(completion.text)
+    }
+
+    let ((), trees) = runtrace::tracer::collect_runs(|| {
+        answer(CallbackManager::none()).expect("no handler raises");
+    });
+    let prices = PriceTable::new().with_model("gpt-4o-mini", Price::per_million(1_000_000.0, 1_000_000.0));
+    let drawn = trees[0].view().with_prices(&prices).to_string();
+    assert!(drawn.contains("12+3 tokens  $15.000000"), "{drawn}");
+    assert!(drawn.contains("3 chunks  4+3 tokens  $7.000000"), "{drawn}");
+    assert!(drawn.contains("total: 16+6 tokens  $22.000000"), "{drawn}");
+    let unpriced = trees[0].view().with_prices(&PriceTable::new()).to_string();
+    assert!(unpriced.contains("total: 16+6 tokens  unpriced"), "{unpriced}");
+    Ok(())
+}

@@ -19,10 +19,10 @@ mod shim {
     pub mod __private {
         pub use runtrace::__private::*;
 
-        pub fn start<'a, const N: usize>(
+        pub fn start(
             parent: &runtrace::CallbackManager,
             spec: &RunSpec<'_>,
-            inputs: impl FnOnce() -> [Field<'a>; N],
+            inputs: &[Field<'_>],
         ) -> Result<RunGuard, runtrace::CallbackError> {
             super::STARTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             runtrace::__private::start(parent, spec, inputs)
@@ -85,7 +85,8 @@ fn the_expansion_calls_the_runtime_at_the_given_path() {
     assert_eq!(Tool.call(&callbacks), 1);
     assert_eq!(through_the_shim(3, CallbackManager::none()), 6);
 
-    assert_eq!(shim::STARTS.load(Ordering::SeqCst) - before, 3);
+    // The call no handler hears stops at the check before `start`.
+    assert_eq!(shim::STARTS.load(Ordering::SeqCst) - before, 2);
     assert_eq!(names(&recorder), ["through_the_shim", "Tool::call"]);
     assert_eq!(SHIM_METHOD_CALLS.load(Ordering::SeqCst), 1);
 }

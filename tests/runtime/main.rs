@@ -14,6 +14,7 @@ mod background;
 mod background_flush;
 mod console;
 mod custom_events;
+mod deep_trees;
 mod faults;
 mod fuzz;
 mod headers;
@@ -23,6 +24,7 @@ mod scoping;
 mod server;
 mod stress;
 mod tracer;
+mod tracer_exports;
 mod tracing_bridge;
 
 /// Asserts that `seen`, one line per event heard, holds every line of `expected` and, for

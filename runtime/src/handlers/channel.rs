@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::mpsc::{Sender, UnboundedSender};
 
+use crate::dispatch::report;
 use crate::event::{Event, RunEnd, RunError, RunId, RunInfo, RunKind, RunStart};
 use crate::handler::{CallbackHandler, HandlerResult, Ignore};
 
@@ -311,6 +312,14 @@ impl ChannelHandler {
         // Warn on a log scale: a reader that stays behind gets a handful of lines, not one per token.
         if dropped.is_power_of_two() {
             let run = event.run();
+            report::warn_once(
+                "channel handler full",
+                &format_args!(
+                    "channel handler: the channel is full, so streamed events are dropped ({dropped} so far, the \
+                     last of run `{}` {})",
+                    run.name, run.run_id
+                ),
+            );
             tracing::warn!(
                 target: "runtrace",
                 dropped,

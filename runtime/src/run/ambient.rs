@@ -11,9 +11,10 @@
 //! thread-local scope stacks.
 //!
 //! The one edge from the run layer up to the tracer is here: [`env_handler`] asks
-//! `tracer::scope` for the tracer `RUNTRACE_TRACE` names, read once.
+//! `tracer::scope` for the tracer `RUNTRACE_TRACE` names, read once. And one hook for the
+//! tracer: [`leaving_out`] keeps a tracer out of the runs its own exporter starts.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -53,7 +54,8 @@ pub(crate) fn with_ambient_handlers(manager: &CallbackManager) -> Option<Callbac
     Some(missing.into_iter().fold(manager.clone(), CallbackManager::with_handler))
 }
 
-/// The environment's tracer, then the scopes' from outermost to innermost.
+/// The environment's tracer, then the scopes' from outermost to innermost, but for those
+/// [left out](leaving_out) here.
 fn ambient_handlers() -> Vec<RegisteredHandler> {
     let mut handlers: Vec<RegisteredHandler> = Vec::new();
     let mut frame = innermost();
@@ -63,7 +65,64 @@ fn ambient_handlers() -> Vec<RegisteredHandler> {
     }
     handlers.extend(env_handler().cloned());
     handlers.reverse();
+    if LEFT_OUT_HERE.try_with(Cell::get).unwrap_or(0) > 0 {
+        handlers.retain(|handler| handler.as_any().is_none_or(|handler| !is_left_out(address_of(handler))));
+    }
     handlers
+}
+
+/// A sync handler's address, as [`leaving_out`] names it.
+fn address_of(handler: &(dyn std::any::Any + Send + Sync)) -> *const () {
+    std::ptr::from_ref(handler).cast()
+}
+
+/// How many handlers [`leaving_out`] records per thread: one per export nested in another
+/// exporter's on the same thread, which takes a tracer whose exporter calls code traced by
+/// another tracer whose exporter does the same. Past it, the innermost are not left out.
+const MAX_LEFT_OUT: usize = 8;
+
+thread_local! {
+    /// The addresses of the sync handlers left out of the runs started on this thread, in
+    /// the order they were left out (see [`leaving_out`]); `LEFT_OUT_HERE` says how many.
+    /// Cells of addresses rather than a vector: nothing to drop, so no lazily registered
+    /// destructor whose state each use would check, as every tree's export uses them.
+    static LEFT_OUT: [Cell<*const ()>; MAX_LEFT_OUT] = const { [const { Cell::new(std::ptr::null()) }; MAX_LEFT_OUT] };
+    static LEFT_OUT_HERE: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Runs `body` with the sync handler at `handler` (its address, as `RegisteredHandler`
+/// compares handlers) left out of the runs started on this thread meanwhile: no scope adds
+/// it to them, and [`is_left_out`] tells it to ignore what it hears here.
+///
+/// The tracer's hook for its exporter, which it calls inline, on the thread that ended a
+/// root run and inside the scopes around it: a traced call in the exporter (a traced HTTP
+/// client) would start a run the tracer traces, whose tree it exports when it ends, through
+/// the same exporter, without end. Other handlers, other tracers included, still see those
+/// runs. Runs the exporter starts on other threads, with the tracer passed to them
+/// explicitly, are traced as any.
+pub(crate) fn leaving_out<R>(handler: *const (), body: impl FnOnce() -> R) -> R {
+    /// Puts the thread's count back when `body` returns or unwinds.
+    struct Restore(usize);
+
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let _ = LEFT_OUT_HERE.try_with(|here| here.set(self.0));
+        }
+    }
+
+    let Ok(depth) = LEFT_OUT_HERE.try_with(Cell::get) else { return body() };
+    let _ = LEFT_OUT.try_with(|left_out| left_out.get(depth).map(|slot| slot.set(handler)));
+    let _ = LEFT_OUT_HERE.try_with(|here| here.set(depth + 1));
+    let _restore = Restore(depth);
+    body()
+}
+
+/// Whether the sync handler at `handler` is [left out](leaving_out) of runs on this thread now.
+#[inline]
+pub(crate) fn is_left_out(handler: *const ()) -> bool {
+    let depth = LEFT_OUT_HERE.try_with(Cell::get).unwrap_or(0);
+    depth > 0
+        && LEFT_OUT.try_with(|left_out| left_out.iter().take(depth).any(|slot| slot.get() == handler)).unwrap_or(false)
 }
 
 /// One scope: its tracer's handler and the scopes around it.

@@ -3,9 +3,12 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use super::deep;
 use super::run_tree::RunTree;
+use crate::dispatch::report;
 use crate::handler::HandlerError;
 
 /// Receives each root tree a [`Tracer`](crate::tracer::Tracer) finishes, once its root ends.
@@ -70,7 +73,14 @@ impl ExportError {
 ///
 /// The file is created if missing and appended to if not; each tree is written with one
 /// `write` call, so lines from several processes appending to one file stay whole.
-/// `cargo run --example trace_view -- runs.jsonl` draws the file as a tree.
+/// `cargo run --example trace_view -- runs.jsonl` draws the file as a tree, and
+/// [`JsonlReader`](crate::tracer::JsonlReader) reads it back.
+///
+/// Log rotation loses nothing: before each tree, the exporter checks that its path still
+/// names the file it has open (on Unix, the same device and inode; elsewhere, that the path
+/// exists), and if the file was renamed or deleted, it opens the path again, creating a new
+/// file there, with a warning the first time. If the path cannot be opened then, the tree
+/// goes to the file it had open, and it tries again at the next tree.
 ///
 /// ```
 /// use runtrace_runtime::{CallbackManager, RunKind};
@@ -89,7 +99,16 @@ impl ExportError {
 #[derive(Debug)]
 pub struct JsonlExporter {
     path: PathBuf,
-    file: Mutex<File>,
+    file: Mutex<OpenFile>,
+    /// Whether a rotation was reported: the first is worth a warning, the next are routine.
+    rotated: AtomicBool,
+}
+
+/// The file an exporter writes, and what tells it apart from another file at its path.
+#[derive(Debug)]
+struct OpenFile {
+    file: File,
+    identity: Option<FileIdentity>,
 }
 
 impl JsonlExporter {
@@ -98,10 +117,17 @@ impl JsonlExporter {
     /// # Errors
     ///
     /// [`ExportError::Io`] if the file cannot be opened (a missing directory, no permission).
+    ///
+    /// ```
+    /// # let path = std::env::temp_dir().join(format!("runtrace-doc-open-{}.jsonl", std::process::id()));
+    /// let exporter = runtrace_runtime::tracer::JsonlExporter::open(&path)?;
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn open(path: impl AsRef<Path>) -> Result<Self, ExportError> {
         let path = path.as_ref().to_owned();
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        Ok(JsonlExporter { path, file: Mutex::new(file) })
+        let file = OpenFile::open(&path)?;
+        Ok(JsonlExporter { path, file: Mutex::new(file), rotated: AtomicBool::new(false) })
     }
 
     /// The file's path.
@@ -117,16 +143,90 @@ impl JsonlExporter {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Opens the path again if it no longer names the open file (see the type's documentation).
+    fn follow_rotation(&self, open: &mut OpenFile) {
+        if open.is_at(&self.path) {
+            return;
+        }
+        match OpenFile::open(&self.path) {
+            Ok(reopened) => {
+                *open = reopened;
+                if self.rotated.swap(true, Ordering::Relaxed) {
+                    tracing::debug!(target: "runtrace", path = %self.path.display(),
+                        "the trace file was renamed or deleted; the next trees go to a new file at its path");
+                } else {
+                    report::warn_once(
+                        &format!("trace file rotated: {}", self.path.display()),
+                        &format_args!(
+                            "the trace file {} was renamed or deleted (rotated?); the next trees go to a new file \
+                             at its path",
+                            self.path.display()
+                        ),
+                    );
+                }
+            }
+            Err(error) => report::warn_once(
+                &format!("trace file cannot be reopened: {}", self.path.display()),
+                &format_args!(
+                    "the trace file {} was renamed or deleted, and its path cannot be opened again ({error}); \
+                     the trees go to the file it had open",
+                    self.path.display()
+                ),
+            ),
+        }
+    }
+}
+
+impl OpenFile {
+    fn open(path: &Path) -> std::io::Result<OpenFile> {
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let identity = file.metadata().ok().map(|metadata| FileIdentity::of(&metadata));
+        Ok(OpenFile { file, identity })
+    }
+
+    /// Whether `path` still names this file. Unknown (the path cannot be looked at for a
+    /// reason other than its absence) counts as yes: the file it has is the best guess.
+    fn is_at(&self, path: &Path) -> bool {
+        match std::fs::metadata(path) {
+            Ok(metadata) => self.identity.is_none_or(|identity| identity == FileIdentity::of(&metadata)),
+            Err(error) => error.kind() != std::io::ErrorKind::NotFound,
+        }
+    }
+}
+
+/// What tells two files apart: their device and inode on Unix. Elsewhere nothing does, and
+/// only a path that no longer exists is seen as rotated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct FileIdentity {
+    #[cfg(unix)]
+    device: u64,
+    #[cfg(unix)]
+    inode: u64,
+}
+
+impl FileIdentity {
+    #[cfg(unix)]
+    fn of(metadata: &std::fs::Metadata) -> FileIdentity {
+        use std::os::unix::fs::MetadataExt;
+        FileIdentity { device: metadata.dev(), inode: metadata.ino() }
+    }
+
+    #[cfg(not(unix))]
+    fn of(_: &std::fs::Metadata) -> FileIdentity {
+        FileIdentity {}
+    }
 }
 
 impl Exporter for JsonlExporter {
     fn export(&self, tree: &RunTree) -> Result<(), ExportError> {
-        let mut line = serde_json::to_vec(tree)?;
+        let mut line = deep::to_json(tree)?;
         line.push(b'\n');
         // A writer that panicked mid-line leaves the file as it was; the next line is whole.
-        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
-        file.write_all(&line)?;
-        file.flush()?;
+        let mut open = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+        self.follow_rotation(&mut open);
+        open.file.write_all(&line)?;
+        open.file.flush()?;
         Ok(())
     }
 }

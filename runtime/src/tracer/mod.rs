@@ -1,17 +1,19 @@
 //! The tracer: assembles [`RunTree`]s from events and exports each finished root tree.
 //!
 //! - [`Tracer`] is the handler; [`Exporter`]s receive its trees: [`JsonlExporter`] (a JSON
-//!   Lines file) and [`RunCollector`] (memory);
+//!   Lines file, read back by [`JsonlReader`]) and [`RunCollector`] (memory);
 //! - scopes trace without passing a tracer by hand: [`Tracer::in_scope`] / [`Tracer::scope`]
 //!   ("trace this block"), [`collect_runs`], and the [`RUNTRACE_TRACE`](Tracer::TRACE_ENV) variable;
 //! - [`TraceContext`](crate::propagation::TraceContext) carries a run's place in its trace
 //!   across processes, as headers.
 
 mod assemble;
+mod deep;
 mod dotted_order;
 mod exporter;
 mod kept_map;
 pub(crate) mod propagation;
+mod reader;
 mod run_tree;
 pub(crate) mod scope;
 mod spare;
@@ -23,7 +25,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use exporter::{ExportError, Exporter, JsonlExporter, RunCollector};
-pub use run_tree::{ReadError, RunEvent, RunTree};
+pub use reader::{JsonlReader, ReadError};
+pub use run_tree::{RunEvent, RunTree};
 pub use scope::{collect_runs, collect_runs_async};
 pub use view::TreeView;
 
@@ -43,13 +46,28 @@ pub use crate::run::scoped_callbacks;
 ///   handler, or the parent's tree was already exported) becomes a root, as in LangChain. A
 ///   run whose parent is in another process (see
 ///   [`TraceContext`](crate::propagation::TraceContext)) joins that trace.
+/// - A run whose parent is in another process is never placed in a tree held here, even
+///   one holding a run of the id its trace headers name: it heads a tree of its own, with
+///   its remote `parent_run_id`.
 /// - A tree is exported when its root ends, not before: until then, a run that ends, records
 ///   an event or starts a child after its parent ended still lands in the tree, under its
 ///   parent.
 /// - A tree leaves memory when its root ends; children still running then are exported as
 ///   they are, without an end, and their later events are for a run it no longer holds.
+/// - What one exported tree holds is bounded, in depth ([`with_max_tree_depth`]) and in the
+///   finished children of a run whose tree stays open, such as a server's main loop
+///   ([`with_max_finished_children`]): the rest of the trace is exported as trees of their
+///   own, each headed by a run with its `parent_run_id` and complete `dotted_order`, so the
+///   trace still links up in LangSmith or a [`JsonlReader`]. Trees of any depth are safe to
+///   export, drop and read on any thread's stack.
+/// - Its exporter runs inline, on the thread that ended the root, and the runs it starts
+///   there (a traced HTTP client sending the tree) are not traced by this tracer, whatever
+///   scope or callbacks they get: tracing them would export again, without end.
 /// - An event for a run it does not hold, or for a run that already ended, is reported (a
 ///   `tracing` warning), never a panic.
+///
+/// [`with_max_tree_depth`]: Tracer::with_max_tree_depth
+/// [`with_max_finished_children`]: Tracer::with_max_finished_children
 ///
 /// Cloning is cheap and clones are the same tracer: adding it twice, as a clone or a
 /// reference, keeps it once.
@@ -84,7 +102,8 @@ impl Tracer {
     /// file, with no code change: `RUNTRACE_TRACE=runs.jsonl cargo run`.
     ///
     /// Read once, at the first run the process starts; empty or unset means off. The file
-    /// is created if missing and appended to. If it cannot be opened, a warning says why
+    /// is created if missing and appended to, and opened again at the same path if it is
+    /// renamed or deleted (log rotation). If it cannot be opened, a warning says why
     /// and the program runs untraced. Draw the file with
     /// `cargo run --example trace_view -- runs.jsonl`.
     ///
@@ -119,6 +138,81 @@ impl Tracer {
     /// ```
     pub fn jsonl(path: impl AsRef<Path>) -> Result<Tracer, ExportError> {
         Ok(Tracer::new(JsonlExporter::open(path)?))
+    }
+
+    /// Exports at most `levels` levels of a trace as one tree (at least 1; 100 unless set):
+    /// the runs below are exported after it, each as the root of a tree of its own, with
+    /// their `parent_run_id` and complete `dotted_order`, and so on down.
+    ///
+    /// Why: a run's dotted order has a segment per level above it, so one tree of a trace
+    /// `d` levels deep holds `d²/2` segments (3 GB at 10,000 levels). Cut into trees of at
+    /// most `levels` levels, exported one after another, the tracer holds at most
+    /// `levels × d` of them at once. `usize::MAX` exports every trace whole.
+    ///
+    /// Set it before the tracer is in use; clones share it.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::tracer::{RunCollector, Tracer};
+    ///
+    /// let collector = RunCollector::new();
+    /// let tracer = Tracer::new(collector.clone()).with_max_tree_depth(2);
+    /// let callbacks = CallbackManager::new().with_handler(&tracer);
+    /// let agent = callbacks.start_run(RunKind::Agent, "agent", &"2+2?")?;
+    /// let chain = agent.children().start_run(RunKind::Chain, "plan", &())?;
+    /// let tool = chain.children().start_run(RunKind::Tool, "calculator", &"2+2")?;
+    /// tool.end(&4)?;
+    /// chain.end(&4)?;
+    /// agent.end(&4)?;
+    ///
+    /// let trees = collector.take();
+    /// assert_eq!((trees[0].name.as_str(), trees[0].child_runs[0].child_runs.len()), ("agent", 0));
+    /// let calculator = &trees[1];
+    /// assert_eq!(calculator.parent_run_id, Some(trees[0].child_runs[0].id));
+    /// assert!(calculator.dotted_order.starts_with(&trees[0].child_runs[0].dotted_order));
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
+    #[must_use]
+    pub fn with_max_tree_depth(self, levels: usize) -> Tracer {
+        self.core.limits.set_max_depth(levels);
+        self
+    }
+
+    /// Lets a run hold at most `children` finished children (ended, with every run below
+    /// them ended) while its tree is open (10,000 unless set): past that, and past as many
+    /// as it holds unfinished ones, they are exported, each as the root of a tree of its
+    /// own, with its `parent_run_id` and complete `dotted_order`, and leave memory.
+    ///
+    /// Why: a tree leaves memory when its root ends, so a root open for the life of a
+    /// process, such as a server's main loop, would keep every run below it (some 1.8 KB
+    /// each) until the process ends. With this bound it keeps at most `children` finished
+    /// ones per open run, plus those still running. A child that starts under a run given
+    /// up this way, after it ended, becomes a root, as any run whose parent the tracer no
+    /// longer holds.
+    ///
+    /// Set it before the tracer is in use; clones share it.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::tracer::{RunCollector, Tracer};
+    ///
+    /// let collector = RunCollector::new();
+    /// let tracer = Tracer::new(collector.clone()).with_max_finished_children(2);
+    /// let server = CallbackManager::new().with_handler(&tracer).start_run(RunKind::Chain, "serve", &())?;
+    /// for request in 0..3 {
+    ///     server.children().start_run(RunKind::Chain, "request", &request)?.end(&"200 OK")?;
+    /// }
+    /// let requests = collector.take();
+    /// assert_eq!(requests.len(), 3, "given up once a third finished request was held");
+    /// assert!(requests.iter().all(|request| request.parent_run_id == server.run_id()));
+    /// server.end(&())?;
+    /// assert!(collector.take()[0].child_runs.is_empty());
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
+    #[must_use]
+    pub fn with_max_finished_children(self, children: usize) -> Tracer {
+        self.core.limits.set_max_finished_children(children);
+        self
     }
 
     /// This tracer as a manager's handler.

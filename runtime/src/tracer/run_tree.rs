@@ -1,14 +1,14 @@
 //! [`RunTree`]: one run with its children, as the tracer assembles and exports it.
 
-use std::io::BufRead;
-use std::path::Path;
+use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::deep;
 use super::timestamp::rfc3339;
-use crate::event::{RunId, RunKind};
+use crate::event::{RunId, RunKind, Usage};
 
 /// A finished run and its child runs, in LangSmith's run shape.
 ///
@@ -27,6 +27,25 @@ use crate::event::{RunId, RunKind};
 /// - `run_type` is runtrace's own kind, so that a tree reads back exactly: `chat_model`,
 ///   `agent` and `custom` are not LangSmith run types, and an exporter that sends runs to
 ///   LangSmith maps them with [`RunKind::langsmith_run_type`].
+///
+/// A trace may be exported as several trees: runs below the tracer's
+/// [depth limit](crate::tracer::Tracer::with_max_tree_depth), the finished children of a
+/// long-lived run (see [`Tracer::with_max_finished_children`](crate::tracer::Tracer::with_max_finished_children)),
+/// and runs whose parent is in another process are each the root of a tree of their own,
+/// with their `parent_run_id`, `trace_id` and complete `dotted_order`, so that LangSmith,
+/// or a reader, links them as one trace.
+///
+/// A dotted order holds a segment (59 bytes) per level down to its run, so the dotted orders
+/// of a chain of runs `d` levels deep hold `d²/2` segments in all (some 3 GB at `d` =
+/// 10,000): that is the format's size, paid by each exported tree and line. The tracer keeps
+/// none while runs are open (only their start times), and exports a deep trace in pieces of
+/// bounded depth, so its memory grows linearly with depth.
+///
+/// Trees may be as deep as the code that made them: dropping, cloning, comparing, printing
+/// and (de)serializing one spends no stack frame of the caller per level. For that,
+/// `RunTree` implements `Drop`, so take a field out of a tree you own with
+/// [`std::mem::take`] (`let children = std::mem::take(&mut tree.child_runs);`) rather than by
+/// moving it.
 ///
 /// ```
 /// use runtrace_runtime::{CallbackManager, RunKind};
@@ -47,7 +66,7 @@ use crate::event::{RunId, RunKind};
 /// assert!(tree.dotted_order.ends_with(&tree.id.to_string()));
 /// # Ok::<(), runtrace_runtime::CallbackError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RunTree {
     /// The run's id.
@@ -81,14 +100,25 @@ pub struct RunTree {
     /// Its tags.
     #[serde(default)]
     pub tags: Vec<String>,
-    /// Its metadata.
+    /// Its metadata. A model run's holds `ls_model_name` and `ls_provider` (LangSmith's
+    /// keys) when its request named them.
     #[serde(default)]
     pub metadata: Map<String, Value>,
+    /// For a model run, the tokens it billed, in LangSmith's `usage_metadata` shape
+    /// (`input_tokens`, `output_tokens`, `total_tokens`, `input_token_details.cache_read`, ...):
+    /// the last usage it reported, kept when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "usage_metadata")]
+    pub usage_metadata: Option<Usage>,
+    /// What else a model run knew: `invocation_params` (its request's parameters),
+    /// `response` (the provider's model, id, finish reasons, messages), `input_messages`,
+    /// and `time_to_first_token` (seconds).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub extra: Map<String, Value>,
     /// What it streamed, in order.
     #[serde(default)]
     pub events: Vec<RunEvent>,
     /// Its children, in start order.
-    #[serde(default)]
+    #[serde(default, serialize_with = "deep::serialize_children", deserialize_with = "deep::deserialize_children")]
     pub child_runs: Vec<RunTree>,
 }
 
@@ -128,27 +158,96 @@ impl RunEvent {
     }
 }
 
-/// What reading a JSON Lines trace file can fail with.
-///
-/// ```
-/// let missing = runtrace_runtime::tracer::RunTree::read_jsonl("/no/such/runs.jsonl");
-/// assert!(matches!(missing, Err(runtrace_runtime::tracer::ReadError::Io(_))));
-/// ```
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReadError {
-    /// The file could not be read.
-    #[error("could not read the trace file: {0}")]
-    Io(#[from] std::io::Error),
-    /// A line is not a run tree.
-    #[error("line {line} of the trace file is not a run tree: {source}")]
-    Line {
-        /// The line's number, from 1.
-        line: usize,
-        /// Why it could not be read.
-        #[source]
-        source: serde_json::Error,
-    },
+/// A loop, not the derived recursion: each level's `Vec` would drop the next on a new frame.
+impl Drop for RunTree {
+    fn drop(&mut self) {
+        if self.child_runs.is_empty() {
+            return;
+        }
+        let mut below = std::mem::take(&mut self.child_runs);
+        while let Some(mut run) = below.pop() {
+            below.append(&mut run.child_runs);
+        }
+    }
+}
+
+impl Clone for RunTree {
+    fn clone(&self) -> Self {
+        RunTree {
+            id: self.id,
+            trace_id: self.trace_id,
+            parent_run_id: self.parent_run_id,
+            dotted_order: self.dotted_order.clone(),
+            name: self.name.clone(),
+            run_type: self.run_type,
+            start_time: self.start_time,
+            end_time: self.end_time,
+            inputs: self.inputs.clone(),
+            outputs: self.outputs.clone(),
+            error: self.error.clone(),
+            tags: self.tags.clone(),
+            metadata: self.metadata.clone(),
+            usage_metadata: self.usage_metadata,
+            extra: self.extra.clone(),
+            events: self.events.clone(),
+            child_runs: deep::grow(|| self.child_runs.clone()),
+        }
+    }
+}
+
+impl PartialEq for RunTree {
+    fn eq(&self, other: &Self) -> bool {
+        self.id == other.id
+            && self.trace_id == other.trace_id
+            && self.parent_run_id == other.parent_run_id
+            && self.dotted_order == other.dotted_order
+            && self.name == other.name
+            && self.run_type == other.run_type
+            && self.start_time == other.start_time
+            && self.end_time == other.end_time
+            && self.inputs == other.inputs
+            && self.outputs == other.outputs
+            && self.error == other.error
+            && self.tags == other.tags
+            && self.metadata == other.metadata
+            && self.usage_metadata == other.usage_metadata
+            && self.extra == other.extra
+            && self.events == other.events
+            && deep::grow(|| self.child_runs == other.child_runs)
+    }
+}
+
+impl fmt::Debug for RunTree {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// The children, printed with [`deep::grow`].
+        struct Children<'a>(&'a [RunTree]);
+
+        impl fmt::Debug for Children<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                deep::grow(|| f.debug_list().entries(self.0).finish())
+            }
+        }
+
+        f.debug_struct("RunTree")
+            .field("id", &self.id)
+            .field("trace_id", &self.trace_id)
+            .field("parent_run_id", &self.parent_run_id)
+            .field("dotted_order", &self.dotted_order)
+            .field("name", &self.name)
+            .field("run_type", &self.run_type)
+            .field("start_time", &self.start_time)
+            .field("end_time", &self.end_time)
+            .field("inputs", &self.inputs)
+            .field("outputs", &self.outputs)
+            .field("error", &self.error)
+            .field("tags", &self.tags)
+            .field("metadata", &self.metadata)
+            .field("usage_metadata", &self.usage_metadata)
+            .field("extra", &self.extra)
+            .field("events", &self.events)
+            .field("child_runs", &Children(&self.child_runs))
+            .finish()
+    }
 }
 
 impl RunTree {
@@ -167,7 +266,32 @@ impl RunTree {
         self.end_time.map(|end| end.duration_since(self.start_time).unwrap_or_default())
     }
 
-    /// How many tokens the run itself streamed (its `new_token` events).
+    /// The tokens billed by this run and every run below it: the sum of their
+    /// [`usage_metadata`](Self::usage_metadata); `None` when none reported usage.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::event::Usage;
+    /// use runtrace_runtime::tracer::collect_runs;
+    ///
+    /// let (_, trees) = collect_runs(|| -> Result<(), runtrace_runtime::CallbackError> {
+    ///     let chain = CallbackManager::none().start_run(RunKind::Chain, "answer", &"hi")?;
+    ///     for _ in 0..2 {
+    ///         let llm = chain.children().start_run(RunKind::Llm, "fake_llm", &"hi")?;
+    ///         llm.report_usage(Usage::new(10, 2))?;
+    ///         llm.end(&"hello")?;
+    ///     }
+    ///     chain.end(&"hello")
+    /// });
+    /// assert_eq!(trees[0].total_usage(), Some(Usage::new(20, 4)));
+    /// ```
+    #[must_use]
+    pub fn total_usage(&self) -> Option<Usage> {
+        self.runs().filter_map(|run| run.usage_metadata).reduce(|total, usage| total + usage)
+    }
+
+    /// How many chunks the run itself streamed (its `new_token` events); the tokens it was
+    /// billed are its [`usage_metadata`](Self::usage_metadata).
     ///
     /// ```
     /// # let collector = runtrace_runtime::tracer::RunCollector::new();
@@ -212,55 +336,84 @@ impl RunTree {
     /// # let chain = callbacks.start_run(runtrace_runtime::RunKind::Chain, "answer", &"2+2?")?;
     /// # chain.children().start_run(runtrace_runtime::RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
     /// # chain.end(&"4")?;
-    /// let tool = collector.trees()[0].find("calculator").cloned();
-    /// assert_eq!(tool.unwrap().outputs.unwrap()["output"], 4);
+    /// let trees = collector.trees();
+    /// let tool = trees[0].find("calculator").expect("the chain called the calculator");
+    /// assert_eq!(tool.outputs.as_ref().expect("it succeeded")["output"], 4);
     /// # Ok::<(), runtrace_runtime::CallbackError>(())
     /// ```
     #[must_use]
     pub fn find(&self, name: &str) -> Option<&RunTree> {
         self.runs().find(|run| run.name == name)
     }
+}
 
-    /// Reads the trees of a JSON Lines file, one per line, as
-    /// [`JsonlExporter`](crate::tracer::JsonlExporter) writes them. Blank lines are skipped.
-    ///
-    /// # Errors
-    ///
-    /// [`ReadError::Io`] if the file cannot be read, [`ReadError::Line`] for a line that is
-    /// not a run tree.
-    ///
-    /// ```no_run
-    /// for tree in runtrace_runtime::tracer::RunTree::read_jsonl("runs.jsonl")? {
-    ///     println!("{} took {:?}", tree.name, tree.duration());
-    /// }
-    /// # Ok::<(), runtrace_runtime::tracer::ReadError>(())
-    /// ```
-    pub fn read_jsonl(path: impl AsRef<Path>) -> Result<Vec<RunTree>, ReadError> {
-        let file = std::fs::File::open(path)?;
-        RunTree::from_jsonl(std::io::BufReader::new(file))
+/// [`Usage`] as LangSmith's `usage_metadata`: the details of cached and reasoning tokens
+/// nested under `input_token_details` and `output_token_details`.
+mod usage_metadata {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::event::Usage;
+
+    #[derive(Serialize, Deserialize, Default)]
+    struct Shape {
+        input_tokens: u64,
+        output_tokens: u64,
+        total_tokens: u64,
+        #[serde(default, skip_serializing_if = "InputDetails::is_empty")]
+        input_token_details: InputDetails,
+        #[serde(default, skip_serializing_if = "OutputDetails::is_empty")]
+        output_token_details: OutputDetails,
     }
 
-    /// [`read_jsonl`](Self::read_jsonl) from any reader.
-    ///
-    /// # Errors
-    ///
-    /// As [`read_jsonl`](Self::read_jsonl).
-    ///
-    /// ```
-    /// let trees = runtrace_runtime::tracer::RunTree::from_jsonl("\n".as_bytes())?;
-    /// assert!(trees.is_empty());
-    /// # Ok::<(), runtrace_runtime::tracer::ReadError>(())
-    /// ```
-    pub fn from_jsonl(reader: impl BufRead) -> Result<Vec<RunTree>, ReadError> {
-        let mut trees = Vec::new();
-        for (index, line) in reader.lines().enumerate() {
-            let line = line?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let tree = serde_json::from_str(&line).map_err(|source| ReadError::Line { line: index + 1, source })?;
-            trees.push(tree);
+    #[derive(Serialize, Deserialize, Default)]
+    struct InputDetails {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cache_read: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cache_creation: Option<u64>,
+    }
+
+    impl InputDetails {
+        fn is_empty(&self) -> bool {
+            self.cache_read.is_none() && self.cache_creation.is_none()
         }
-        Ok(trees)
+    }
+
+    #[derive(Serialize, Deserialize, Default)]
+    struct OutputDetails {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reasoning: Option<u64>,
+    }
+
+    impl OutputDetails {
+        fn is_empty(&self) -> bool {
+            self.reasoning.is_none()
+        }
+    }
+
+    #[allow(clippy::ref_option, reason = "serde's `with` hands the field by reference")]
+    pub(super) fn serialize<S: Serializer>(usage: &Option<Usage>, serializer: S) -> Result<S::Ok, S::Error> {
+        usage
+            .map(|usage| Shape {
+                input_tokens: usage.input_tokens,
+                output_tokens: usage.output_tokens,
+                total_tokens: usage.total_tokens,
+                input_token_details: InputDetails {
+                    cache_read: usage.cache_read_tokens,
+                    cache_creation: usage.cache_creation_tokens,
+                },
+                output_token_details: OutputDetails { reasoning: usage.reasoning_tokens },
+            })
+            .serialize(serializer)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Usage>, D::Error> {
+        Ok(Option::<Shape>::deserialize(deserializer)?.map(|shape| {
+            let mut usage = Usage::new(shape.input_tokens, shape.output_tokens).with_total(shape.total_tokens);
+            usage.cache_read_tokens = shape.input_token_details.cache_read;
+            usage.cache_creation_tokens = shape.input_token_details.cache_creation;
+            usage.reasoning_tokens = shape.output_token_details.reasoning;
+            usage
+        }))
     }
 }

@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use super::Tracer;
 use super::exporter::{JsonlExporter, RunCollector};
 use super::run_tree::RunTree;
+use crate::dispatch::report;
 use crate::run::ambient;
 
 pub(crate) fn env_tracer() -> Option<&'static Tracer> {
@@ -16,8 +17,14 @@ pub(crate) fn env_tracer() -> Option<&'static Tracer> {
         let tracer = std::env::var_os(Tracer::TRACE_ENV).filter(|path| !path.is_empty()).and_then(|path| {
             JsonlExporter::open(&path)
                 .inspect_err(|error| {
-                    tracing::warn!(target: "runtrace", path = %path.to_string_lossy(), %error,
-                        "{} names a file that cannot be opened; runs are not traced", Tracer::TRACE_ENV);
+                    report::warn_once(
+                        "trace file cannot be opened",
+                        &format_args!(
+                            "{} names {}, a file that cannot be opened ({error}); runs are not traced",
+                            Tracer::TRACE_ENV,
+                            path.to_string_lossy()
+                        ),
+                    );
                 })
                 .ok()
         });

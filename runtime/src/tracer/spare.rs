@@ -25,6 +25,9 @@ use super::run_tree::{RunEvent, RunTree};
 /// The most buffers of each kind a thread keeps.
 const MAX_SPARES: usize = 64;
 
+/// The most levels of a tree whose runs are kept.
+const MAX_KEPT_DEPTH: usize = 8;
+
 /// The most children, events or tags a kept vector has room for, and keys a kept map has:
 /// more would keep a large buffer alive for the sake of a rare wide tree.
 const MAX_KEPT_CAPACITY: usize = 16;
@@ -65,43 +68,68 @@ pub(crate) fn output_map() -> Map<String, Value> {
     SPARES.try_with(|spares| spares.try_borrow_mut().ok()?.outputs.pop()).ok().flatten().unwrap_or_default()
 }
 
-/// Keeps the buffers of an exported tree for the next runs of this thread.
-pub(crate) fn recycle(tree: RunTree) {
-    let _ = SPARES.try_with(|spares| {
-        if let Ok(mut spares) = spares.try_borrow_mut() {
-            spares.keep(tree);
+/// Takes the buffers of an exported tree for the next runs of this thread, leaving it
+/// empty: it owns nothing after, and its owner may forget it rather than drop it.
+pub(crate) fn recycle(tree: &mut RunTree) {
+    let kept = SPARES.try_with(|spares| match spares.try_borrow_mut() {
+        Ok(mut spares) => {
+            spares.keep(tree, 0);
+            true
         }
+        Err(_) => false,
     });
+    if kept != Ok(true) {
+        // This thread's spares are gone or in use: the buffers are dropped with these.
+        Spares { runs: Vec::new(), outputs: Vec::new() }.keep(tree, 0);
+    }
 }
 
 impl Spares {
-    fn keep(&mut self, tree: RunTree) {
+    /// Takes `tree`, at `depth` levels below the exported tree's root, apart, leaving it
+    /// empty: it owns nothing after, and its owner may forget it. Children first and
+    /// last to first, so that this run's buffers are taken first, then its children's, in
+    /// start order. Below [`MAX_KEPT_DEPTH`] levels runs are dropped, not kept: the next
+    /// trees take the buffers of the top levels first, a thread keeps [`MAX_SPARES`] at
+    /// most, and so the recursion stays shallow however deep the tree (`RunTree`'s own
+    /// `Drop` is a loop).
+    fn keep(&mut self, tree: &mut RunTree, depth: usize) {
+        // Exhaustive, so that a field added to `RunTree` fails to compile here until it is
+        // taken below: a field left in would leak.
         let RunTree {
             id: _,
             trace_id: _,
             parent_run_id: _,
-            mut dotted_order,
-            mut name,
+            dotted_order,
+            name,
             run_type: _,
             start_time: _,
             end_time: _,
-            mut inputs,
+            inputs,
             outputs,
-            error: _,
-            mut tags,
-            metadata: _,
-            mut events,
-            mut child_runs,
+            error,
+            tags,
+            metadata,
+            usage_metadata,
+            extra,
+            events,
+            child_runs,
         } = tree;
-        // Children first and last to first, so that this run's buffers are taken first, then
-        // its children's, in start order.
-        for child in child_runs.drain(..).rev() {
-            self.keep(child);
+        if depth < MAX_KEPT_DEPTH {
+            for child in child_runs.iter_mut().rev() {
+                self.keep(child, depth + 1);
+            }
+            // Emptied by `keep`: see `recycle`.
+            child_runs.drain(..).for_each(std::mem::forget);
         }
-        if let Some(mut outputs) = outputs.filter(|_| self.outputs.len() < MAX_SPARES) {
+        let mut child_runs = std::mem::take(child_runs);
+        child_runs.clear();
+        drop((error.take(), std::mem::take(metadata), usage_metadata.take(), std::mem::take(extra)));
+        if let Some(mut outputs) = outputs.take().filter(|_| self.outputs.len() < MAX_SPARES) {
             forget_values(&mut outputs);
             self.outputs.push(outputs);
         }
+        let (mut dotted_order, mut name) = (std::mem::take(dotted_order), std::mem::take(name));
+        let (mut inputs, mut tags, mut events) = (std::mem::take(inputs), std::mem::take(tags), std::mem::take(events));
         if self.runs.len() < MAX_SPARES {
             dotted_order.clear();
             dotted_order.shrink_to(MAX_KEPT_LEN);

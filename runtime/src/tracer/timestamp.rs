@@ -5,9 +5,14 @@
 //! Hand-written: both are fixed-width UTC forms over one civil-date conversion (Howard
 //! Hinnant's `days_from_civil` and its inverse), far less than a calendar crate brings.
 //! Times are whole microseconds since the Unix epoch, the precision both forms carry.
+//!
+//! Both forms have four-digit years, so only UTC times in the years 0000–9999 have a text:
+//! a time read with an offset that moves it out of them (`0000-01-01T00:30:00+01:00`) is
+//! refused, as it could not be written back, and a time outside them, which no clock gives
+//! but a tree edited by hand may hold, is written as the nearest end of that range, so that
+//! what is written always reads back.
 
 use std::cell::RefCell;
-use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Microseconds since the Unix epoch, negative before it, saturating far outside it.
@@ -137,9 +142,14 @@ thread_local! {
     };
 }
 
-/// Appends `micros` in `form`: the whole second from [`LAST_SECOND`] when it is the same,
-/// then the microseconds.
+/// The first and last microsecond that have a text: `0000-01-01T00:00:00.000000Z` and
+/// `9999-12-31T23:59:59.999999Z`.
+const WRITABLE: std::ops::RangeInclusive<i64> = -62_167_219_200_000_000..=253_402_300_799_999_999;
+
+/// Appends `micros`, moved into [`WRITABLE`], in `form`: the whole second from
+/// [`LAST_SECOND`] when it is the same, then the microseconds.
 fn write(out: &mut String, micros: i64, form: &Form) {
+    let micros = micros.clamp(*WRITABLE.start(), *WRITABLE.end());
     let second = micros.div_euclid(1_000_000);
     let copied = LAST_SECOND.try_with(|last| {
         let Ok(mut last) = last.try_borrow_mut() else {
@@ -171,13 +181,8 @@ fn write(out: &mut String, micros: i64, form: &Form) {
 fn write_second(out: &mut String, second: i64, form: &Form) {
     let Civil { year, month, day, hour, minute, second, .. } = Civil::from_micros(second * 1_000_000);
     let mut text = Text::default();
-    match u32::try_from(year) {
-        Ok(year) if year <= 9999 => text.digits(year, 4),
-        // No clock gives a year outside 0000–9999; only a parsed time moved by its offset can.
-        _ => {
-            let _ = write!(out, "{year:04}");
-        }
-    }
+    // `write` keeps the year within 0000–9999, so it has four digits.
+    text.digits(u32::try_from(year).unwrap_or_default(), 4);
     text.separator(form.date);
     text.digits(month, 2);
     text.separator(form.date);
@@ -292,7 +297,7 @@ pub(crate) fn parse_rfc3339(text: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    Some(civil.to_micros()? - offset_seconds * 1_000_000)
+    Some(civil.to_micros()? - offset_seconds * 1_000_000).filter(|micros| WRITABLE.contains(micros))
 }
 
 /// The decimal number in `bytes[start..start + len]`, all ASCII digits.
@@ -396,6 +401,30 @@ mod tests {
         assert_eq!(parse_rfc3339("2024-05-06 07:08:09.123456"), utc);
         assert_eq!(parse_rfc3339("2024-05-06T09:08:09.123456789+02:00"), utc);
         assert_eq!(parse_rfc3339("2024-05-06T07:08:09Z"), parse_rfc3339("2024-05-06T07:08:09.000000Z"));
+    }
+
+    /// Regression: a time an offset moved out of the years 0000–9999 was read, then written
+    /// with a five-digit or negative year that did not read back.
+    #[test]
+    fn times_outside_years_0000_to_9999_are_refused_when_read_and_clamped_when_written() {
+        for outside in ["0000-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00"] {
+            assert_eq!(parse_rfc3339(outside), None, "{outside}");
+        }
+        for edge in ["0000-01-01T00:00:00.000000Z", "9999-12-31T23:59:59.999999Z"] {
+            let micros = parse_rfc3339(edge);
+            assert_eq!(micros.map(format_rfc3339).as_deref(), Some(edge));
+        }
+        assert_eq!(
+            parse_rfc3339("0000-01-01T01:00:00+01:00").map(format_rfc3339).as_deref(),
+            Some("0000-01-01T00:00:00.000000Z")
+        );
+        for (micros, written) in [(i64::MIN, "0000-01-01T00:00:00.000000Z"), (i64::MAX, "9999-12-31T23:59:59.999999Z")]
+        {
+            assert_eq!(format_rfc3339(micros), written);
+            let mut compact = String::new();
+            write_compact(&mut compact, micros);
+            assert_eq!(parse_compact(&compact).map(format_rfc3339).as_deref(), Some(written));
+        }
     }
 
     #[test]

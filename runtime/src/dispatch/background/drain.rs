@@ -9,7 +9,7 @@ use concurrent_queue::PopError;
 use super::inbox::{Inbox, Message};
 use crate::dispatch::catch_unwind::CatchUnwind;
 use crate::dispatch::report::{panic_message, report};
-use crate::event::Event;
+use crate::event::{Event, render};
 use crate::handler::AsyncCallbackHandler;
 
 tokio::task_local! {
@@ -72,7 +72,8 @@ async fn handle(handler: &dyn AsyncCallbackHandler, event: &Event<'static>) -> O
     };
     match outcome {
         Ok(Ok(())) => None,
-        Ok(Err(error)) => Some(error.to_string()),
+        // The error's `Display` is the handler's code: a panic in it must not end the drain task.
+        Ok(Err(error)) => Some(render::display(&error)),
         Err(panic) => Some(format!("panicked: {}", panic_message(&*panic))),
     }
 }
