@@ -23,6 +23,7 @@ use crate::event::render;
 pub use crate::event::{ErrorCause, ModelOutput, ModelRequest, RunError};
 use crate::handler::Ignore;
 use crate::handlers::{bridge_made, find_span};
+use crate::run::HeardRun;
 use crate::run::ambient;
 pub use crate::run::{AsParent, CallbackManager, RunGuard, RunManager};
 
@@ -117,29 +118,60 @@ pub fn end<R>(guard: RunGuard, finish: impl FnOnce(RunGuard) -> Option<R>) -> Op
     if guard.is_recording() { outline(move || finish(guard)) } else { None }
 }
 
-/// Runs a sync body, catching its panic, with its run's span entered when a
-/// `TracingBridge` made one. A run no handler hears, and any run until a bridge is made, goes
-/// straight to the body: the search for a span is out of line, so those paths keep their size.
+/// `guard`, its run's span entered when a `TracingBridge` among its handlers made one, for
+/// a sync body; [`left`] leaves it, through [`end_sync`] or after a panic.
 ///
-/// # Errors
-///
-/// The body panicked: the panic's payload.
+/// Called on the heard path of the start only, and nothing is held across the body, not an
+/// `EnteredSpan`, not a flag: a check before the body, or a value kept across it, costs a
+/// call that no handler hears instructions and registers (the no-handler row of the
+/// instruction counts shows both). [`left`] looks the span up again, which only bridged runs
+/// pay. The two agree: a bridge among the run's handlers was made before the run started,
+/// and keeps the run's span until the run's end event, which comes after the span is left.
 #[inline]
-pub fn call_sync<R>(guard: &RunGuard, body: impl FnOnce() -> R) -> std::thread::Result<R> {
-    if guard.is_recording() && bridge_made() {
-        return call_sync_in_span(guard, body);
+pub fn entered(guard: RunGuard) -> RunGuard {
+    on_run_span(guard, |(id, dispatch)| dispatch.enter(id))
+}
+
+/// [`end`] for a sync body, its run [`entered`]: leaves the run's span, then ends the run.
+#[inline]
+pub fn end_sync<R>(guard: RunGuard, finish: impl FnOnce(RunGuard) -> Option<R>) -> Option<R> {
+    if guard.is_recording() { outline(move || finish(left(guard))) } else { None }
+}
+
+/// `guard`, its run's span left after a sync body, its run [`entered`], ended or panicked.
+#[inline]
+pub fn left(guard: RunGuard) -> RunGuard {
+    on_run_span(guard, |(id, dispatch)| dispatch.exit(id))
+}
+
+/// `guard`, after `f` was called with its run's span, if a bridge made one.
+#[inline]
+fn on_run_span(guard: RunGuard, f: fn((&tracing::Id, &tracing::Dispatch))) -> RunGuard {
+    if let Some(run) = bridged(&guard) {
+        with_run_span(run, f);
     }
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
+    guard
 }
 
+/// The run of `guard` when a bridge may have made it a span: a heard run, once a
+/// `TracingBridge` exists in the process.
+#[inline]
+fn bridged(guard: &RunGuard) -> Option<HeardRun<'_>> {
+    guard.heard().filter(|_| bridge_made())
+}
+
+/// Calls `f` with the id and subscriber of the run's span, if a bridge among its handlers
+/// made one.
+#[cold]
 #[inline(never)]
-fn call_sync_in_span<R>(guard: &RunGuard, body: impl FnOnce() -> R) -> std::thread::Result<R> {
-    let _entered = find_run_span(guard).map(tracing::Span::entered);
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
+fn with_run_span(run: HeardRun<'_>, f: fn((&tracing::Id, &tracing::Dispatch))) {
+    if let Some(span) = find_run_span(run) {
+        span.with_subscriber(f);
+    }
 }
 
-fn find_run_span(guard: &RunGuard) -> Option<tracing::Span> {
-    find_span(guard.handlers(), guard.info()?.run_id)
+fn find_run_span(run: HeardRun<'_>) -> Option<tracing::Span> {
+    find_span(run.handlers(), run.run_id()?)
 }
 
 pin_project_lite::pin_project! {
@@ -156,7 +188,7 @@ pin_project_lite::pin_project! {
 /// `future`, polled inside the run's span when a `TracingBridge` has one for it.
 #[inline]
 pub fn in_run_span<F: Future>(guard: &RunGuard, future: F) -> InRunSpan<F> {
-    let span = if guard.is_recording() && bridge_made() { find_run_span(guard) } else { None };
+    let span = bridged(guard).and_then(find_run_span);
     InRunSpan { span, future }
 }
 
