@@ -345,12 +345,15 @@ pub fn with_warnings<R>(f: impl FnOnce() -> R) -> (R, Vec<Warning>) {
 // Spans, as a `tracing` subscriber sees them
 
 /// One span: its name, the index of its parent span in the log, its fields as text (the last
-/// value recorded wins), and how many times it closed.
+/// value recorded wins), how many times it was entered and exited while open, and how many
+/// times it closed.
 #[derive(Clone, Debug, Default)]
 pub struct SpanRecord {
     pub name: String,
     pub parent: Option<usize>,
     pub fields: std::collections::BTreeMap<String, String>,
+    pub entered: usize,
+    pub exited: usize,
     pub closed: usize,
 }
 
@@ -361,11 +364,13 @@ impl SpanRecord {
     }
 }
 
-/// One event: its message and the index of the span it happened in.
+/// One event: its message, the index of the span it happened in, and the thread it was
+/// logged on.
 #[derive(Clone, Debug)]
 pub struct EventRecord {
     pub message: String,
     pub span: Option<usize>,
+    pub thread: std::thread::ThreadId,
 }
 
 #[derive(Default)]
@@ -450,7 +455,23 @@ where
         let mut fields = std::collections::BTreeMap::new();
         event.record(&mut Fields(&mut fields));
         let message = fields.remove("message").unwrap_or_default();
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).events.push(EventRecord { message, span });
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).events.push(EventRecord {
+            message,
+            span,
+            thread: std::thread::current().id(),
+        });
+    }
+
+    fn on_enter(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        let Some(index) = Self::index_of(&ctx, id) else { return };
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).spans[index].entered += 1;
+    }
+
+    // An exit after the span closed finds no span, and is not counted: a span closed while
+    // entered shows as entered more often than exited.
+    fn on_exit(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        let Some(index) = Self::index_of(&ctx, id) else { return };
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).spans[index].exited += 1;
     }
 
     fn on_close(&self, id: tracing::span::Id, ctx: Context<'_, S>) {

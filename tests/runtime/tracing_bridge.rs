@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use runtrace::event::{ModelRequest, Usage};
+use runtrace::event::{ModelRequest, ModelResponse, Usage};
 use runtrace::handlers::TracingBridge;
 use runtrace::{CallbackManager, RunKind, traced_run};
 
@@ -34,9 +34,10 @@ fn a_run_is_a_span_named_run_with_its_fields() {
     tracing::subscriber::with_default(log.subscriber(), || {
         let callbacks = bridged();
         let chain = callbacks.start_run(RunKind::Chain, "answer", &"2+2?").expect("start");
-        let request = || ModelRequest::new("gpt-4o-mini");
+        let request = || ModelRequest::new("gpt-4o-mini").with_provider("openai");
         let chat = chain.children().start_model_run(RunKind::ChatModel, "chat", &"hi", &request).expect("start");
         chat.report_usage(Usage::new(12, 5)).expect("usage");
+        chat.report_response(ModelResponse::new().with_model("gpt-4o-mini-2024-07-18"));
         let (chain_id, chat_id) = (chain.run_id().expect("id"), chat.run_id().expect("id"));
         chat.end(&"4").expect("end");
         chain.end(&"4").expect("end");
@@ -57,6 +58,10 @@ fn a_run_is_a_span_named_run_with_its_fields() {
         assert_eq!(spans[child].field("gen_ai.request.model"), "gpt-4o-mini");
         assert_eq!(spans[child].field("gen_ai.usage.input_tokens"), "12");
         assert_eq!(spans[child].field("gen_ai.usage.output_tokens"), "5");
+        assert_eq!(spans[child].field("gen_ai.usage.total_tokens"), "17");
+        assert_eq!(spans[child].field("gen_ai.provider.name"), "openai");
+        assert_eq!(spans[child].field("gen_ai.response.model"), "gpt-4o-mini-2024-07-18");
+        assert_eq!(spans[root].field("gen_ai.request.model"), "", "a chain has no model");
         assert!(spans.iter().all(|span| span.closed == 1), "{spans:?}");
     });
 }
@@ -134,6 +139,7 @@ fn concurrent_requests_keep_every_span_under_its_own_parent_run() {
     assert_eq!(spans.len(), 2 * REQUESTS);
     for span in &spans {
         assert_eq!(span.closed, 1, "{span:?}");
+        assert!(span.entered >= 1 && span.entered == span.exited, "{span:?}");
         match span.field("otel.name") {
             "answer" => assert_eq!(span.parent, None),
             "calculator" => {

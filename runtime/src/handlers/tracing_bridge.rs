@@ -17,46 +17,69 @@ use crate::handler::{CallbackHandler, HandlerResult};
 static BRIDGE_MADE: AtomicBool = AtomicBool::new(false);
 
 /// Makes each run it hears a `tracing` span, so that runs show in every `tracing` subscriber
-/// (`tracing_subscriber::fmt`, a log file, a flame graph) and the log lines and library spans
-/// of a traced function nest under its run.
+/// (`tracing_subscriber::fmt`, `tracing-tree`, a flame graph) and the log lines and library
+/// spans of a traced function nest under its run.
 ///
 /// Every span is named `run` (a span's name is static in `tracing`) and carries the run's
-/// own name in `otel.name`, with the fields `run_id`, `trace_id`, `parent_run_id`,
-/// `run.kind`, and, recorded when a model run says them, `gen_ai.request.model`,
-/// `gen_ai.usage.input_tokens` and `gen_ai.usage.output_tokens`. A failed, panicked or
-/// cancelled run records `error` and logs a `tracing::error!` event in its span. A child
-/// run's span has its parent run's span as parent, on whatever thread or task it starts; a
-/// root run's span has the span current where it starts.
+/// own name in `otel.name`, which `tracing-opentelemetry` and others take as the span's name.
+/// Its fields, all declared when the span is made:
+///
+/// | field | value |
+/// |---|---|
+/// | `otel.name` | the run's name |
+/// | `run_id`, `trace_id`, `parent_run_id` | the run's identity (`parent_run_id` empty for a root) |
+/// | `run.kind` | `chain`, `llm`, `tool`, ... |
+/// | `gen_ai.request.model`, `gen_ai.provider.name` | what a model run asked for |
+/// | `gen_ai.response.model` | the model that answered, when the response says |
+/// | `gen_ai.usage.input_tokens`, `gen_ai.usage.output_tokens`, `gen_ai.usage.total_tokens` | the last usage a model run reported, or its end's |
+/// | `error` | the message of a failed, panicked or cancelled run |
+///
+/// A failed run also logs one `tracing::error!` event in its span. A child run's span has its
+/// parent run's span as parent, on whatever thread or task it starts; a root run's span, or a
+/// run whose parent this bridge did not hear (one read from headers), has the span current
+/// where it starts. A run's span closes when the run ends, fails or is cancelled, once.
 ///
 /// While the body of a `#[traced_run]` function runs (each poll of an `async fn`), its run's
-/// span is the current span. The bridge's handler must be among the run's own handlers
-/// (request callbacks are, for every nested run).
+/// span is the current span. For that, the bridge must be among the run's own handlers:
+/// request callbacks are, for every run nested in the request. Until a bridge is made, no
+/// traced call looks for one, and a call that no handler hears never does.
 ///
 /// # With `#[tracing::instrument]`
 ///
-/// The two attributes stack; attributes expand from the top, each keeping those below it, so
-/// the lower one wraps the upper one's code. Written above `#[traced_run]`,
-/// `#[tracing::instrument]` makes its span inside the run, a child of the run's span; written
-/// below, its span wraps the whole traced call and the run's span is its child. Either way
-/// each call makes two spans; keep `instrument` only for what the bridge does not record.
+/// The two attributes stack, and each call then makes two spans. Attributes expand from the
+/// top, each keeping those below it on the function it writes, so the lower one wraps the
+/// upper one's code. Written above `#[traced_run]`, `#[tracing::instrument]` makes its span
+/// inside the run, a child of the run's span, and the body logs in it; written below, its
+/// span wraps the whole traced call, the run's span is its child, and the body logs in the
+/// run's span. Keep `instrument` only for what the bridge does not record.
 ///
 /// # With OpenTelemetry
 ///
-/// `runtrace-otel` exports runs as OpenTelemetry spans with the GenAI attributes. Do not also
-/// export the bridge's spans through `tracing-opentelemetry`: the same run would be exported
-/// twice. Use the bridge for logs and local subscribers, `runtrace-otel` for export.
-///
-/// Made from a sync handler, it runs inline; a `TracingBridge` added as an async handler
-/// would make its spans on the dispatch thread, out of place.
+/// `runtrace-otel` exports runs as OpenTelemetry spans with the GenAI attributes. When it is
+/// on, do not also export the bridge's spans through `tracing-opentelemetry`: the same run
+/// would reach the backend twice, once per exporter. Use the bridge for logs and local
+/// subscribers and `runtrace-otel` for export, or, to export through `tracing-opentelemetry`
+/// alone, leave `runtrace-otel` off.
 ///
 /// ```
 /// use std::sync::Arc;
 /// use runtrace_runtime::{CallbackManager, RunKind};
 /// use runtrace_runtime::handlers::TracingBridge;
 ///
-/// let callbacks = CallbackManager::new().with_handler(Arc::new(TracingBridge::new()));
+/// // A program calls `tracing_subscriber::fmt().init()` once; every run shows in its output.
+/// let subscriber = tracing_subscriber::fmt().with_writer(std::io::sink).finish();
+/// let _default = tracing::subscriber::set_default(subscriber);
+///
+/// let bridge = Arc::new(TracingBridge::new());
+/// let callbacks = CallbackManager::new().with_handler(bridge.clone());
 /// let run = callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?;
-/// tracing::info!("inside or not, this line belongs to the caller");
+///
+/// // `#[traced_run]` enters the run's span around its body; a run started by hand can too.
+/// let span = bridge.span(run.run_id().unwrap()).unwrap();
+/// span.in_scope(|| {
+///     assert_eq!(tracing::Span::current().id(), span.id());
+///     tracing::info!("adding"); // logged as `run{otel.name="calculator" ...}: adding`
+/// });
 /// run.end(&4)?;
 /// # Ok::<(), runtrace_runtime::CallbackError>(())
 /// ```
@@ -113,14 +136,10 @@ impl TracingBridge {
         self.spans.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn record_model(span: &Span, model: Option<&str>, usage: Option<&Usage>) {
-        if let Some(model) = model {
-            span.record("gen_ai.request.model", model);
-        }
-        if let Some(usage) = usage {
-            span.record("gen_ai.usage.input_tokens", usage.input_tokens);
-            span.record("gen_ai.usage.output_tokens", usage.output_tokens);
-        }
+    fn record_usage(span: &Span, usage: &Usage) {
+        span.record("gen_ai.usage.input_tokens", usage.input_tokens);
+        span.record("gen_ai.usage.output_tokens", usage.output_tokens);
+        span.record("gen_ai.usage.total_tokens", usage.total_tokens);
     }
 }
 
@@ -136,7 +155,9 @@ impl CallbackHandler for TracingBridge {
             // from headers), nests under what the caller is doing.
             None => tracing::dispatcher::get_default(|dispatch| dispatch.current_span().id().cloned()),
         };
-        let model = start.model.as_ref().and_then(|request| request.model.as_deref());
+        let request = start.model.as_deref();
+        let model = request.and_then(|request| request.model.as_deref());
+        let provider = request.and_then(|request| request.provider.as_deref());
         // What is known at the start goes in with the span: each later `record` is another
         // call into the subscriber. A field given `None` stays unrecorded.
         let span = tracing::info_span!(
@@ -148,8 +169,11 @@ impl CallbackHandler for TracingBridge {
             parent_run_id = run.parent_run_id.map(tracing::field::display),
             run.kind = run.kind.as_str(),
             gen_ai.request.model = model,
+            gen_ai.provider.name = provider,
+            gen_ai.response.model = Empty,
             gen_ai.usage.input_tokens = Empty,
             gen_ai.usage.output_tokens = Empty,
+            gen_ai.usage.total_tokens = Empty,
             error = Empty,
         );
         spans.insert(run.run_id, span);
@@ -158,7 +182,7 @@ impl CallbackHandler for TracingBridge {
 
     fn on_usage(&self, event: &Event<'_>, usage: &Usage) -> HandlerResult {
         if let Some(span) = self.lock().get(&event.run.run_id) {
-            Self::record_model(span, None, Some(usage));
+            Self::record_usage(span, usage);
         }
         Ok(())
     }
@@ -166,8 +190,12 @@ impl CallbackHandler for TracingBridge {
     fn on_run_end(&self, event: &Event<'_>, end: &RunEnd<'_>) -> HandlerResult {
         let Some(span) = self.lock().remove(&event.run.run_id) else { return Ok(()) };
         if let Some(ModelOutcome { response, usage, .. }) = end.model.as_deref() {
-            let model = response.as_ref().and_then(|response| response.model.as_deref());
-            Self::record_model(&span, model, usage.as_ref());
+            if let Some(model) = response.as_ref().and_then(|response| response.model.as_deref()) {
+                span.record("gen_ai.response.model", model);
+            }
+            if let Some(usage) = usage {
+                Self::record_usage(&span, usage);
+            }
         }
         Ok(())
     }
