@@ -1,10 +1,11 @@
 //! A request's log lines under its runs: with the `tracing` bridge among the request's
-//! callbacks, each run is a `tracing` span, current while its body runs, so
-//! `tracing_subscriber::fmt` prints every line with the runs it happened in, even when the
-//! model call runs on another task.
+//! callbacks, each run is a `tracing` span, current while its body runs, so every subscriber
+//! shows each line inside the runs it happened in, even when the model call runs on another
+//! task.
 //!
 //! ```text
-//! cargo run --example tracing_logs
+//! cargo run --example tracing_logs          # tracing-tree: lines indented under their runs
+//! cargo run --example tracing_logs -- fmt   # tracing_subscriber::fmt: runs before each line
 //! ```
 
 use std::sync::Arc;
@@ -12,6 +13,8 @@ use std::time::Duration;
 
 use runtrace::handlers::TracingBridge;
 use runtrace::prelude::*;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 #[derive(Debug, thiserror::Error)]
 enum AppError {
@@ -59,7 +62,17 @@ async fn plan_trip(question: String, run: &RunManager) -> Result<String, AppErro
 
 #[tokio::main]
 async fn main() -> Result<(), AppError> {
-    tracing_subscriber::fmt().with_max_level(tracing::Level::DEBUG).with_target(false).init();
+    if std::env::args().any(|arg| arg == "fmt") {
+        tracing_subscriber::fmt().with_max_level(tracing::Level::DEBUG).with_target(false).init();
+    } else {
+        // Two requests run at once: deferred spans and retracing print a run again when a
+        // line of it follows a line of the other request.
+        let tree = tracing_tree::HierarchicalLayer::new(2)
+            .with_deferred_spans(true)
+            .with_span_retrace(true)
+            .with_bracketed_fields(true);
+        tracing_subscriber::registry().with(tree).init();
+    }
 
     let callbacks = CallbackManager::new().with_handler(Arc::new(TracingBridge::new()));
     let (ada, grace) = tokio::join!(

@@ -22,7 +22,7 @@ pub use crate::event::payload::{Field, Recorded, record};
 use crate::event::render;
 pub use crate::event::{ErrorCause, ModelOutput, ModelRequest, RunError};
 use crate::handler::Ignore;
-use crate::handlers::{bridge_made, find_span};
+use crate::handlers::{bridge_made, find_span, on_span};
 use crate::run::HeardRun;
 use crate::run::ambient;
 pub use crate::run::{AsParent, CallbackManager, RunGuard, RunManager};
@@ -148,7 +148,9 @@ pub fn left(guard: RunGuard) -> RunGuard {
 #[inline]
 fn on_run_span(guard: RunGuard, f: fn((&tracing::Id, &tracing::Dispatch))) -> RunGuard {
     if let Some(run) = bridged(&guard) {
-        with_run_span(run, f);
+        if let Some(run_id) = run.run_id() {
+            on_span(run.handlers(), run_id, f);
+        }
     }
     guard
 }
@@ -158,16 +160,6 @@ fn on_run_span(guard: RunGuard, f: fn((&tracing::Id, &tracing::Dispatch))) -> Ru
 #[inline]
 fn bridged(guard: &RunGuard) -> Option<HeardRun<'_>> {
     guard.heard().filter(|_| bridge_made())
-}
-
-/// Calls `f` with the id and subscriber of the run's span, if a bridge among its handlers
-/// made one.
-#[cold]
-#[inline(never)]
-fn with_run_span(run: HeardRun<'_>, f: fn((&tracing::Id, &tracing::Dispatch))) {
-    if let Some(span) = find_run_span(run) {
-        span.with_subscriber(f);
-    }
 }
 
 fn find_run_span(run: HeardRun<'_>) -> Option<tracing::Span> {

@@ -1,7 +1,6 @@
 //! [`TracingBridge`]: each run a `tracing` span, nested as the runs are, current while a
 //! traced function's body runs.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -9,7 +8,7 @@ use tracing::Span;
 use tracing::field::Empty;
 
 use crate::dispatch::RegisteredHandler;
-use crate::event::{Event, ModelOutcome, RunEnd, RunError, RunId, RunStart, Usage};
+use crate::event::{Event, IdMap, ModelOutcome, RunEnd, RunError, RunId, RunStart, Usage};
 use crate::handler::{CallbackHandler, HandlerResult};
 
 /// Set, for good, when the first [`TracingBridge`] is made: until then a traced call does not
@@ -87,7 +86,7 @@ static BRIDGE_MADE: AtomicBool = AtomicBool::new(false);
 pub struct TracingBridge {
     /// The span of each run started and not yet ended. Dropping an entry drops the bridge's
     /// handle of the span, which closes once the body's handle is gone too.
-    spans: Mutex<HashMap<RunId, Span>>,
+    spans: Mutex<IdMap<Span>>,
 }
 
 impl Default for TracingBridge {
@@ -107,7 +106,7 @@ impl TracingBridge {
     #[must_use]
     pub fn new() -> Self {
         BRIDGE_MADE.store(true, Ordering::Relaxed);
-        TracingBridge { spans: Mutex::new(HashMap::new()) }
+        TracingBridge { spans: Mutex::new(IdMap::default()) }
     }
 
     /// The span of the open run `run_id`, if this bridge heard it start.
@@ -130,7 +129,7 @@ impl TracingBridge {
         self.lock().get(&run_id).cloned()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<RunId, Span>> {
+    fn lock(&self) -> MutexGuard<'_, IdMap<Span>> {
         // A panic elsewhere while holding the map leaves it whole: entries are single inserts
         // and removals.
         self.spans.lock().unwrap_or_else(PoisonError::into_inner)
@@ -219,13 +218,29 @@ pub(crate) fn bridge_made() -> bool {
     BRIDGE_MADE.load(Ordering::Relaxed)
 }
 
+/// The bridges among `handlers`.
+fn bridges(handlers: &[RegisteredHandler]) -> impl Iterator<Item = &TracingBridge> {
+    handlers.iter().filter_map(|handler| handler.as_any()?.downcast_ref::<TracingBridge>())
+}
+
 /// The span of run `run_id` in the first bridge among `handlers` that has it. Out of line and
 /// cold: a traced call asks only once [`bridge_made`] says a bridge exists.
 #[cold]
 #[inline(never)]
 pub(crate) fn find_span(handlers: &[RegisteredHandler], run_id: RunId) -> Option<Span> {
-    handlers
-        .iter()
-        .filter_map(|handler| handler.as_any()?.downcast_ref::<TracingBridge>())
-        .find_map(|bridge| bridge.span(run_id))
+    bridges(handlers).find_map(|bridge| bridge.span(run_id))
+}
+
+/// Calls `f` with the id and subscriber of run `run_id`'s span, if a bridge among `handlers`
+/// has one. The span is borrowed under the bridge's lock, not cloned: a clone and its drop
+/// are two more calls into the subscriber, for each enter and each exit of a sync body.
+#[cold]
+#[inline(never)]
+pub(crate) fn on_span(handlers: &[RegisteredHandler], run_id: RunId, f: fn((&tracing::Id, &tracing::Dispatch))) {
+    for bridge in bridges(handlers) {
+        if let Some(span) = bridge.lock().get(&run_id) {
+            span.with_subscriber(f);
+            return;
+        }
+    }
 }
