@@ -89,8 +89,9 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
         // be a needless block to `unused_braces`, which the user's own code must keep.
         let stmts = &body.stmts;
         let block = quote_spanned!(body_span=> async move { #edge #(#stmts)* });
-        // Each poll enters the run's span, when a `TracingBridge` made one.
-        quote!(#krate::__private::CatchUnwind(#krate::__private::in_run_span(&#guard, #block)).await)
+        // Each poll enters the run's span, when a `TracingBridge` made one; outside
+        // `CatchUnwind`, so that a panic is caught before it would unwind past the span.
+        quote!(#krate::__private::in_run_span(&#guard, #krate::__private::CatchUnwind(#block)).await)
     } else {
         let closure = quote_spanned!(body_span=> move || #body);
         let closure =

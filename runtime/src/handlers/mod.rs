@@ -28,7 +28,7 @@ pub(crate) use console::Elapsed;
 pub use price::{Cost, Price, PriceTable};
 pub use recording::RecordingHandler;
 pub use tracing_bridge::TracingBridge;
-pub(crate) use tracing_bridge::{bridge_made, find_span, on_span};
+pub(crate) use tracing_bridge::{bridge_made, on_span};
 pub use usage::UsageTracker;
 
 pub use crate::dispatch::{AsyncMarker, IntoHandler, RegisteredHandler, SyncMarker};

@@ -223,17 +223,11 @@ fn bridges(handlers: &[RegisteredHandler]) -> impl Iterator<Item = &TracingBridg
     handlers.iter().filter_map(|handler| handler.as_any()?.downcast_ref::<TracingBridge>())
 }
 
-/// The span of run `run_id` in the first bridge among `handlers` that has it. Out of line and
-/// cold: a traced call asks only once [`bridge_made`] says a bridge exists.
-#[cold]
-#[inline(never)]
-pub(crate) fn find_span(handlers: &[RegisteredHandler], run_id: RunId) -> Option<Span> {
-    bridges(handlers).find_map(|bridge| bridge.span(run_id))
-}
-
 /// Calls `f` with the id and subscriber of run `run_id`'s span, if a bridge among `handlers`
 /// has one. The span is borrowed under the bridge's lock, not cloned: a clone and its drop
-/// are two more calls into the subscriber, for each enter and each exit of a sync body.
+/// are two more calls into the subscriber, for each enter and each exit of a body (each
+/// poll of an async one). Out of line and cold: a traced call asks only once
+/// [`bridge_made`] says a bridge exists.
 #[cold]
 #[inline(never)]
 pub(crate) fn on_span(handlers: &[RegisteredHandler], run_id: RunId, f: fn((&tracing::Id, &tracing::Dispatch))) {
