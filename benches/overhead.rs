@@ -18,7 +18,7 @@ use common::layers::{NoopLayer, StoringLayer};
 use common::{BATCH, Noop, NoopAsync, fastraced, instrumented, plain, traced};
 use divan::Bencher;
 use runtrace::CallbackManager;
-use runtrace::handlers::RecordingHandler;
+use runtrace::handlers::{RecordingHandler, TracingBridge};
 use tracing_subscriber::layer::SubscriberExt;
 
 fn main() {
@@ -103,6 +103,14 @@ mod sync {
         bencher
             .with_inputs(runtrace::flush_blocking)
             .bench_local_values(|()| traced::outer(x(), black_box(&callbacks)));
+    }
+
+    /// Against `tracing_noop_layer`: the bridge's spans for the runs, under the same layer.
+    #[divan::bench]
+    fn runtrace_tracing_bridge(bencher: Bencher) {
+        let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(NoopLayer));
+        let callbacks = CallbackManager::new().with_handler(Arc::new(TracingBridge::new()));
+        bencher.bench_local(|| traced::outer(x(), black_box(&callbacks)));
     }
 
     #[divan::bench]
@@ -205,6 +213,14 @@ mod tokio_current_thread {
         bencher
             .with_inputs(runtrace::flush_blocking)
             .bench_local_values(|()| runtime.block_on(traced::outer_async(x(), black_box(&callbacks))));
+    }
+
+    /// Against `tracing_noop_layer`: the bridge's spans for the runs, under the same layer.
+    #[divan::bench]
+    fn runtrace_tracing_bridge(bencher: Bencher) {
+        let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(NoopLayer));
+        let callbacks = CallbackManager::new().with_handler(Arc::new(TracingBridge::new()));
+        bench_async(bencher, || traced::outer_async(x(), black_box(&callbacks)));
     }
 
     #[divan::bench]

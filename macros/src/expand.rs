@@ -89,7 +89,9 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
         // be a needless block to `unused_braces`, which the user's own code must keep.
         let stmts = &body.stmts;
         let block = quote_spanned!(body_span=> async move { #edge #(#stmts)* });
-        quote!(#krate::__private::CatchUnwind(#block).await)
+        // Each poll enters the run's span, when a `TracingBridge` made one; outside
+        // `CatchUnwind`, so that a panic is caught before it would unwind past the span.
+        quote!(#krate::__private::in_run_span(&#guard, #krate::__private::CatchUnwind(#block)).await)
     } else {
         let closure = quote_spanned!(body_span=> move || #body);
         let closure =
@@ -98,10 +100,16 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
     };
 
     let redact_err = options.err.as_ref().is_some_and(|(render, _)| *render == ErrRender::Redact);
-    let panicked = if redact_err {
-        quote!(#krate::__private::panicked_redacted(#guard))
+    // A sync body's run leaves its span (see `__private::entered`) before the run ends.
+    let (ending, end_fn) = if sig.asyncness.is_some() {
+        (quote!(#guard), quote!(#krate::__private::end))
     } else {
-        quote!(#guard.panicked(&*#panic))
+        (quote!(#krate::__private::left(#guard)), quote!(#krate::__private::end_sync))
+    };
+    let panicked = if redact_err {
+        quote!(#krate::__private::panicked_redacted(#ending))
+    } else {
+        quote!(#ending.panicked(&*#panic))
     };
     let end_ok = end_ok(&options, &returns, &guard, &value, krate);
     let end = if returns.is_result {
@@ -118,7 +126,7 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
     // The end event, and a stop that a handler asks for there, are made out of line: see
     // `__private::outline`.
     let end = quote! {
-        if let ::core::option::Option::Some(#early) = #krate::__private::end(#guard, |#guard| match #end {
+        if let ::core::option::Option::Some(#early) = #end_fn(#guard, |#guard| match #end {
             ::core::result::Result::Ok(()) => ::core::option::Option::None,
             ::core::result::Result::Err(#error) => #krate::__private::stopped(#stop),
         }) {
@@ -178,6 +186,9 @@ fn start(
     let error = hidden("__runtrace_error");
     let early = hidden("__runtrace_early");
     let spec = hidden("__runtrace_spec");
+    // A sync body's run enters its span here, on the heard path only, and leaves it when it
+    // ends (`__private::end_sync`, `__private::left`); an async body enters it at each poll.
+    let started = if sig.asyncness.is_some() { quote!(#guard) } else { quote!(#krate::__private::entered(#guard)) };
     let callbacks = hidden("__runtrace_callbacks");
     let parent_var = hidden("__runtrace_parent");
     let verbose_var = hidden("__runtrace_verbose");
@@ -302,7 +313,7 @@ fn start(
                         model: #model,
                     };
                     match #krate::__private::start(#parent_var, &#spec, &[#(#entries),*]) {
-                        ::core::result::Result::Ok(#guard) => ::core::result::Result::Ok(#guard),
+                        ::core::result::Result::Ok(#guard) => ::core::result::Result::Ok(#started),
                         ::core::result::Result::Err(#error) => match #krate::__private::stopped(#stop) {
                             ::core::option::Option::Some(#early) => ::core::result::Result::Err(#early),
                             ::core::option::Option::None => ::core::result::Result::Ok(#krate::__private::RunGuard::noop()),

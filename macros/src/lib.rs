@@ -101,6 +101,26 @@ use proc_macro::TokenStream;
 /// it or not. An unoptimized build takes several times more stack a level, traced or not.
 /// The figures are in the benchmarks' README (`benches/README.md`).
 ///
+/// # With `tracing`
+///
+/// With a [`TracingBridge`](https://docs.rs/runtrace/latest/runtrace/handlers/struct.TracingBridge.html)
+/// among the run's handlers, each run is a `tracing` span, current while the body runs (each
+/// poll of an `async fn`), so `tracing::info!` in the body and the spans of the libraries it
+/// calls nest under the run. Until a bridge is made in the process, a heard run checks one
+/// flag and a run no handler hears not even that.
+///
+/// `#[tracing::instrument]` stacks with `#[traced_run]` either way, making a second span per
+/// call. Attributes expand from the top, each keeping those below it, so the lower one wraps
+/// the upper one's code:
+/// - `#[tracing::instrument]` written *above* `#[traced_run]`: the run starts first and the
+///   instrument span is made inside it, a child of the run's span; the body logs in the
+///   instrument span.
+/// - `#[tracing::instrument]` written *below* `#[traced_run]`: the instrument span wraps the
+///   whole traced call; the run's span is its child, and the body logs in the run's span.
+///
+/// With OpenTelemetry, export runs with `runtrace-otel` and not also the bridge's spans
+/// through `tracing-opentelemetry`, or the same run is exported twice.
+///
 /// # Inputs and outputs
 ///
 /// Arguments are recorded as a JSON object `{argument: value}` through `serde`, the output as

@@ -3,8 +3,11 @@
 
 use std::borrow::Cow;
 use std::fmt::{Debug, Display};
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 use std::sync::OnceLock;
+use std::task::{Context, Poll};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -19,6 +22,8 @@ pub use crate::event::payload::{Field, Recorded, record};
 use crate::event::render;
 pub use crate::event::{ErrorCause, ModelOutput, ModelRequest, RunError};
 use crate::handler::Ignore;
+use crate::handlers::{bridge_made, on_span};
+use crate::run::HeardRun;
 use crate::run::ambient;
 pub use crate::run::{AsParent, CallbackManager, RunGuard, RunManager};
 
@@ -111,6 +116,88 @@ fn start_configured(parent: &CallbackManager, spec: &RunSpec<'_>, inputs: Make<'
 #[inline]
 pub fn end<R>(guard: RunGuard, finish: impl FnOnce(RunGuard) -> Option<R>) -> Option<R> {
     if guard.is_recording() { outline(move || finish(guard)) } else { None }
+}
+
+/// `guard`, its run's span entered when a `TracingBridge` among its handlers made one, for
+/// a sync body; [`left`] leaves it, through [`end_sync`] or after a panic.
+///
+/// Called on the heard path of the start only, and nothing is held across the body, not an
+/// `EnteredSpan`, not a flag: a check before the body, or a value kept across it, costs a
+/// call that no handler hears instructions and registers (the no-handler row of the
+/// instruction counts shows both). [`left`] looks the span up again, which only bridged runs
+/// pay. The two agree: a bridge among the run's handlers was made before the run started,
+/// and keeps the run's span until the run's end event, which comes after the span is left.
+#[inline]
+pub fn entered(guard: RunGuard) -> RunGuard {
+    on_run_span(&guard, |(id, dispatch)| dispatch.enter(id));
+    guard
+}
+
+/// [`end`] for a sync body, its run [`entered`]: leaves the run's span, then ends the run.
+#[inline]
+pub fn end_sync<R>(guard: RunGuard, finish: impl FnOnce(RunGuard) -> Option<R>) -> Option<R> {
+    if guard.is_recording() { outline(move || finish(left(guard))) } else { None }
+}
+
+/// `guard`, its run's span left after a sync body, its run [`entered`], ended or panicked.
+#[inline]
+pub fn left(guard: RunGuard) -> RunGuard {
+    on_run_span(&guard, |(id, dispatch)| dispatch.exit(id));
+    guard
+}
+
+/// Calls `f` with the run's span, if a bridge made one.
+#[inline]
+fn on_run_span(guard: &RunGuard, f: fn((&tracing::Id, &tracing::Dispatch))) {
+    if let Some(run) = bridged(guard) {
+        if let Some(run_id) = run.run_id() {
+            on_span(run.handlers(), run_id, f);
+        }
+    }
+}
+
+/// The run of `guard` when a bridge may have made it a span: a heard run, once a
+/// `TracingBridge` exists in the process.
+#[inline]
+fn bridged(guard: &RunGuard) -> Option<HeardRun<'_>> {
+    guard.heard().filter(|_| bridge_made())
+}
+
+pin_project_lite::pin_project! {
+    /// An async body, polled with its run's span entered (as `tracing::Instrument` does), so
+    /// that its log lines and the spans of what it calls nest under the run on whatever
+    /// thread each poll happens.
+    ///
+    /// It holds the run's guard by reference, not the span: the span is looked up at each
+    /// poll, under the bridge's lock, as for a sync body. An `Option<Span>` kept in the
+    /// future, or a guard held across the poll, made each level of traced async recursion
+    /// take 240 to 288 bytes of stack instead of 128 (benches/README.md, "Stack per
+    /// level"). It wraps the body's `CatchUnwind`, so a panic is caught before it would
+    /// unwind past the span's exit.
+    pub struct InRunSpan<'a, F> {
+        guard: &'a RunGuard,
+        #[pin]
+        future: F,
+    }
+}
+
+/// `future`, polled inside the run's span when a `TracingBridge` has one for it.
+#[inline]
+pub fn in_run_span<F: Future>(guard: &RunGuard, future: F) -> InRunSpan<'_, F> {
+    InRunSpan { guard, future }
+}
+
+impl<F: Future> Future for InRunSpan<'_, F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        on_run_span(this.guard, |(id, dispatch)| dispatch.enter(id));
+        let poll = this.future.poll(cx);
+        on_run_span(this.guard, |(id, dispatch)| dispatch.exit(id));
+        poll
+    }
 }
 
 /// Fails the run with the error of an `Err`, rendered by `render`. A handler that raises

@@ -340,3 +340,142 @@ pub fn with_warnings<R>(f: impl FnOnce() -> R) -> (R, Vec<Warning>) {
     let collected = warnings.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
     (result, collected)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Spans, as a `tracing` subscriber sees them
+
+/// One span: its name, the index of its parent span in the log, its fields as text (the last
+/// value recorded wins), how many times it was entered and exited while open, and how many
+/// times it closed.
+#[derive(Clone, Debug, Default)]
+pub struct SpanRecord {
+    pub name: String,
+    pub parent: Option<usize>,
+    pub fields: std::collections::BTreeMap<String, String>,
+    pub entered: usize,
+    pub exited: usize,
+    pub closed: usize,
+}
+
+impl SpanRecord {
+    /// The field `name`, or `""` if never recorded.
+    pub fn field(&self, name: &str) -> &str {
+        self.fields.get(name).map_or("", String::as_str)
+    }
+}
+
+/// One event: its message, the index of the span it happened in, and the thread it was
+/// logged on.
+#[derive(Clone, Debug)]
+pub struct EventRecord {
+    pub message: String,
+    pub span: Option<usize>,
+    pub thread: std::thread::ThreadId,
+}
+
+#[derive(Default)]
+struct SpanLogState {
+    spans: Vec<SpanRecord>,
+    events: Vec<EventRecord>,
+}
+
+/// A layer that logs every span (parent, fields, records, closes) and every event with the
+/// span it happened in, by a log index that stays unique when the registry reuses ids.
+#[derive(Clone, Default)]
+pub struct SpanLog(Arc<Mutex<SpanLogState>>);
+
+struct LogIndex(usize);
+
+struct Fields<'a>(&'a mut std::collections::BTreeMap<String, String>);
+
+impl Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0.insert(field.name().to_owned(), format!("{value:?}"));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+}
+
+impl SpanLog {
+    /// A subscriber made of a registry and this log.
+    pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync + use<> {
+        tracing_subscriber::registry().with(self.clone())
+    }
+
+    /// Every span so far.
+    pub fn spans(&self) -> Vec<SpanRecord> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).spans.clone()
+    }
+
+    /// Every event so far.
+    pub fn events(&self) -> Vec<EventRecord> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).events.clone()
+    }
+
+    /// The index of the only span whose `field` is `value`.
+    pub fn span_with(&self, field: &str, value: &str) -> usize {
+        let found: Vec<usize> =
+            self.spans().iter().enumerate().filter(|(_, span)| span.field(field) == value).map(|(i, _)| i).collect();
+        let [index] = found[..] else { panic!("expected one span with {field} = {value}, got {found:?}") };
+        index
+    }
+
+    fn index_of<S>(ctx: &Context<'_, S>, id: &tracing::span::Id) -> Option<usize>
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        ctx.span(id)?.extensions().get::<LogIndex>().map(|index| index.0)
+    }
+}
+
+impl<S> Layer<S> for SpanLog
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let parent = span.parent().and_then(|parent| parent.extensions().get::<LogIndex>().map(|index| index.0));
+        let mut record = SpanRecord { name: attrs.metadata().name().to_owned(), parent, ..SpanRecord::default() };
+        attrs.record(&mut Fields(&mut record.fields));
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        span.extensions_mut().insert(LogIndex(state.spans.len()));
+        state.spans.push(record);
+    }
+
+    fn on_record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>, ctx: Context<'_, S>) {
+        let Some(index) = Self::index_of(&ctx, id) else { return };
+        let mut state = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        values.record(&mut Fields(&mut state.spans[index].fields));
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+        let span = ctx.event_span(event).and_then(|span| span.extensions().get::<LogIndex>().map(|index| index.0));
+        let mut fields = std::collections::BTreeMap::new();
+        event.record(&mut Fields(&mut fields));
+        let message = fields.remove("message").unwrap_or_default();
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).events.push(EventRecord {
+            message,
+            span,
+            thread: std::thread::current().id(),
+        });
+    }
+
+    fn on_enter(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        let Some(index) = Self::index_of(&ctx, id) else { return };
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).spans[index].entered += 1;
+    }
+
+    // An exit after the span closed finds no span, and is not counted: a span closed while
+    // entered shows as entered more often than exited.
+    fn on_exit(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        let Some(index) = Self::index_of(&ctx, id) else { return };
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).spans[index].exited += 1;
+    }
+
+    fn on_close(&self, id: tracing::span::Id, ctx: Context<'_, S>) {
+        let Some(index) = Self::index_of(&ctx, &id) else { return };
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).spans[index].closed += 1;
+    }
+}

@@ -24,4 +24,5 @@ mod option_verbose;
 mod pedantic;
 mod recorded_values;
 mod stack;
+mod tracing_bridge;
 mod ui;

@@ -25,6 +25,7 @@ mod server;
 mod stress;
 mod tracer;
 mod tracer_exports;
+mod tracing_bridge;
 
 /// Asserts that `seen`, one line per event heard, holds every line of `expected` and, for
 /// each worker `i`, exactly its lines (those starting `worker-{i} `) in the order it emitted

@@ -1,6 +1,8 @@
 //! Run identifiers.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::str::FromStr;
 
 use rand::Rng;
@@ -114,6 +116,32 @@ impl fmt::Display for RunId {
 impl fmt::Debug for RunId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "RunId({})", self.0)
+    }
+}
+
+/// A map keyed by run id, hashed by [`IdHasher`].
+pub(crate) type IdMap<V> = HashMap<RunId, V, BuildHasherDefault<IdHasher>>;
+
+/// Hashes a run id by folding its 16 bytes into 8. The ids inserted are those of runs this
+/// process started, whose last 62 bits are random (v7), so they spread evenly, and are never
+/// chosen by anyone outside. Ids from outside (a parent's, from trace headers) are only
+/// looked up, never inserted, so they cannot pile keys into one bucket: SipHash's defence
+/// against chosen keys buys nothing here, and it was a visible share of the tracer's and the
+/// `tracing` bridge's profiles.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_ne_bytes(word);
+        }
     }
 }
 

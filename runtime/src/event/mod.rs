@@ -21,6 +21,7 @@ use std::fmt;
 use std::time::SystemTime;
 
 pub use data::{AgentAction, AgentFinish, CustomEvent, ErrorCause, EventData, Retry, RunEnd, RunError, RunStart};
+pub(crate) use id::IdMap;
 pub use id::RunId;
 pub use info::RunInfo;
 pub use kind::{RunKind, UnknownRunKind};

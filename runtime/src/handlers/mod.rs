@@ -7,6 +7,7 @@
 //! - [`ChannelHandler`] forwards a request's events to a `tokio::sync::mpsc` channel;
 //! - [`UsageTracker`] totals the tokens model runs billed, per model, and prices them with a
 //!   [`PriceTable`]; [`TokenBudget`] stops runs past a number of tokens;
+//! - [`TracingBridge`] makes each run a `tracing` span, current while its body runs;
 //! - the tracer, which assembles run trees, is in [`tracer`](crate::tracer).
 //!
 //! A handler returns a [`HandlerResult`], opts out of events with [`Ignore`], and is held by
@@ -17,6 +18,7 @@ mod channel;
 mod console;
 mod price;
 mod recording;
+mod tracing_bridge;
 mod usage;
 
 pub use budget::{BudgetExceeded, TokenBudget};
@@ -25,6 +27,8 @@ pub use console::ConsoleHandler;
 pub(crate) use console::Elapsed;
 pub use price::{Cost, Price, PriceTable};
 pub use recording::RecordingHandler;
+pub use tracing_bridge::TracingBridge;
+pub(crate) use tracing_bridge::{bridge_made, on_span};
 pub use usage::UsageTracker;
 
 pub use crate::dispatch::{AsyncMarker, IntoHandler, RegisteredHandler, SyncMarker};

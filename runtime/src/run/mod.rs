@@ -18,4 +18,5 @@ pub use ambient::{install_process_handlers, scoped_callbacks};
 pub use callback_manager::CallbackManager;
 pub use parent::AsParent;
 pub use run_guard::RunGuard;
+pub(crate) use run_manager::HeardRun;
 pub use run_manager::RunManager;

@@ -70,6 +70,28 @@ struct RunInner {
     model: Option<Box<ModelState>>,
 }
 
+/// A heard run's shared state: see [`RunManager::heard`].
+#[derive(Clone, Copy)]
+pub(crate) struct HeardRun<'a>(&'a RunInner);
+
+impl<'a> HeardRun<'a> {
+    /// The run's handlers, tags and metadata.
+    #[inline]
+    fn callbacks(self) -> &'a CallbackSet {
+        self.0.own.as_ref().unwrap_or(&self.0.child.callbacks).get()
+    }
+
+    /// The run's handlers.
+    pub(crate) fn handlers(self) -> &'a [RegisteredHandler] {
+        self.callbacks().handlers()
+    }
+
+    /// The run's id.
+    pub(crate) fn run_id(self) -> Option<RunId> {
+        self.0.child.parent.as_ref().map(|info| info.run_id)
+    }
+}
+
 impl RunManager {
     pub(crate) fn new(child: CallbackManager, own: Option<Callbacks>, model: Option<Box<ModelState>>) -> Self {
         RunManager { inner: Some(Arc::new(RunInner { child, own, stopped: AtomicBool::new(false), model })) }
@@ -107,13 +129,18 @@ impl RunManager {
         self.inner.as_ref().map_or(&UNHEARD_CHILDREN, |inner| &inner.child)
     }
 
+    /// A heard run's shared state, reached through a copy of the pointer to it: code that
+    /// hands this on, not `&self`, never takes the address of the manager, so a `RunGuard`
+    /// on a traced call's frame can stay in registers (see `__private::entered`).
+    #[inline]
+    pub(crate) fn heard(&self) -> Option<HeardRun<'_>> {
+        self.inner.as_deref().map(HeardRun)
+    }
+
     /// The run's handlers, tags and metadata.
     #[inline]
     pub(crate) fn callbacks(&self) -> &CallbackSet {
-        match &self.inner {
-            Some(inner) => inner.own.as_ref().unwrap_or(&inner.child.callbacks).get(),
-            None => Callbacks::NONE.get(),
-        }
+        self.heard().map_or_else(|| Callbacks::NONE.get(), HeardRun::callbacks)
     }
 
     /// A run that no handler hears.

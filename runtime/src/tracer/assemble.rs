@@ -35,8 +35,6 @@
 //! [`MIN_SLOTS`], and one left mostly empty is compacted, so one huge tree does not keep its
 //! peak for the tracer's lifetime.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -48,8 +46,8 @@ use super::kept_map;
 use super::run_tree::{RunEvent, RunTree};
 use super::spare::{self, Buffers};
 use super::timestamp;
-use crate::event::RunId;
 use crate::event::{Event, EventData, EventType, ModelOutcome, ModelRequest, RunStart};
+use crate::event::{IdMap, RunId};
 use crate::handler::{CallbackHandler, HandlerResult};
 use crate::run::ambient;
 
@@ -111,7 +109,7 @@ type Slot = usize;
 struct Shard {
     /// Every run in `runs`, by id: events address the open ones, and runs that start
     /// look their parent up here, ended or not.
-    held: HashMap<RunId, Slot, BuildHasherDefault<IdHasher>>,
+    held: IdMap<Slot>,
     /// Every run of the trees whose roots are open, ended or not; `None` is a free slot.
     runs: Vec<Option<Run>>,
     /// The free slots of `runs`, reused before it grows.
@@ -162,28 +160,6 @@ struct Frame {
     next: Option<Slot>,
     /// Its dotted order, once a child of it was detached, for the next ones.
     detached_under: Option<Arc<str>>,
-}
-
-/// Hashes a run id by folding its 16 bytes into 8. The ids inserted are those of runs this
-/// process started: random (v4), so spread evenly, and never chosen by anyone outside. Ids
-/// from outside (a parent's, from trace headers) are only looked up, never inserted, so they
-/// cannot pile keys into one bucket: SipHash's defence against chosen keys buys nothing here,
-/// and it was a visible share of the tracer's profile.
-#[derive(Default)]
-struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 ^= u64::from_ne_bytes(word);
-        }
-    }
 }
 
 /// What the tracer reports when events do not fit the trees it holds.
