@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 pub use exporter::{ExportError, Exporter, JsonlExporter, RunCollector};
 pub use reader::{JsonlReader, ReadError};
+pub use run_json::RunFields;
 pub use run_tree::{RunEvent, RunTree};
 pub use scope::{collect_runs, collect_runs_async};
 pub use view::TreeView;

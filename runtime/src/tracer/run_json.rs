@@ -51,7 +51,8 @@ struct Written<'a> {
     session_name: Option<&'a str>,
     extra: Extra<'a>,
     events: &'a [RunEvent],
-    child_runs: Children<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    child_runs: Option<Children<'a>>,
 }
 
 /// `extra`, with `metadata` in it.
@@ -66,25 +67,55 @@ struct Children<'a>(&'a [RunTree]);
 
 impl Serialize for RunTree {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Written::of(self, Some(Children(&self.child_runs))).serialize(serializer)
+    }
+}
+
+/// One run of a tree without its children, in LangSmith's run shape: what an ingest API
+/// takes for each run. Made by [`RunTree::fields`].
+///
+/// ```
+/// # let (_, trees) = runtrace_runtime::tracer::collect_runs(|| -> Result<(), runtrace_runtime::CallbackError> {
+/// #     let chain = runtrace_runtime::CallbackManager::none().start_run(runtrace_runtime::RunKind::Chain, "answer", &"2+2?")?;
+/// #     chain.children().start_run(runtrace_runtime::RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+/// #     chain.end(&"4")
+/// # });
+/// let runs: Vec<serde_json::Value> =
+///     trees[0].runs().map(|run| serde_json::to_value(run.fields())).collect::<Result<_, _>>()?;
+/// assert_eq!(runs[1]["name"], "calculator");
+/// assert_eq!(runs[1]["parent_run_id"], runs[0]["id"]);
+/// assert!(runs[0].get("child_runs").is_none());
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct RunFields<'a>(pub(super) &'a RunTree);
+
+impl Serialize for RunFields<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Written::of(self.0, None).serialize(serializer)
+    }
+}
+
+impl<'a> Written<'a> {
+    fn of(this: &'a RunTree, child_runs: Option<Children<'a>>) -> Self {
         Written {
-            id: self.id,
-            trace_id: self.trace_id,
-            parent_run_id: self.parent_run_id,
-            dotted_order: &self.dotted_order,
-            name: &self.name,
-            run_type: self.run_type.langsmith_run_type(),
-            start_time: self.start_time,
-            end_time: self.end_time,
-            inputs: &self.inputs,
-            outputs: self.outputs.as_ref(),
-            error: self.error.as_deref(),
-            tags: &self.tags,
-            session_name: self.session_name.as_deref(),
-            extra: Extra(self),
-            events: &self.events,
-            child_runs: Children(&self.child_runs),
+            id: this.id,
+            trace_id: this.trace_id,
+            parent_run_id: this.parent_run_id,
+            dotted_order: &this.dotted_order,
+            name: &this.name,
+            run_type: this.run_type.langsmith_run_type(),
+            start_time: this.start_time,
+            end_time: this.end_time,
+            inputs: &this.inputs,
+            outputs: this.outputs.as_ref(),
+            error: this.error.as_deref(),
+            tags: &this.tags,
+            session_name: this.session_name.as_deref(),
+            extra: Extra(this),
+            events: &this.events,
+            child_runs,
         }
-        .serialize(serializer)
     }
 }
 

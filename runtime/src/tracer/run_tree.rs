@@ -282,6 +282,13 @@ impl RunTree {
     /// ```
     pub const KIND_KEY: &'static str = "runtrace_kind";
 
+    /// This run without its children, in the same JSON shape: what LangSmith's ingest API
+    /// takes for each run of a trace (see [`RunFields`](crate::tracer::RunFields)).
+    #[must_use]
+    pub fn fields(&self) -> super::run_json::RunFields<'_> {
+        super::run_json::RunFields(self)
+    }
+
     /// How long the run took; `None` if it did not end.
     ///
     /// ```
