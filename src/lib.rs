@@ -23,6 +23,8 @@
 //!   continues a trace in another process through LangSmith's headers.
 //! - With the `otel` feature, `otel` (the `runtrace-otel` crate) exports runs as
 //!   OpenTelemetry spans, also without code changes: `OTEL_EXPORTER_OTLP_ENDPOINT=...`.
+//! - With the `langsmith` feature, `langsmith` (the `runtrace-langsmith` crate) sends run
+//!   trees to LangSmith, also without code changes: `LANGSMITH_TRACING=true`.
 //! - [`prelude`] imports the caller's kit and the handler author's kit at once.
 //!
 //! ## Example
@@ -84,6 +86,11 @@ pub use runtrace_runtime::{background, event, handlers, propagation, tracer};
 #[cfg(feature = "otel")]
 pub use runtrace_otel as otel;
 
+/// Run trees sent to LangSmith's ingest API: the `runtrace-langsmith` crate, with the
+/// `langsmith` feature. See [`LangSmithExporter`](langsmith::LangSmithExporter).
+#[cfg(feature = "langsmith")]
+pub use runtrace_langsmith as langsmith;
+
 /// What a traced program and a handler author need, in one import.
 ///
 /// ```
@@ -128,15 +135,18 @@ pub mod __private {
     pub use runtrace_runtime::macro_support::*;
     pub use serde_json::Value;
 
-    /// With the `otel` feature, the first traced call reads the zero-code switch
-    /// (`OTEL_EXPORTER_OTLP_ENDPOINT`): the one place our code runs before a user's first run
-    /// without a line of theirs, and before the call asks whether any handler hears it. After
-    /// that, one relaxed atomic load per call.
-    #[cfg(feature = "otel")]
+    /// With the `otel` or `langsmith` feature, the first traced call reads their zero-code
+    /// switches (`OTEL_EXPORTER_OTLP_ENDPOINT`, `LANGSMITH_TRACING`): the one place our code
+    /// runs before a user's first run without a line of theirs, and before the call asks
+    /// whether any handler hears it. After that, one relaxed atomic load per call and feature.
+    #[cfg(any(feature = "otel", feature = "langsmith"))]
     #[inline]
     #[must_use]
     pub fn unheard(parent: &CallbackManager, callbacks: Option<&CallbackManager>, verbose: bool) -> bool {
+        #[cfg(feature = "otel")]
         runtrace_otel::__zero_code();
+        #[cfg(feature = "langsmith")]
+        runtrace_langsmith::__zero_code();
         runtrace_runtime::macro_support::unheard(parent, callbacks, verbose)
     }
 }

@@ -54,7 +54,7 @@ impl OtelHandler {
     /// Makes this handler hear every run of the process from now on (see
     /// [`install_process_handlers`](runtrace_runtime::tracer::install_process_handlers)),
     /// and gives a guard whose drop delivers what is left and shuts the exporter down, in
-    /// at most 5 seconds. `None` if process-wide handlers were installed before.
+    /// at most 5 seconds. `None` if this handler was installed process-wide before.
     ///
     /// ```no_run
     /// # fn main() -> Result<(), runtrace_otel::OtelError> {

@@ -288,7 +288,7 @@ fn the_tracer_keeps_model_data_in_langsmiths_places_and_the_jsonl_file_reads_it_
     let line = std::fs::read_to_string(&path).expect("the file");
     let first: serde_json::Value = serde_json::from_str(line.lines().next().expect("a line")).expect("JSON");
     assert_eq!(
-        first["usage_metadata"],
+        first["extra"]["metadata"]["usage_metadata"],
         serde_json::json!({"input_tokens": 12, "output_tokens": 3, "total_tokens": 15})
     );
     assert_eq!(RunTree::read_jsonl(&path).expect("it reads back"), trees);

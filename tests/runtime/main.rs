@@ -9,6 +9,8 @@
 #[path = "../common/mod.rs"]
 #[allow(dead_code, reason = "a part of it serves only the macro tests")]
 mod common;
+#[path = "../common/sdk.rs"]
+mod sdk;
 
 mod background;
 mod background_flush;
@@ -19,6 +21,7 @@ mod faults;
 mod fuzz;
 mod headers;
 mod ignore;
+mod langsmith_sdk;
 mod ordering;
 mod scoping;
 mod server;

@@ -413,9 +413,9 @@ fn run_trees_use_stable_langsmith_field_names() -> TestResult {
             "end_time",
             "error",
             "events",
+            "extra",
             "id",
             "inputs",
-            "metadata",
             "name",
             "outputs",
             "parent_run_id",
@@ -426,12 +426,115 @@ fn run_trees_use_stable_langsmith_field_names() -> TestResult {
         ]
     );
     assert_eq!(json["run_type"], "chain");
+    assert_eq!(json["extra"], json!({ "metadata": {} }));
     assert_eq!(json["inputs"], json!({ "input": "2+2?" }));
     assert_eq!(json["outputs"], json!({ "output": "4" }));
     assert_eq!(json["events"][0]["name"], "text");
     assert_eq!(json["events"][0]["kwargs"], json!({ "text": "thinking" }));
     let start = json["start_time"].as_str().unwrap();
     assert!(start.len() == 27 && start.ends_with('Z'), "RFC 3339 with microseconds: {start}");
+    Ok(())
+}
+
+#[test]
+fn metadata_usage_and_kinds_langsmith_has_no_name_for_sit_in_extra_metadata_and_read_back() -> TestResult {
+    use runtrace::event::Usage;
+
+    let ((), trees) = collect_runs(|| {
+        let callbacks = CallbackManager::new().with_metadata([("user", "ada")]);
+        let agent = callbacks.start_run(RunKind::Agent, "agent", &"2+2?").unwrap();
+        let chat = agent.children().start_run(RunKind::ChatModel, "fake_chat", &"2+2?").unwrap();
+        chat.report_usage(Usage::new(12, 3)).unwrap();
+        chat.end(&"4").unwrap();
+        agent.children().start_run(RunKind::Custom, "cache", &()).unwrap().end(&()).unwrap();
+        agent.children().start_run(RunKind::Retriever, "docs", &()).unwrap().end(&()).unwrap();
+        agent.end(&"4").unwrap();
+    });
+    let json = serde_json::to_value(&trees[0])?;
+    assert_eq!(json["run_type"], "chain");
+    assert_eq!(json["extra"]["metadata"], json!({ "user": "ada", "runtrace_kind": "agent" }));
+    let chat = &json["child_runs"][0];
+    assert_eq!(chat["run_type"], "llm");
+    assert_eq!(chat["extra"]["metadata"]["runtrace_kind"], "chat_model");
+    assert_eq!(
+        chat["extra"]["metadata"]["usage_metadata"],
+        json!({ "input_tokens": 12, "output_tokens": 3, "total_tokens": 15 })
+    );
+    assert!(chat.get("usage_metadata").is_none() && chat.get("metadata").is_none(), "no top-level copies");
+    assert_eq!(
+        (&json["child_runs"][1]["run_type"], &json["child_runs"][1]["extra"]["metadata"]["runtrace_kind"]),
+        (&json!("chain"), &json!("custom"))
+    );
+    let retriever = &json["child_runs"][2];
+    assert_eq!(
+        (&retriever["run_type"], retriever["extra"]["metadata"].get("runtrace_kind")),
+        (&json!("retriever"), None)
+    );
+
+    let read: RunTree = serde_json::from_value(json)?;
+    assert_eq!(read, trees[0], "every field reads back, runtrace's kinds too");
+    assert_eq!(read.child_runs[0].usage_metadata, Some(Usage::new(12, 3)));
+    assert_eq!(read.metadata, serde_json::from_value::<serde_json::Map<_, _>>(json!({ "user": "ada" }))?);
+    Ok(())
+}
+
+#[test]
+fn jsonl_files_written_before_metadata_moved_to_extra_still_read() -> TestResult {
+    use runtrace::event::Usage;
+
+    // A line as runtrace 0.1 wrote it: top-level metadata and usage, runtrace kinds in run_type.
+    let line = r#"{"id":"0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10","trace_id":"0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10","parent_run_id":null,"dotted_order":"20240506T070809123456Z0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10","name":"agent","run_type":"agent","start_time":"2024-05-06T07:08:09.123456Z","end_time":"2024-05-06T07:08:10.000000Z","inputs":{"input":"2+2?"},"outputs":{"output":"4"},"error":null,"tags":["eval"],"metadata":{"user":"ada"},"events":[],"child_runs":[{"id":"5f0e52a4-8a8e-4d6b-b1a4-6f4f5b4b2d77","trace_id":"0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10","parent_run_id":"0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10","dotted_order":"20240506T070809123456Z0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10.20240506T070809123999Z5f0e52a4-8a8e-4d6b-b1a4-6f4f5b4b2d77","name":"fake_chat","run_type":"chat_model","start_time":"2024-05-06T07:08:09.123999Z","end_time":"2024-05-06T07:08:09.500000Z","inputs":{"input":"2+2?"},"outputs":{"output":"4"},"error":null,"tags":[],"metadata":{"ls_model_name":"gpt-4o-mini"},"usage_metadata":{"input_tokens":12,"output_tokens":3,"total_tokens":15},"extra":{"time_to_first_token":0.1},"events":[],"child_runs":[]}]}"#;
+    let trees = RunTree::from_jsonl(format!("{line}\n").as_bytes())?;
+    let agent = &trees[0];
+    assert_eq!(
+        (agent.run_type, &agent.metadata["user"], &agent.tags[..]),
+        (RunKind::Agent, &json!("ada"), &["eval".to_owned()][..])
+    );
+    let chat = &agent.child_runs[0];
+    assert_eq!((chat.run_type, chat.usage_metadata), (RunKind::ChatModel, Some(Usage::new(12, 3))));
+    assert_eq!(
+        (&chat.metadata["ls_model_name"], &chat.extra["time_to_first_token"]),
+        (&json!("gpt-4o-mini"), &json!(0.1))
+    );
+    assert!(!chat.extra.contains_key("metadata"));
+
+    // Written again, it is in LangSmith's shape, and reads back the same.
+    let json = serde_json::to_value(agent)?;
+    assert_eq!((&json["run_type"], &json["extra"]["metadata"]["runtrace_kind"]), (&json!("chain"), &json!("agent")));
+    assert_eq!(serde_json::from_value::<RunTree>(json)?, *agent);
+    Ok(())
+}
+
+#[test]
+fn trees_carry_the_tracers_project_and_a_project_from_the_headers_wins_for_that_trace() -> TestResult {
+    let collector = RunCollector::new();
+    let tracer = Tracer::new(collector.clone()).with_project("support-bot");
+    let callbacks = CallbackManager::new().with_handler(&tracer);
+    let chain = callbacks.start_run(RunKind::Chain, "answer", &"2+2?")?;
+    chain.children().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    let sent = TraceContext::from_run(&chain)?;
+    assert_eq!(sent.project(), Some("support-bot"), "headers carry the tracer's project");
+    chain.end(&"4")?;
+
+    let evals = sent.clone().with_project("evals");
+    let remote = CallbackManager::from(&TraceContext::from_headers(evals.to_headers())?).with_handler(&tracer);
+    let tool = remote.start_run(RunKind::Chain, "serve", &())?;
+    tool.children().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    assert_eq!(TraceContext::from_run(&tool)?.project(), Some("evals"), "passed on as it came");
+    tool.end(&())?;
+    let unnamed = CallbackManager::from(&TraceContext::from_dotted_order(sent.dotted_order())?).with_handler(&tracer);
+    unnamed.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+
+    let trees = collector.take();
+    let projects = |tree: &RunTree| tree.runs().map(|run| run.session_name.clone()).collect::<Vec<_>>();
+    assert_eq!(projects(&trees[0]), [Some("support-bot".to_owned()), Some("support-bot".to_owned())]);
+    assert_eq!(projects(&trees[1]), [Some("evals".to_owned()), Some("evals".to_owned())]);
+    assert_eq!(projects(&trees[2]), [Some("support-bot".to_owned())], "headers naming none: the tracer's");
+    assert_eq!(serde_json::to_value(&trees[1])?["session_name"], "evals");
+
+    let ((), unnamed) = collect_runs(|| fake_llm("hi", CallbackManager::none()).map(drop).unwrap());
+    assert_eq!(unnamed[0].session_name, None);
+    assert!(serde_json::to_value(&unnamed[0])?.get("session_name").is_none(), "no project, no field");
     Ok(())
 }
 

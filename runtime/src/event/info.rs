@@ -38,6 +38,9 @@ pub struct RunInfo {
     /// Tracers compute the dotted orders of local runs themselves, from start times they
     /// saw, so the core never formats one.
     pub parent_dotted_order: Option<Arc<str>>,
+    /// The LangSmith project the headers of that remote parent named (their
+    /// `langsmith-project`), which the run's trace is recorded in; `None` otherwise.
+    pub parent_project: Option<Arc<str>>,
 }
 
 impl RunInfo {
@@ -55,7 +58,15 @@ impl RunInfo {
     #[must_use]
     pub fn new(kind: RunKind, name: impl Into<Cow<'static, str>>) -> RunInfo {
         let run_id = RunId::random();
-        RunInfo { run_id, parent_run_id: None, trace_id: run_id, kind, name: name.into(), parent_dotted_order: None }
+        RunInfo {
+            run_id,
+            parent_run_id: None,
+            trace_id: run_id,
+            kind,
+            name: name.into(),
+            parent_dotted_order: None,
+            parent_project: None,
+        }
     }
 
     /// The identity of a new child run of this one, with a fresh id.

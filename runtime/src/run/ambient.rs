@@ -15,16 +15,16 @@
 //! tracer: [`leaving_out`] keeps a tracer out of the runs its own exporter starts.
 //!
 //! Process handlers ([`install_process_handlers`]) are the same thing for handlers that live
-//! in other crates (an OpenTelemetry exporter configured from the environment): installed
-//! once, they join every run as the `RUNTRACE_TRACE` tracer does.
+//! in other crates (exporters to OpenTelemetry or LangSmith configured from the
+//! environment): installed once each, they join every run as the `RUNTRACE_TRACE` tracer does.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::callback_manager::CallbackManager;
-use crate::dispatch::RegisteredHandler;
+use crate::dispatch::{RegisteredHandler, report};
 
 /// Reasons a run start must look for ambient tracers: one per live scope, plus one
 /// while `RUNTRACE_TRACE` is unread or names a file. Zero: nothing to add, nothing to look up.
@@ -68,7 +68,7 @@ fn ambient_handlers() -> Vec<RegisteredHandler> {
         frame = current.outer.clone();
     }
     handlers.extend(env_handler().cloned());
-    handlers.extend(process_handlers().iter().rev().cloned());
+    handlers.extend(process_handlers().rev().cloned());
     handlers.reverse();
     if LEFT_OUT_HERE.try_with(Cell::get).unwrap_or(0) > 0 {
         handlers.retain(|handler| handler.as_any().is_none_or(|handler| !is_left_out(address_of(handler))));
@@ -76,16 +76,27 @@ fn ambient_handlers() -> Vec<RegisteredHandler> {
     handlers
 }
 
-static PROCESS_HANDLERS: OnceLock<Box<[RegisteredHandler]>> = OnceLock::new();
+/// How many times handlers can be installed process-wide: one per exporter configured from
+/// the environment (OpenTelemetry, LangSmith, ...), with room to spare.
+const PROCESS_INSTALLS: usize = 8;
 
-fn process_handlers() -> &'static [RegisteredHandler] {
-    PROCESS_HANDLERS.get().map_or(&[], |handlers| handlers)
+/// The handlers of each install, in order. Slots, each set once, rather than one growing
+/// list: a run start reads them with no lock, and nothing installed is ever freed.
+static PROCESS_HANDLERS: [OnceLock<Box<[RegisteredHandler]>>; PROCESS_INSTALLS] =
+    [const { OnceLock::new() }; PROCESS_INSTALLS];
+
+/// Serializes installs, so that each takes the next free slot and skips what is installed.
+static INSTALLING: Mutex<()> = Mutex::new(());
+
+fn process_handlers() -> impl DoubleEndedIterator<Item = &'static RegisteredHandler> {
+    PROCESS_HANDLERS.iter().filter_map(OnceLock::get).flatten()
 }
 
 /// Adds `handlers` to every run the process starts from now on, as inheritable handlers of
 /// each run that does not inherit them already, the way `RUNTRACE_TRACE` adds its tracer:
 /// for exporters configured from the environment, which no call site passes by hand.
-/// Once per process: gives `false`, and drops `handlers`, if handlers were installed before.
+/// Several exporters may each install theirs (up to 8 times a process); a handler installed
+/// before is not added again. Gives `false`, and drops `handlers`, if none was added.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -95,18 +106,32 @@ fn process_handlers() -> &'static [RegisteredHandler] {
 ///
 /// let recorder = Arc::new(RecordingHandler::new());
 /// assert!(install_process_handlers([recorder.clone().into_handler()]));
+/// assert!(!install_process_handlers([recorder.clone().into_handler()]), "installed already");
 /// CallbackManager::none().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
 /// assert_eq!(recorder.runs()[0].name, "calculator");
 /// # Ok::<(), runtrace_runtime::CallbackError>(())
 /// ```
 #[must_use = "`false` says the handlers were not installed"]
 pub fn install_process_handlers(handlers: impl IntoIterator<Item = RegisteredHandler>) -> bool {
-    let mut installed = false;
-    PROCESS_HANDLERS.get_or_init(|| {
-        installed = true;
-        handlers.into_iter().collect()
-    });
-    if installed {
+    let _installing = INSTALLING.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut new: Vec<RegisteredHandler> = Vec::new();
+    for handler in handlers {
+        if !new.contains(&handler) && !process_handlers().any(|installed| *installed == handler) {
+            new.push(handler);
+        }
+    }
+    if new.is_empty() {
+        return false;
+    }
+    let Some(slot) = PROCESS_HANDLERS.iter().find(|slot| slot.get().is_none()) else {
+        report::warn_once(
+            "process handlers: no slot left",
+            &format_args!("handlers were installed process-wide {PROCESS_INSTALLS} times already; these are not"),
+        );
+        return false;
+    };
+    let installed = slot.set(new.into_boxed_slice()).is_ok();
+    if installed && std::ptr::eq(slot, &PROCESS_HANDLERS[0]) {
         WATCH.fetch_add(1, Ordering::Relaxed);
     }
     installed
@@ -205,7 +230,7 @@ pub(crate) fn ambient_tracer_possible() -> bool {
 /// check keeps those threads on the no-handler path, without allocating.
 pub(crate) fn ambient_here() -> bool {
     env_handler().is_some()
-        || !process_handlers().is_empty()
+        || process_handlers().next().is_some()
         || TASK_FRAMES.try_with(Option::is_some).unwrap_or(false)
         || THREAD_FRAMES.try_with(|frames| frames.borrow().is_some()).unwrap_or(false)
 }

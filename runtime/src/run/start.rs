@@ -127,7 +127,13 @@ impl CallbackManager {
             None => (None, run_id),
         };
         let parent_dotted_order = self.remote_dotted_order.clone();
-        let info = RunInfo { run_id, parent_run_id, trace_id, kind, name, parent_dotted_order };
+        // A remote parent, made from headers, holds the project they named (see
+        // `From<&TraceContext> for CallbackManager`).
+        let parent_project = match (&parent_dotted_order, &self.parent) {
+            (Some(_), Some(parent)) => parent.parent_project.clone(),
+            _ => None,
+        };
+        let info = RunInfo { run_id, parent_run_id, trace_id, kind, name, parent_dotted_order, parent_project };
         let children = self.callbacks.for_children();
         // The run keeps its own callbacks only when they differ from its children's.
         let own = (!children.same(&self.callbacks)).then(|| self.callbacks.clone());

@@ -36,7 +36,7 @@
 //! peak for the tracer's lifetime.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use serde_json::{Map, Value, json};
 
@@ -66,6 +66,10 @@ pub(crate) struct TracerCore {
     shards: [Mutex<Shard>; SHARDS],
     exporter: Box<dyn Exporter>,
     pub(crate) limits: Limits,
+    /// The LangSmith project of the trees it starts, unless their headers name one (see
+    /// [`Tracer::with_project`](crate::tracer::Tracer::with_project)). A lock, as clones share it
+    /// and the builder sets it after the handler exists; read by heads of trees only.
+    pub(crate) project: RwLock<Option<String>>,
 }
 
 /// How much of a trace one exported tree holds; see [`Tracer::with_max_tree_depth`] and
@@ -183,6 +187,7 @@ pub(crate) struct Placement {
     pub(crate) trace_id: RunId,
     pub(crate) parent_run_id: Option<RunId>,
     pub(crate) dotted_order: String,
+    pub(crate) project: Option<String>,
 }
 
 impl TracerCore {
@@ -191,7 +196,7 @@ impl TracerCore {
             max_depth: AtomicUsize::new(Limits::DEFAULT_MAX_DEPTH),
             max_finished_children: AtomicUsize::new(Limits::DEFAULT_MAX_FINISHED_CHILDREN),
         };
-        TracerCore { shards: std::array::from_fn(|_| Mutex::default()), exporter, limits }
+        TracerCore { shards: std::array::from_fn(|_| Mutex::default()), exporter, limits, project: RwLock::new(None) }
     }
 
     /// The address of this tracer's handler, as [`ambient`] tells handlers apart.
@@ -221,6 +226,7 @@ impl TracerCore {
             trace_id: run.tree.trace_id,
             parent_run_id: run.tree.parent_run_id,
             dotted_order: shard.dotted_order(slot),
+            project: run.tree.session_name.clone(),
         })
     }
 
@@ -268,6 +274,15 @@ impl TracerCore {
                 }
             },
         };
+        // All runs of a trace are in one project: the parent's, else the one the headers of a
+        // remote parent named, else this tracer's.
+        let session_name = match parent.and_then(|parent| shard.run(parent)) {
+            Some(parent) => parent.tree.session_name.clone(),
+            None => match &run.parent_project {
+                Some(project) => Some(project.to_string()),
+                None => self.project.read().unwrap_or_else(PoisonError::into_inner).clone(),
+            },
+        };
         let tree = RunTree {
             id: run.run_id,
             trace_id,
@@ -286,6 +301,7 @@ impl TracerCore {
             extra,
             events,
             child_runs,
+            session_name,
         };
         shard.insert(Run {
             tree,

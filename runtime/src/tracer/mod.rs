@@ -15,6 +15,7 @@ mod exporter;
 mod kept_map;
 pub(crate) mod propagation;
 mod reader;
+mod run_json;
 mod run_tree;
 pub(crate) mod scope;
 mod spare;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 
 pub use exporter::{ExportError, Exporter, JsonlExporter, RunCollector};
 pub use reader::{JsonlReader, ReadError};
+pub use run_json::RunFields;
 pub use run_tree::{RunEvent, RunTree};
 pub use scope::{collect_runs, collect_runs_async};
 pub use view::TreeView;
@@ -213,6 +215,41 @@ impl Tracer {
     #[must_use]
     pub fn with_max_finished_children(self, children: usize) -> Tracer {
         self.core.limits.set_max_finished_children(children);
+        self
+    }
+
+    /// Records its trees in the LangSmith project `project`: their runs' `session_name`,
+    /// which an exporter to LangSmith sends them to, and the `langsmith-project` that
+    /// [`TraceContext::from_run`](crate::propagation::TraceContext::from_run) passes on. A
+    /// trace joined from headers that name a project stays in that one, as LangSmith's SDK
+    /// does, so that a trace is never split across projects. An empty name means none.
+    ///
+    /// Set it before the tracer is in use; clones share it.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::propagation::TraceContext;
+    /// use runtrace_runtime::tracer::{RunCollector, Tracer};
+    ///
+    /// let collector = RunCollector::new();
+    /// let tracer = Tracer::new(collector.clone()).with_project("support-bot");
+    /// let callbacks = CallbackManager::new().with_handler(&tracer);
+    /// callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    ///
+    /// let root = "20240506T070809123456Z0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10";
+    /// let parent = TraceContext::from_headers([("langsmith-trace", root), ("baggage", "langsmith-project=evals")])?;
+    /// CallbackManager::from(&parent).with_handler(&tracer).start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    ///
+    /// let trees = collector.take();
+    /// assert_eq!(trees[0].session_name.as_deref(), Some("support-bot"));
+    /// assert_eq!(trees[1].session_name.as_deref(), Some("evals"), "the headers' project wins");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_project(self, project: impl Into<String>) -> Tracer {
+        let project = project.into();
+        *self.core.project.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            (!project.is_empty()).then_some(project);
         self
     }
 

@@ -12,8 +12,8 @@ use crate::event::{RunId, RunKind, Usage};
 
 /// A finished run and its child runs, in LangSmith's run shape.
 ///
-/// The JSON field names are stable and LangSmith's; exported trees can be read back with
-/// [`RunTree::read_jsonl`]:
+/// Its JSON is the run shape of LangSmith's SDK (its `RunTree` and `Run` models keep every
+/// field), and exported trees can be read back with [`RunTree::read_jsonl`]:
 ///
 /// - `trace_id` is the id of the tree's root;
 /// - `dotted_order` is the root's start time and id, then `.` and each descendant's down to
@@ -24,9 +24,21 @@ use crate::event::{RunId, RunKind, Usage};
 /// - `events` holds what the run streamed (tokens, text, retries, agent steps, custom
 ///   events), each with its time;
 /// - `child_runs` are in start order;
-/// - `run_type` is runtrace's own kind, so that a tree reads back exactly: `chat_model`,
-///   `agent` and `custom` are not LangSmith run types, and an exporter that sends runs to
-///   LangSmith maps them with [`RunKind::langsmith_run_type`].
+/// - `session_name` is the LangSmith project, when the tree has one (see
+///   [`Tracer::with_project`](crate::tracer::Tracer::with_project));
+/// - `extra` holds what else the run knew, and `extra.metadata` its metadata.
+///
+/// The Rust fields are named for what a Rust reader wants, and three of them sit elsewhere
+/// in the JSON, where LangSmith reads them:
+///
+/// | Rust field | JSON |
+/// | --- | --- |
+/// | [`metadata`](Self::metadata) | `extra.metadata` |
+/// | [`usage_metadata`](Self::usage_metadata) | `extra.metadata.usage_metadata`, where LangSmith's SDK puts a run's tokens |
+/// | [`run_type`](Self::run_type), runtrace's kind | `run_type`, LangSmith's ([`RunKind::langsmith_run_type`]): `chat_model` is `llm`, `agent` and `custom` are `chain`; runtrace's kind is then `extra.metadata.runtrace_kind` ([`KIND_KEY`](Self::KIND_KEY)), so that the tree reads back exactly |
+///
+/// Files written by runtrace before (top-level `metadata` and `usage_metadata`, runtrace's
+/// kinds in `run_type`) read as they did.
 ///
 /// A trace may be exported as several trees: runs below the tracer's
 /// [depth limit](crate::tracer::Tracer::with_max_tree_depth), the finished children of a
@@ -66,7 +78,6 @@ use crate::event::{RunId, RunKind, Usage};
 /// assert!(tree.dotted_order.ends_with(&tree.id.to_string()));
 /// # Ok::<(), runtrace_runtime::CallbackError>(())
 /// ```
-#[derive(Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RunTree {
     /// The run's id.
@@ -80,46 +91,41 @@ pub struct RunTree {
     pub dotted_order: String,
     /// The run's name.
     pub name: String,
-    /// Its kind.
+    /// Its kind, runtrace's (its JSON is LangSmith's `run_type`; see above).
     pub run_type: RunKind,
     /// When it started, to the microsecond.
-    #[serde(with = "rfc3339")]
     pub start_time: SystemTime,
     /// When it ended; `None` for a run still going when its parent ended.
-    #[serde(with = "rfc3339::option", default)]
     pub end_time: Option<SystemTime>,
     /// Its inputs.
-    #[serde(default)]
     pub inputs: Map<String, Value>,
     /// Its outputs; `None` when it failed or did not end.
-    #[serde(default)]
     pub outputs: Option<Map<String, Value>>,
     /// The error it failed with.
-    #[serde(default)]
     pub error: Option<String>,
     /// Its tags.
-    #[serde(default)]
     pub tags: Vec<String>,
-    /// Its metadata. A model run's holds `ls_model_name` and `ls_provider` (LangSmith's
-    /// keys) when its request named them.
-    #[serde(default)]
+    /// Its metadata (`extra.metadata` in JSON). A model run's holds `ls_model_name` and
+    /// `ls_provider` (LangSmith's keys) when its request named them.
     pub metadata: Map<String, Value>,
     /// For a model run, the tokens it billed, in LangSmith's `usage_metadata` shape
     /// (`input_tokens`, `output_tokens`, `total_tokens`, `input_token_details.cache_read`, ...):
-    /// the last usage it reported, kept when it failed.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "usage_metadata")]
+    /// the last usage it reported, kept when it failed. In JSON, `extra.metadata.usage_metadata`.
     pub usage_metadata: Option<Usage>,
-    /// What else a model run knew: `invocation_params` (its request's parameters),
+    /// What else a run knew, besides its metadata (which is `extra.metadata` in JSON). A
+    /// model run's: `invocation_params` (its request's parameters),
     /// `response` (the provider's model, id, finish reasons, messages), `input_messages`,
     /// and `time_to_first_token` (seconds).
-    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub extra: Map<String, Value>,
     /// What it streamed, in order.
-    #[serde(default)]
     pub events: Vec<RunEvent>,
     /// Its children, in start order.
-    #[serde(default, serialize_with = "deep::serialize_children", deserialize_with = "deep::deserialize_children")]
     pub child_runs: Vec<RunTree>,
+    /// The LangSmith project it is recorded in (`session_name`), when one was named: by
+    /// the trace headers its trace came with, else by
+    /// [`Tracer::with_project`](crate::tracer::Tracer::with_project). All runs of a tree
+    /// have the same.
+    pub session_name: Option<String>,
 }
 
 /// Something a run streamed: `new_token` (`{"token"}`), `text` (`{"text"}`), `retry`
@@ -191,6 +197,7 @@ impl Clone for RunTree {
             extra: self.extra.clone(),
             events: self.events.clone(),
             child_runs: deep::grow(|| self.child_runs.clone()),
+            session_name: self.session_name.clone(),
         }
     }
 }
@@ -213,6 +220,7 @@ impl PartialEq for RunTree {
             && self.usage_metadata == other.usage_metadata
             && self.extra == other.extra
             && self.events == other.events
+            && self.session_name == other.session_name
             && deep::grow(|| self.child_runs == other.child_runs)
     }
 }
@@ -245,12 +253,42 @@ impl fmt::Debug for RunTree {
             .field("usage_metadata", &self.usage_metadata)
             .field("extra", &self.extra)
             .field("events", &self.events)
+            .field("session_name", &self.session_name)
             .field("child_runs", &Children(&self.child_runs))
             .finish()
     }
 }
 
 impl RunTree {
+    /// The `extra.metadata` key that keeps a run's runtrace kind in its JSON when LangSmith
+    /// has no `run_type` of that name (`chat_model`, `agent`, `custom`).
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::tracer::{RunTree, collect_runs};
+    ///
+    /// let (_, trees) = collect_runs(|| -> Result<(), runtrace_runtime::CallbackError> {
+    ///     let agent = runtrace_runtime::CallbackManager::new().with_metadata([("user", "ada")]);
+    ///     agent.start_run(RunKind::Agent, "agent", &"2+2?")?.end(&4)
+    /// });
+    /// let json = serde_json::to_value(&trees[0])?;
+    /// assert_eq!(json["run_type"], "chain");
+    /// assert_eq!(json["extra"]["metadata"][RunTree::KIND_KEY], "agent");
+    /// assert_eq!(json["extra"]["metadata"]["user"], "ada");
+    ///
+    /// let read: RunTree = serde_json::from_value(json)?;
+    /// assert_eq!(read, trees[0]);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
+    pub const KIND_KEY: &'static str = "runtrace_kind";
+
+    /// This run without its children, in the same JSON shape: what LangSmith's ingest API
+    /// takes for each run of a trace (see [`RunFields`](crate::tracer::RunFields)).
+    #[must_use]
+    pub fn fields(&self) -> super::run_json::RunFields<'_> {
+        super::run_json::RunFields(self)
+    }
+
     /// How long the run took; `None` if it did not end.
     ///
     /// ```
@@ -349,7 +387,7 @@ impl RunTree {
 
 /// [`Usage`] as LangSmith's `usage_metadata`: the details of cached and reasoning tokens
 /// nested under `input_token_details` and `output_token_details`.
-mod usage_metadata {
+pub(super) mod usage_metadata {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
     use crate::event::Usage;
@@ -392,7 +430,7 @@ mod usage_metadata {
     }
 
     #[allow(clippy::ref_option, reason = "serde's `with` hands the field by reference")]
-    pub(super) fn serialize<S: Serializer>(usage: &Option<Usage>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub(in crate::tracer) fn serialize<S: Serializer>(usage: &Option<Usage>, serializer: S) -> Result<S::Ok, S::Error> {
         usage
             .map(|usage| Shape {
                 input_tokens: usage.input_tokens,
@@ -407,7 +445,9 @@ mod usage_metadata {
             .serialize(serializer)
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Usage>, D::Error> {
+    pub(in crate::tracer) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Usage>, D::Error> {
         Ok(Option::<Shape>::deserialize(deserializer)?.map(|shape| {
             let mut usage = Usage::new(shape.input_tokens, shape.output_tokens).with_total(shape.total_tokens);
             usage.cache_read_tokens = shape.input_token_details.cache_read;

@@ -113,6 +113,7 @@ impl Spares {
             extra,
             events,
             child_runs,
+            session_name,
         } = tree;
         if depth < MAX_KEPT_DEPTH {
             for child in child_runs.iter_mut().rev() {
@@ -123,7 +124,13 @@ impl Spares {
         }
         let mut child_runs = std::mem::take(child_runs);
         child_runs.clear();
-        drop((error.take(), std::mem::take(metadata), usage_metadata.take(), std::mem::take(extra)));
+        drop((
+            error.take(),
+            std::mem::take(metadata),
+            usage_metadata.take(),
+            std::mem::take(extra),
+            session_name.take(),
+        ));
         if let Some(mut outputs) = outputs.take().filter(|_| self.outputs.len() < MAX_SPARES) {
             forget_values(&mut outputs);
             self.outputs.push(outputs);

@@ -267,10 +267,8 @@ impl TraceContext {
 
     /// The same context, its trace recorded in the LangSmith project `project`: sent as the
     /// `langsmith-project` baggage member, which tells a LangSmith SDK on the other side
-    /// where to record its runs. runtrace's own runs do not keep a project, so a service
-    /// that passes the trace on passes the project it was given along:
-    /// `TraceContext::from_run(&run)?.with_project(incoming.project().unwrap_or("default"))`.
-    /// An empty name means no project.
+    /// where to record its runs. [`from_run`](Self::from_run) fills it in from the run's
+    /// tracer; this sets or replaces it. An empty name means no project.
     ///
     /// ```
     /// let root = "20240506T070809123456Z0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10";
@@ -347,9 +345,9 @@ fn check_len(len: usize) -> Result<(), HeaderError> {
 
 impl TraceContext {
     /// The place of `run` in its trace, to continue the trace in another process. Its
-    /// dotted order comes from a [`Tracer`] among the run's handlers (the first that holds
-    /// it), so ask while the run is going. It names no project (see
-    /// [`with_project`](Self::with_project)).
+    /// dotted order and project come from a [`Tracer`] among the run's handlers (the first
+    /// that holds it), so ask while the run is going: the project its trace's headers named,
+    /// else the tracer's ([`Tracer::with_project`]), else none.
     ///
     /// # Errors
     ///
@@ -385,7 +383,7 @@ impl TraceContext {
             dotted_order: placement.dotted_order.into(),
             tags: children.inheritable_tags().to_vec(),
             metadata: children.inheritable_metadata().to_map(),
-            project: None,
+            project: placement.project,
         })
     }
 }
@@ -418,6 +416,8 @@ impl From<&TraceContext> for CallbackManager {
             kind: RunKind::Chain,
             name: Cow::Borrowed("remote parent"),
             parent_dotted_order: grandparent_order,
+            // What the runs started under it take as their `parent_project`.
+            parent_project: parent.project.as_deref().map(Arc::from),
         };
         CallbackManager::new()
             .with_remote_parent(info, Arc::clone(&parent.dotted_order))

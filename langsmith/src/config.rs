@@ -1,0 +1,52 @@
+//! What an exporter is told: where to send, with which key, into which project, and the
+//! bounds of its queue, batches and retries.
+
+use std::time::Duration;
+
+/// LangSmith's API, where runs go unless told otherwise.
+pub const DEFAULT_ENDPOINT: &str = "https://api.smith.langchain.com";
+
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    pub(crate) endpoint: String,
+    pub(crate) api_key: Option<String>,
+    pub(crate) project: Option<String>,
+    pub(crate) max_queued_runs: usize,
+    pub(crate) max_queued_bytes: usize,
+    pub(crate) max_batch_runs: usize,
+    pub(crate) max_batch_bytes: usize,
+    pub(crate) timeout: Duration,
+    pub(crate) first_backoff: Duration,
+    pub(crate) max_backoff: Duration,
+    pub(crate) max_retry_after: Duration,
+    pub(crate) max_attempts: u32,
+    pub(crate) delivery_wait: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            endpoint: DEFAULT_ENDPOINT.to_owned(),
+            api_key: None,
+            project: None,
+            max_queued_runs: 10_000,
+            max_queued_bytes: 64 << 20,
+            // The SDK's defaults, lowered further by what the server's `/info` says.
+            max_batch_runs: 100,
+            max_batch_bytes: 20 << 20,
+            timeout: Duration::from_secs(10),
+            first_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(60),
+            max_attempts: 5,
+            delivery_wait: Duration::from_secs(2),
+        }
+    }
+}
+
+impl Config {
+    /// `path` under the endpoint, whether or not the endpoint ends with `/`.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}/{path}", self.endpoint.trim_end_matches('/'))
+    }
+}

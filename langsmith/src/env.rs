@@ -1,0 +1,192 @@
+//! Set-up from the environment, with the variables LangSmith's SDKs read, and the zero-code
+//! switch that sends every run of the process when tracing is on.
+//!
+//! Read once, when the exporter is built; each `LANGSMITH_*` name wins over its older
+//! `LANGCHAIN_*` one:
+//!
+//! | variable | effect |
+//! | --- | --- |
+//! | `LANGSMITH_TRACING` (`LANGCHAIN_TRACING_V2`) | `true` (any case) turns the zero-code export on |
+//! | `LANGSMITH_API_KEY` (`LANGCHAIN_API_KEY`) | the API key, sent as `x-api-key` |
+//! | `LANGSMITH_ENDPOINT` (`LANGCHAIN_ENDPOINT`) | the API's base URL; default `https://api.smith.langchain.com` |
+//! | `LANGSMITH_PROJECT` (`LANGCHAIN_PROJECT`) | the project of runs whose trace names none; default `default`, as the SDK's |
+
+use std::sync::{Once, OnceLock};
+use std::time::Duration;
+
+use crate::config::DEFAULT_ENDPOINT;
+use crate::error::LangSmithError;
+use crate::exporter::LangSmithExporter;
+
+/// The variable that turns the zero-code export on.
+pub const TRACING_ENV: &str = "LANGSMITH_TRACING";
+
+/// How long the end of the process waits for the last runs to be sent.
+const EXIT_FLUSH: Duration = Duration::from_secs(5);
+
+/// The value of the first of `names` that is set and not blank.
+fn env_value(names: &[&str]) -> Option<String> {
+    names.iter().find_map(|name| {
+        let value = std::env::var(name).ok()?;
+        let value = value.trim();
+        (!value.is_empty()).then(|| value.to_owned())
+    })
+}
+
+impl LangSmithExporter {
+    /// An exporter configured as LangSmith's SDK is, from `LANGSMITH_API_KEY`,
+    /// `LANGSMITH_ENDPOINT` and `LANGSMITH_PROJECT` (or their `LANGCHAIN_*` names; see the
+    /// table in the crate docs).
+    ///
+    /// # Errors
+    ///
+    /// As [`LangSmithBuilder::build`](crate::LangSmithBuilder::build).
+    ///
+    /// ```
+    /// let langsmith = runtrace_langsmith::LangSmithExporter::from_env()?;
+    /// # Ok::<(), runtrace_langsmith::LangSmithError>(())
+    /// ```
+    pub fn from_env() -> Result<LangSmithExporter, LangSmithError> {
+        let mut builder = LangSmithExporter::builder()
+            .with_project(env_value(&["LANGSMITH_PROJECT", "LANGCHAIN_PROJECT"]).unwrap_or_else(|| "default".into()));
+        if let Some(endpoint) = env_value(&["LANGSMITH_ENDPOINT", "LANGCHAIN_ENDPOINT"]) {
+            builder = builder.with_endpoint(endpoint);
+        }
+        if let Some(key) = env_value(&["LANGSMITH_API_KEY", "LANGCHAIN_API_KEY"]) {
+            builder = builder.with_api_key(key);
+        }
+        builder.build()
+    }
+
+    /// Makes this exporter hear every run of the process from now on (see
+    /// [`install_process_handlers`](runtrace_runtime::tracer::install_process_handlers)),
+    /// and gives a guard whose drop sends what is left, waiting at most 5 seconds. `None`
+    /// if it could not be installed.
+    ///
+    /// ```no_run
+    /// let _langsmith = runtrace_langsmith::LangSmithExporter::from_env()?.install();
+    /// // every traced call from here on is sent to LangSmith
+    /// # Ok::<(), runtrace_langsmith::LangSmithError>(())
+    /// ```
+    #[must_use = "dropping the guard at once stops waiting for the runs to be sent"]
+    pub fn install(self) -> Option<LangSmithGuard> {
+        runtrace_runtime::tracer::install_process_handlers(self.handlers()).then_some(LangSmithGuard { exporter: self })
+    }
+}
+
+/// Sends what a [`LangSmithExporter`] holds when dropped, waiting at most 5 seconds.
+///
+/// ```
+/// let guard = runtrace_langsmith::LangSmithGuard::new(runtrace_langsmith::LangSmithExporter::builder().build()?);
+/// drop(guard); // sent
+/// # Ok::<(), runtrace_langsmith::LangSmithError>(())
+/// ```
+#[derive(Debug)]
+#[must_use = "dropping the guard at once stops waiting for the runs to be sent"]
+pub struct LangSmithGuard {
+    exporter: LangSmithExporter,
+}
+
+impl LangSmithGuard {
+    /// A guard over `exporter`.
+    pub fn new(exporter: LangSmithExporter) -> Self {
+        LangSmithGuard { exporter }
+    }
+
+    /// The exporter it guards.
+    ///
+    /// ```
+    /// # let guard = runtrace_langsmith::LangSmithGuard::new(runtrace_langsmith::LangSmithExporter::builder().build()?);
+    /// assert_eq!(guard.exporter().dropped_runs(), 0);
+    /// # Ok::<(), runtrace_langsmith::LangSmithError>(())
+    /// ```
+    #[must_use]
+    pub fn exporter(&self) -> &LangSmithExporter {
+        &self.exporter
+    }
+}
+
+impl Drop for LangSmithGuard {
+    fn drop(&mut self) {
+        if !self.exporter.flush_blocking(EXIT_FLUSH) {
+            eprintln!("runtrace-langsmith: {} runs were not sent before the deadline", self.exporter.queued_runs());
+        }
+    }
+}
+
+/// The zero-code switch: with `LANGSMITH_TRACING=true` (or `LANGCHAIN_TRACING_V2=true`),
+/// installs an exporter configured from the environment for the whole process, once, and
+/// sends its runs when the process exits normally. The `runtrace` facade calls it, with its
+/// `langsmith` feature, before the first traced call; other code may call it at start-up.
+/// Tracing on with LangSmith's endpoint and no API key, or a configuration that fails, is
+/// reported once on stderr and sends nothing.
+///
+/// ```
+/// runtrace_langsmith::install_from_env(); // sends only if LANGSMITH_TRACING=true
+/// ```
+pub fn install_from_env() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if let Some(exporter) = exporter_from_env() {
+            if exporter.install().is_some_and(|guard| PROCESS.set(guard).is_ok()) {
+                flush_at_exit();
+            }
+        }
+    });
+}
+
+/// What the `runtrace` facade's `langsmith` feature calls before each traced call: one
+/// atomic load once the switch was read. Not a public API.
+#[doc(hidden)]
+#[inline]
+pub fn __zero_code() {
+    static READ: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !READ.load(std::sync::atomic::Ordering::Relaxed) {
+        install_from_env();
+        READ.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+static PROCESS: OnceLock<LangSmithGuard> = OnceLock::new();
+
+fn exporter_from_env() -> Option<LangSmithExporter> {
+    let on = env_value(&[TRACING_ENV, "LANGCHAIN_TRACING_V2"])?;
+    if !on.eq_ignore_ascii_case("true") {
+        if !on.eq_ignore_ascii_case("false") {
+            eprintln!("runtrace-langsmith: {TRACING_ENV}={on:?} is neither true nor false; runs are not sent");
+        }
+        return None;
+    }
+    let endpoint = env_value(&["LANGSMITH_ENDPOINT", "LANGCHAIN_ENDPOINT"]);
+    let key = env_value(&["LANGSMITH_API_KEY", "LANGCHAIN_API_KEY"]);
+    if key.is_none() && endpoint.as_deref().is_none_or(|endpoint| endpoint.trim_end_matches('/') == DEFAULT_ENDPOINT) {
+        eprintln!("runtrace-langsmith: {TRACING_ENV} is true but LANGSMITH_API_KEY is not set; runs are not sent");
+        return None;
+    }
+    match LangSmithExporter::from_env() {
+        Ok(exporter) => Some(exporter),
+        Err(error) => {
+            eprintln!("runtrace-langsmith: {error}; runs are not sent");
+            None
+        }
+    }
+}
+
+/// Sends the process exporter's runs when the process exits normally (returning from
+/// `main`, or `std::process::exit`): a static is never dropped, so `atexit` is the hook.
+fn flush_at_exit() {
+    extern "C" fn at_exit() {
+        // A panic must not unwind into libc.
+        let _ = std::panic::catch_unwind(|| {
+            if let Some(guard) = PROCESS.get() {
+                if !guard.exporter.flush_blocking(EXIT_FLUSH) {
+                    eprintln!("runtrace-langsmith: some runs were not sent before the process exited");
+                }
+            }
+        });
+    }
+    // SAFETY: `at_exit` is a plain `extern "C" fn()` that catches its panics.
+    if unsafe { libc::atexit(at_exit) } != 0 {
+        eprintln!("runtrace-langsmith: could not register the exit hook; call runtrace::flush() before exiting");
+    }
+}

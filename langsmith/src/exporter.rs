@@ -1,0 +1,383 @@
+//! [`LangSmithExporter`]: the [`Exporter`] that sends finished trees to LangSmith, its
+//! builder, and the background handler through which `runtrace::flush()` waits for delivery.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use runtrace_runtime::background::{Background, Overflow};
+use runtrace_runtime::handlers::{BoxFuture, HandlerResult, IntoHandler, RegisteredHandler};
+use runtrace_runtime::tracer::{ExportError, Exporter, RunTree, Tracer};
+use runtrace_runtime::{AsyncCallbackHandler, CallbackManager, Event, EventData};
+
+use crate::config::Config;
+use crate::error::LangSmithError;
+use crate::payload::RunOp;
+use crate::sender::{self, Shared};
+
+/// Sends each finished tree's runs to LangSmith's ingest API, from a thread of its own: the
+/// traced program pays for encoding the tree and a lock, never for the network.
+///
+/// - Runs go to `POST /runs/multipart` in the SDK's format, or to `POST /runs/batch` when
+///   the server does not take multipart; batched within the limits the server's `/info`
+///   gives.
+/// - Retries: 408, 425, 502, 503, 504 and lost connections, with a doubling backoff or
+///   after `Retry-After`; 429 and 413 when `Retry-After` says when; a 409 means stored
+///   already. Memory is bounded ([`with_max_queued_runs`](LangSmithBuilder::with_max_queued_runs)):
+///   what does not fit is dropped and counted ([`dropped_runs`](Self::dropped_runs)).
+/// - Each run is sent in its tree's project (its `session_name`: see
+///   [`Tracer::with_project`]), else in this exporter's ([`with_project`](LangSmithBuilder::with_project)).
+/// - Delivery: [`flush`](Self::flush) waits until every tree exported so far was sent; so
+///   does `runtrace::flush()` for the trees of a manager made with
+///   [`callbacks`](Self::callbacks) or [`handlers`](Self::handlers).
+///
+/// Clones share the queue and the thread, which stops once every clone is dropped and the
+/// queue is sent.
+///
+/// ```
+/// use runtrace_runtime::{CallbackManager, RunKind};
+/// use runtrace_langsmith::LangSmithExporter;
+///
+/// let langsmith = LangSmithExporter::builder()
+///     .with_endpoint("http://127.0.0.1:9") // nothing listens there: the run is retried, then dropped
+///     .with_project("support-bot")
+///     .with_max_attempts(1)
+///     .build()?;
+/// let callbacks = langsmith.callbacks();
+/// callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+/// langsmith.flush_blocking(std::time::Duration::from_secs(5));
+/// assert_eq!((langsmith.sent_runs(), langsmith.dropped_runs()), (0, 1));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct LangSmithExporter {
+    shared: Arc<Shared>,
+    /// Closes the sender when the last clone goes.
+    _owner: Arc<Owner>,
+}
+
+struct Owner(Arc<Shared>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+impl LangSmithExporter {
+    /// A builder, starting from LangSmith's endpoint, no key and no project.
+    ///
+    /// ```
+    /// let builder = runtrace_langsmith::LangSmithExporter::builder().with_api_key("lsv2_...");
+    /// ```
+    pub fn builder() -> LangSmithBuilder {
+        LangSmithBuilder { config: Config::default() }
+    }
+
+    /// A tracer exporting to this exporter, its trees in this exporter's project.
+    ///
+    /// ```
+    /// let langsmith = runtrace_langsmith::LangSmithExporter::builder().with_project("evals").build()?;
+    /// let tracer = langsmith.tracer();
+    /// # Ok::<(), runtrace_langsmith::LangSmithError>(())
+    /// ```
+    #[must_use]
+    pub fn tracer(&self) -> Tracer {
+        let tracer = Tracer::new(self.clone());
+        match &self.shared.config.project {
+            Some(project) => tracer.with_project(project.clone()),
+            None => tracer,
+        }
+    }
+
+    /// Its [`tracer`](Self::tracer), and a background handler that, when a run ends, waits
+    /// (at most [`with_delivery_wait`](LangSmithBuilder::with_delivery_wait)) until the
+    /// trees exported so far were sent: so `runtrace::flush()` means delivered. Add both,
+    /// in this order.
+    ///
+    /// ```
+    /// let langsmith = runtrace_langsmith::LangSmithExporter::builder().build()?;
+    /// let callbacks = langsmith.handlers().into_iter().fold(runtrace_runtime::CallbackManager::new(), runtrace_runtime::CallbackManager::with_handler);
+    /// assert_eq!(callbacks.handlers().len(), 2);
+    /// # Ok::<(), runtrace_langsmith::LangSmithError>(())
+    /// ```
+    #[must_use]
+    pub fn handlers(&self) -> [RegisteredHandler; 2] {
+        let delivery = Background::new(Delivery { exporter: self.clone() })
+            .with_capacity(1024)
+            .with_overflow(Overflow::DropNewest)
+            .into_handler();
+        [self.tracer().handler(), delivery]
+    }
+
+    /// A manager holding its [`handlers`](Self::handlers), inheritable: every run started
+    /// from it, and their children, are sent to LangSmith.
+    ///
+    /// ```
+    /// let callbacks = runtrace_langsmith::LangSmithExporter::builder().build()?.callbacks();
+    /// # Ok::<(), runtrace_langsmith::LangSmithError>(())
+    /// ```
+    #[must_use]
+    pub fn callbacks(&self) -> CallbackManager {
+        self.handlers().into_iter().fold(CallbackManager::new(), CallbackManager::with_handler)
+    }
+
+    /// Waits until every tree exported before the call was sent (or dropped).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), runtrace_langsmith::LangSmithError> {
+    /// let langsmith = runtrace_langsmith::LangSmithExporter::builder().build()?;
+    /// langsmith.flush().await; // nothing was exported: at once
+    /// # Ok(()) }
+    /// ```
+    pub async fn flush(&self) {
+        while !self.shared.delivered(Duration::from_secs(3600)).await {}
+    }
+
+    /// [`flush`](Self::flush) for synchronous code, giving up after `timeout`; whether every
+    /// tree was sent (or dropped) by then.
+    ///
+    /// ```
+    /// let langsmith = runtrace_langsmith::LangSmithExporter::builder().build()?;
+    /// assert!(langsmith.flush_blocking(std::time::Duration::from_secs(1)));
+    /// # Ok::<(), runtrace_langsmith::LangSmithError>(())
+    /// ```
+    #[must_use = "`false` says some runs were not sent yet"]
+    pub fn flush_blocking(&self, timeout: Duration) -> bool {
+        self.shared.delivered_blocking(timeout)
+    }
+
+    /// How many runs LangSmith accepted (a 409, stored already, counts).
+    ///
+    /// ```
+    /// assert_eq!(runtrace_langsmith::LangSmithExporter::builder().build()?.sent_runs(), 0);
+    /// # Ok::<(), runtrace_langsmith::LangSmithError>(())
+    /// ```
+    #[must_use]
+    pub fn sent_runs(&self) -> u64 {
+        self.shared.counters.sent.load(Ordering::Relaxed)
+    }
+
+    /// How many runs were dropped: those that found the queue full, and those of batches
+    /// the server refused or that still failed after every retry.
+    ///
+    /// ```
+    /// assert_eq!(runtrace_langsmith::LangSmithExporter::builder().build()?.dropped_runs(), 0);
+    /// # Ok::<(), runtrace_langsmith::LangSmithError>(())
+    /// ```
+    #[must_use]
+    pub fn dropped_runs(&self) -> u64 {
+        self.shared.counters.dropped.load(Ordering::Relaxed)
+    }
+
+    /// How many requests were sent again after a failure.
+    ///
+    /// ```
+    /// assert_eq!(runtrace_langsmith::LangSmithExporter::builder().build()?.retries(), 0);
+    /// # Ok::<(), runtrace_langsmith::LangSmithError>(())
+    /// ```
+    #[must_use]
+    pub fn retries(&self) -> u64 {
+        self.shared.counters.retries.load(Ordering::Relaxed)
+    }
+
+    /// How many batches the server said it had stored already (409).
+    ///
+    /// ```
+    /// assert_eq!(runtrace_langsmith::LangSmithExporter::builder().build()?.conflicts(), 0);
+    /// # Ok::<(), runtrace_langsmith::LangSmithError>(())
+    /// ```
+    #[must_use]
+    pub fn conflicts(&self) -> u64 {
+        self.shared.counters.conflicts.load(Ordering::Relaxed)
+    }
+
+    /// How many runs wait to be sent.
+    ///
+    /// ```
+    /// assert_eq!(runtrace_langsmith::LangSmithExporter::builder().build()?.queued_runs(), 0);
+    /// # Ok::<(), runtrace_langsmith::LangSmithError>(())
+    /// ```
+    #[must_use]
+    pub fn queued_runs(&self) -> usize {
+        self.shared.queued_now()
+    }
+
+    /// The project runs go to when their tree names none.
+    ///
+    /// ```
+    /// let langsmith = runtrace_langsmith::LangSmithExporter::builder().with_project("evals").build()?;
+    /// assert_eq!(langsmith.project(), Some("evals"));
+    /// # Ok::<(), runtrace_langsmith::LangSmithError>(())
+    /// ```
+    #[must_use]
+    pub fn project(&self) -> Option<&str> {
+        self.shared.config.project.as_deref()
+    }
+}
+
+impl std::fmt::Debug for LangSmithExporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LangSmithExporter")
+            .field("endpoint", &self.shared.config.endpoint)
+            .field("project", &self.shared.config.project)
+            .field("queued_runs", &self.queued_runs())
+            .field("sent_runs", &self.sent_runs())
+            .field("dropped_runs", &self.dropped_runs())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Exporter for LangSmithExporter {
+    fn export(&self, tree: &RunTree) -> Result<(), ExportError> {
+        let ops = RunOp::of_tree(tree, self.shared.config.project.as_deref())?;
+        self.shared.push(ops);
+        Ok(())
+    }
+}
+
+/// Builds a [`LangSmithExporter`]; [`LangSmithExporter::from_env`](crate::LangSmithExporter::from_env)
+/// starts one from the environment.
+///
+/// ```
+/// use std::time::Duration;
+/// let langsmith = runtrace_langsmith::LangSmithExporter::builder()
+///     .with_endpoint("https://eu.api.smith.langchain.com")
+///     .with_api_key("lsv2_...")
+///     .with_project("support-bot")
+///     .with_timeout(Duration::from_secs(5))
+///     .build()?;
+/// # Ok::<(), runtrace_langsmith::LangSmithError>(())
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct LangSmithBuilder {
+    pub(crate) config: Config,
+}
+
+impl LangSmithBuilder {
+    /// The API's base URL (default [`DEFAULT_ENDPOINT`](crate::DEFAULT_ENDPOINT)).
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.config.endpoint = endpoint.into();
+        self
+    }
+
+    /// The API key, sent as `x-api-key`.
+    pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
+        self.config.api_key = Some(key.into());
+        self
+    }
+
+    /// The project of the runs whose tree names none (an empty name: none).
+    pub fn with_project(mut self, project: impl Into<String>) -> Self {
+        let project = project.into();
+        self.config.project = (!project.is_empty()).then_some(project);
+        self
+    }
+
+    /// The most runs waiting to be sent (default 10,000); a tree that does not fit is
+    /// dropped and counted.
+    pub fn with_max_queued_runs(mut self, runs: usize) -> Self {
+        self.config.max_queued_runs = runs;
+        self
+    }
+
+    /// The most bytes of runs waiting to be sent (default 64 MiB).
+    pub fn with_max_queued_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_queued_bytes = bytes;
+        self
+    }
+
+    /// The most runs in one request (default 100; the server's `/info` may say fewer).
+    pub fn with_max_batch_runs(mut self, runs: usize) -> Self {
+        self.config.max_batch_runs = runs.max(1);
+        self
+    }
+
+    /// The most bytes in one request (default 20 MiB; the server's `/info` may say fewer).
+    pub fn with_max_batch_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_batch_bytes = bytes.max(1);
+        self
+    }
+
+    /// How long one request may take before it is tried again (default 10 s).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.config.timeout = timeout;
+        self
+    }
+
+    /// The pause before the first retry and the longest one, doubling between (default
+    /// 0.5 s and 8 s); a `Retry-After` of the server takes their place.
+    pub fn with_backoff(mut self, first: Duration, max: Duration) -> Self {
+        self.config.first_backoff = first;
+        self.config.max_backoff = max.max(first);
+        self
+    }
+
+    /// The longest `Retry-After` obeyed (default 60 s); a longer one is cut to it.
+    pub fn with_max_retry_after(mut self, max: Duration) -> Self {
+        self.config.max_retry_after = max;
+        self
+    }
+
+    /// How many times a batch is tried before it is dropped (default 5).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.config.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// How long the handler of [`LangSmithExporter::handlers`] waits, when a run ends, for
+    /// the trees exported so far to be sent (default 2 s): what `runtrace::flush()` waits
+    /// for at most per run.
+    pub fn with_delivery_wait(mut self, wait: Duration) -> Self {
+        self.config.delivery_wait = wait;
+        self
+    }
+
+    /// The exporter, its sending thread started.
+    ///
+    /// # Errors
+    ///
+    /// The endpoint is not an http(s) URL, or the HTTP client or the thread could not be
+    /// started.
+    pub fn build(self) -> Result<LangSmithExporter, LangSmithError> {
+        let config = self.config;
+        let endpoint = reqwest::Url::parse(&config.endpoint)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https"))
+            .ok_or_else(|| LangSmithError::Endpoint(config.endpoint.clone()))?;
+        drop(endpoint);
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .user_agent(concat!("runtrace-langsmith/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        let shared = Arc::new(Shared::new(config));
+        let sending = Arc::clone(&shared);
+        std::thread::Builder::new().name("runtrace-langsmith".into()).spawn(move || sender::run(&sending, &client))?;
+        Ok(LangSmithExporter { _owner: Arc::new(Owner(Arc::clone(&shared))), shared })
+    }
+}
+
+/// The background half of [`LangSmithExporter::handlers`]: hears each run's end after the
+/// tracer exported what it ended, and waits for it to be sent.
+struct Delivery {
+    exporter: LangSmithExporter,
+}
+
+impl AsyncCallbackHandler for Delivery {
+    fn on_event<'a>(&'a self, event: &'a Event<'static>) -> BoxFuture<'a, HandlerResult> {
+        Box::pin(async move {
+            if matches!(event.data, EventData::End(_) | EventData::Error(_)) {
+                let shared = &self.exporter.shared;
+                if !shared.delivered(shared.config.delivery_wait).await {
+                    tracing::debug!(target: "runtrace", "runs not yet sent to LangSmith after the delivery wait");
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn name(&self) -> &str {
+        "runtrace_langsmith::Delivery"
+    }
+}
