@@ -17,13 +17,13 @@ use opentelemetry_sdk::trace::SpanExporter;
 use runtrace_runtime::background::{Background, Overflow};
 use runtrace_runtime::event::{RunEnd, RunStart};
 use runtrace_runtime::handlers::{BoxFuture, HandlerResult, Ignore, IntoHandler, RegisteredHandler};
+use runtrace_runtime::tracer::dotted_order;
 use runtrace_runtime::{AsyncCallbackHandler, CallbackManager, Event, EventData, RunId};
 use serde_json::Map;
 
 use crate::attributes::openinference;
 use crate::config::{Config, TokenEvents};
 use crate::context::ParentCapture;
-use crate::dotted::dotted_order;
 use crate::ids::{span_id_of, trace_id_of};
 use crate::pipeline::Pipeline;
 use crate::record::{Ending, OpenRun};
@@ -502,7 +502,7 @@ impl Core {
             span,
             parent_span_id,
             parent_is_remote,
-            dotted_order: dotted_order(parent_order.as_deref(), time, info.run_id).into(),
+            dotted_order: dotted_order(parent_order.as_deref().unwrap_or_default(), time, info.run_id).into(),
             inputs: self.config.content.then(|| start.inputs.clone()),
             tags: start.tags.clone(),
             metadata: start.metadata.clone(),

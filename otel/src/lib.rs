@@ -60,7 +60,6 @@
 pub mod attributes;
 mod config;
 mod context;
-mod dotted;
 mod env;
 mod error;
 mod handler;

@@ -13,11 +13,11 @@ use runtrace_runtime::event::{
     AgentAction, AgentFinish, CustomEvent, ErrorCause, Message, Metadata, ModelOutcome, ModelRequest, Payload, Retry,
     RunError, RunInfo, Tags, Usage,
 };
+use runtrace_runtime::tracer::rfc3339;
 use serde_json::{Map, Value as Json, json};
 
 use crate::attributes::{genai, langfuse, langsmith, openinference, runtrace};
 use crate::config::{Config, MAX_SPAN_EVENTS, TokenEvents};
-use crate::dotted;
 use crate::value::{Limits, count};
 
 /// A run that started and has not ended: what its events told so far.
@@ -377,7 +377,7 @@ impl OpenRun {
         }
         if let Some(ttft) = facts.time_to_first_token {
             let first = self.start + ttft;
-            out.push(KeyValue::new(langfuse::OBSERVATION_COMPLETION_START_TIME, dotted::rfc3339(first)));
+            out.push(KeyValue::new(langfuse::OBSERVATION_COMPLETION_START_TIME, rfc3339(first)));
         }
         if let Ending::Failure(error) = ending {
             out.push(KeyValue::new(langfuse::OBSERVATION_LEVEL, "ERROR"));

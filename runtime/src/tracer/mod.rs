@@ -26,11 +26,13 @@ use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use dotted_order::dotted_order;
 pub use exporter::{ExportError, Exporter, JsonlExporter, RunCollector};
 pub use reader::{JsonlReader, ReadError};
 pub use run_json::RunFields;
 pub use run_tree::{RunEvent, RunTree};
 pub use scope::{collect_runs, collect_runs_async};
+pub use timestamp::rfc3339;
 pub use view::TreeView;
 
 use assemble::TracerCore;

@@ -122,6 +122,23 @@ pub(crate) fn format_rfc3339(micros: i64) -> String {
     out
 }
 
+/// `time` as RFC 3339 with microseconds, in UTC, as run trees write their times: for
+/// exporters that write a time as text.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use runtrace_runtime::tracer::rfc3339;
+///
+/// let time = UNIX_EPOCH + Duration::from_micros(1_714_979_289_123_456);
+/// assert_eq!(rfc3339(time), "2024-05-06T07:08:09.123456Z");
+/// let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+/// assert!(rfc3339(leap).starts_with("2000-02-29T00:00:00"));
+/// ```
+#[must_use]
+pub fn rfc3339(time: SystemTime) -> String {
+    format_rfc3339(to_micros(time))
+}
+
 /// Appends `20240506T070809123456Z` (LangSmith's `%Y%m%dT%H%M%S%fZ`) to `out`.
 pub(crate) fn write_compact(out: &mut String, micros: i64) {
     write(out, micros, &COMPACT);
