@@ -1,6 +1,6 @@
 //! The errors runtrace gives back to the code it traces.
 
-use crate::event::EventType;
+use crate::event::{EventType, RunId};
 use crate::handler::HandlerError;
 
 /// An error from the callback system that the traced code gets back.
@@ -41,6 +41,19 @@ pub enum CallbackError {
         /// The event's name.
         name: String,
     },
+    /// A run was to start with a [caller-chosen id](crate::CallbackManager::with_run_id) that a
+    /// handler still holds a run with (a tracer, until it exported that run's tree). The run
+    /// did not start and no handler heard of it; the run that holds the id is untouched.
+    #[error(
+        "run id {run_id} is in use: handler `{handler}` still holds a run with that id, so the run was not started; \
+         choose a new id for each call (`RunId::random()`)"
+    )]
+    RunIdInUse {
+        /// The id asked for.
+        run_id: RunId,
+        /// The handler that holds a run with it.
+        handler: String,
+    },
 }
 
 impl CallbackError {
@@ -56,7 +69,7 @@ impl CallbackError {
     pub fn handler_error(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
         match self {
             CallbackError::Raised { source, .. } => Some(&**source),
-            CallbackError::NoParentRun { .. } => None,
+            CallbackError::NoParentRun { .. } | CallbackError::RunIdInUse { .. } => None,
         }
     }
 }

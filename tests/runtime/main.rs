@@ -23,6 +23,7 @@ mod headers;
 mod ignore;
 mod langsmith_sdk;
 mod ordering;
+mod run_ids;
 mod scoping;
 mod server;
 mod stress;

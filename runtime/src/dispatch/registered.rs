@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::background::{Background, Flush, FlushTimeout, Worker};
+use crate::event::RunId;
 use crate::handler::{AsyncCallbackHandler, CallbackHandler, Ignore};
 
 /// A handler as a manager holds it: sync (inline) or async (background), cheap to clone.
@@ -59,6 +60,16 @@ impl RegisteredHandler {
         match &self.0 {
             HandlerRepr::Inline(inline) => Some(&*inline.handler as &(dyn Any + Send + Sync)),
             HandlerRepr::Background(_) => None,
+        }
+    }
+
+    /// Whether the handler holds a run with this id (see
+    /// [`CallbackHandler::holds_run`]); a handler in the background is never asked, since it
+    /// learns of runs later than they start.
+    pub(crate) fn holds_run(&self, run_id: RunId) -> bool {
+        match &self.0 {
+            HandlerRepr::Inline(inline) => inline.handler.holds_run(run_id),
+            HandlerRepr::Background(_) => false,
         }
     }
 

@@ -95,7 +95,7 @@ pub(crate) fn report_unraisable(result: Result<(), CallbackError>) {
 /// The handler a [`CallbackError`] comes from, for the key of its warning.
 pub(crate) fn handler_of(error: &CallbackError) -> &str {
     match error {
-        CallbackError::Raised { handler, .. } => handler,
+        CallbackError::Raised { handler, .. } | CallbackError::RunIdInUse { handler, .. } => handler,
         CallbackError::NoParentRun { .. } => "",
     }
 }

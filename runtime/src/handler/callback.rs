@@ -4,7 +4,9 @@ use std::any::Any;
 
 use super::error::HandlerResult;
 use super::ignore::Ignore;
-use crate::event::{AgentAction, AgentFinish, CustomEvent, Event, Metadata, Retry, RunEnd, RunError, RunStart, Usage};
+use crate::event::{
+    AgentAction, AgentFinish, CustomEvent, Event, Metadata, Retry, RunEnd, RunError, RunId, RunStart, Usage,
+};
 
 /// A handler called inline, on the thread that emits the event.
 ///
@@ -112,6 +114,42 @@ pub trait CallbackHandler: Any + Send + Sync {
     /// [`CallbackError`](crate::CallbackError) instead of being reported. Read once, when
     /// the handler is added to a manager.
     fn raise_error(&self) -> bool {
+        false
+    }
+
+    /// Whether this handler still holds a run with id `run_id`, so that a run started with
+    /// that id would be mistaken for it. Asked only before a run starts with a
+    /// [caller-chosen id](crate::CallbackManager::with_run_id); a handler that keeps runs by
+    /// id (as the [`Tracer`](crate::tracer::Tracer) does until it exports their tree) says
+    /// yes for those, and the start fails with [`CallbackError::RunIdInUse`](crate::CallbackError::RunIdInUse).
+    ///
+    /// ```
+    /// use std::collections::HashSet;
+    /// use std::sync::Mutex;
+    /// use runtrace_runtime::{CallbackHandler, Event, EventData, RunId};
+    /// use runtrace_runtime::handlers::HandlerResult;
+    ///
+    /// #[derive(Default)]
+    /// struct OpenRuns(Mutex<HashSet<RunId>>);
+    ///
+    /// impl CallbackHandler for OpenRuns {
+    ///     fn on_event(&self, event: &Event<'_>) -> HandlerResult {
+    ///         let mut open = self.0.lock().map_err(|_| "poisoned")?;
+    ///         match event.data {
+    ///             EventData::Start(_) => open.insert(event.run.run_id),
+    ///             EventData::End(_) | EventData::Error(_) => open.remove(&event.run.run_id),
+    ///             _ => false,
+    ///         };
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn holds_run(&self, run_id: RunId) -> bool {
+    ///         self.0.lock().is_ok_and(|open| open.contains(&run_id))
+    ///     }
+    /// }
+    /// ```
+    fn holds_run(&self, run_id: RunId) -> bool {
+        let _ = run_id;
         false
     }
 

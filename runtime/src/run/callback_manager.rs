@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::callbacks::{CallbackSet, Callbacks};
+use super::supplied_id::SuppliedId;
 use crate::dispatch::inline::{dispatch, listens};
 use crate::dispatch::{IntoHandler, RegisteredHandler};
 use crate::error::CallbackError;
@@ -49,14 +50,26 @@ pub struct CallbackManager {
     /// Whether this is the manager of a run's children, even of a run no handler hears
     /// (whose children's manager has no `parent` to name).
     pub(super) within_run: bool,
+    /// The id the next run started from this manager (or a clone) gets, if the caller chose one.
+    pub(super) run_id: Option<SuppliedId>,
 }
 
-static NONE: CallbackManager =
-    CallbackManager { callbacks: Callbacks::NONE, parent: None, remote_dotted_order: None, within_run: false };
+static NONE: CallbackManager = CallbackManager {
+    callbacks: Callbacks::NONE,
+    parent: None,
+    remote_dotted_order: None,
+    within_run: false,
+    run_id: None,
+};
 
 /// The manager of the children of a run no handler hears.
-pub(crate) static UNHEARD_CHILDREN: CallbackManager =
-    CallbackManager { callbacks: Callbacks::NONE, parent: None, remote_dotted_order: None, within_run: true };
+pub(crate) static UNHEARD_CHILDREN: CallbackManager = CallbackManager {
+    callbacks: Callbacks::NONE,
+    parent: None,
+    remote_dotted_order: None,
+    within_run: true,
+    run_id: None,
+};
 
 impl CallbackManager {
     /// An empty manager, to add handlers to.
@@ -212,6 +225,7 @@ impl CallbackManager {
             parent: inheritable.parent.clone(),
             remote_dotted_order: inheritable.remote_dotted_order.clone(),
             within_run: inheritable.within_run,
+            run_id: inheritable.run_id.clone(),
         }
     }
 
@@ -373,6 +387,50 @@ fn is_console(handler: &RegisteredHandler) -> bool {
     handler.as_any().is_some_and(|handler| handler.is::<ConsoleHandler>())
 }
 
+/// Caller-chosen run ids (LangChain's `run_id` in a call's config).
+impl CallbackManager {
+    /// Gives `run_id` to the next run started from this manager: the first run started
+    /// directly from it or from one of its clones (they share the choice) that a handler
+    /// hears. That run is typically the root of a request's tree, so a server can hand the id
+    /// to its client (for feedback, say) before the run ends. Runs started after it, and
+    /// every run nested in it (their manager is the run's, not this one), draw fresh ids.
+    ///
+    /// # Errors
+    ///
+    /// The run's start fails with [`CallbackError::RunIdInUse`], before any handler hears
+    /// of it, when a handler of the manager (a [`Tracer`](crate::tracer::Tracer)) still holds
+    /// a run with that id: two runs with one id would be merged into one tree. A traced
+    /// function returning `Result<_, E>` with `E: From<CallbackError>` returns that error;
+    /// the id is spent either way.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackError, CallbackManager, RunId, RunKind};
+    /// use runtrace_runtime::tracer::{RunCollector, Tracer};
+    ///
+    /// let collector = RunCollector::new();
+    /// let tracer = Tracer::new(collector.clone());
+    /// let id = RunId::random();
+    /// let callbacks = CallbackManager::new().with_handler(&tracer).with_run_id(id);
+    ///
+    /// let chain = callbacks.start_run(RunKind::Chain, "answer", &"What is 2+2?")?;
+    /// assert_eq!(chain.run_id(), Some(id));
+    ///
+    /// // The same id again, while the first run is open: refused, and the tree stays whole.
+    /// let again = CallbackManager::new().with_handler(&tracer).with_run_id(id);
+    /// let refused = again.start_run(RunKind::Chain, "answer", &"again");
+    /// assert!(matches!(refused, Err(CallbackError::RunIdInUse { run_id, .. }) if run_id == id));
+    ///
+    /// chain.end(&4)?;
+    /// assert_eq!(collector.trees()[0].id, id);
+    /// # Ok::<(), CallbackError>(())
+    /// ```
+    #[must_use]
+    pub fn with_run_id(mut self, run_id: RunId) -> Self {
+        self.run_id = Some(SuppliedId::new(run_id));
+        self
+    }
+}
+
 impl CallbackManager {
     /// A manager whose runs are children of `parent`, a run of another process whose dotted
     /// order is `dotted_order`: see [`TraceContext`](crate::propagation::TraceContext).
@@ -390,6 +448,7 @@ impl std::fmt::Debug for CallbackManager {
             .field("handlers", &self.handlers())
             .field("inheritable_handlers", &self.inheritable_handlers())
             .field("parent_run_id", &self.parent_run_id())
+            .field("run_id", &self.run_id.as_ref().map(SuppliedId::run_id))
             .field("tags", self.tags())
             .field("inheritable_tags", self.inheritable_tags())
             .field("metadata", self.metadata())

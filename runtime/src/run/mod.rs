@@ -13,6 +13,7 @@ mod parent;
 mod run_guard;
 mod run_manager;
 mod start;
+mod supplied_id;
 
 pub use ambient::{install_process_handlers, scoped_callbacks};
 pub use callback_manager::CallbackManager;

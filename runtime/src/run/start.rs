@@ -121,7 +121,10 @@ impl CallbackManager {
         inputs: Make<'_>,
         request: Option<&dyn Fn() -> ModelRequest>,
     ) -> Result<RunGuard, CallbackError> {
-        let run_id = RunId::random();
+        let run_id = match &self.run_id {
+            Some(supplied) => supplied.claim(self.handlers())?,
+            None => RunId::random(),
+        };
         let (parent_run_id, trace_id) = match &self.parent {
             Some(parent) => (Some(parent.run_id), parent.trace_id),
             None => (None, run_id),
@@ -137,8 +140,13 @@ impl CallbackManager {
         let children = self.callbacks.for_children();
         // The run keeps its own callbacks only when they differ from its children's.
         let own = (!children.same(&self.callbacks)).then(|| self.callbacks.clone());
-        let child =
-            CallbackManager { callbacks: children, parent: Some(info), remote_dotted_order: None, within_run: true };
+        let child = CallbackManager {
+            callbacks: children,
+            parent: Some(info),
+            remote_dotted_order: None,
+            within_run: true,
+            run_id: None,
+        };
         let run = RunManager::new(child, own, ModelState::for_kind(kind));
         let set = run.callbacks();
         let start = RunStart {

@@ -217,6 +217,12 @@ impl TracerCore {
         self.shards.iter().map(|shard| open(&shard.lock().unwrap_or_else(PoisonError::into_inner))).sum()
     }
 
+    /// Whether any tree held here has a run `run_id`: every shard, since the run may belong
+    /// to any trace. Asked only before a run with a caller-chosen id starts.
+    pub(crate) fn holds(&self, run_id: RunId) -> bool {
+        self.shards.iter().any(|shard| shard.lock().unwrap_or_else(PoisonError::into_inner).held.contains_key(&run_id))
+    }
+
     /// Where the run `run_id`, of the tree the core calls `trace_id`, sits.
     pub(crate) fn placement(&self, run_id: RunId, trace_id: RunId) -> Option<Placement> {
         let shard = self.shard(trace_id);
@@ -768,6 +774,10 @@ fn object(entries: impl IntoIterator<Item = (&'static str, Value)>) -> Map<Strin
 }
 
 impl CallbackHandler for TracerCore {
+    fn holds_run(&self, run_id: RunId) -> bool {
+        self.holds(run_id)
+    }
+
     fn on_event(&self, event: &Event<'_>) -> HandlerResult {
         // What this tracer's exporter runs on this thread is not traced by it: see `export`.
         if ambient::is_left_out(self.address()) {
