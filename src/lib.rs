@@ -18,6 +18,8 @@
 //!   in the [`background`]; [`flush`] waits for them). They receive [`Event`]s: the run's
 //!   identity and its [`EventData`], whose types are in [`event`].
 //! - Built-in [`handlers`]: a console printer, a recorder, a channel to a request's stream.
+//! - [`events::stream_events`] turns one traced call into a stream of its events, then its
+//!   output (LangChain's `astream_events`): what a server sends its client.
 //! - The [`tracer`] assembles runs into LangSmith-shaped trees for an exporter (a JSON Lines
 //!   file, memory), also without code changes: `RUNTRACE_TRACE=runs.jsonl`; [`propagation`]
 //!   continues a trace in another process through LangSmith's headers.
@@ -79,7 +81,7 @@ pub use runtrace_runtime::{
     RunKind, RunManager, flush, flush_blocking,
 };
 #[doc(inline)]
-pub use runtrace_runtime::{background, event, handlers, propagation, tracer};
+pub use runtrace_runtime::{background, event, events, handlers, propagation, tracer};
 
 /// Runs as OpenTelemetry spans, exported over OTLP: the `runtrace-otel` crate, with the
 /// `otel` feature. See [`OtelHandler`](otel::OtelHandler).

@@ -25,6 +25,7 @@
 mod dispatch;
 mod error;
 pub mod event;
+pub mod events;
 mod handler;
 pub mod handlers;
 #[doc(hidden)]

@@ -17,6 +17,7 @@ mod background_flush;
 mod console;
 mod custom_events;
 mod deep_trees;
+mod event_stream;
 mod faults;
 mod fuzz;
 mod headers;
