@@ -1,16 +1,19 @@
-//! A chat server: `POST /chat` runs an agent (a calculator tool, then a streaming model) and
-//! streams the model's tokens back to its client as Server-Sent Events.
+//! A chat server: an agent (a calculator tool, then a streaming model) answers each client's
+//! question and streams the model's tokens back to that client alone, then the answer: as
+//! Server-Sent Events on `POST /chat`, or as JSON frames on the WebSocket `GET /chat/ws`.
 //!
 //! The server, its routes and its agent, is the crate in `examples/server-app/`
 //! (`runtrace_example_server`), which its tests use too. This program serves it with the
 //! callbacks every request shares: one tracer, which appends every run of every request to
-//! `runs.jsonl` and prints a line per request. Each request adds its own `ChannelHandler`,
-//! which forwards that request's tokens to its client alone; a client that hangs up cancels
-//! its runs, and the tracer exports the cut-short tree.
+//! `runs.jsonl` and prints a line per request. Each request streams its own events with
+//! `runtrace::events::stream_events`, which adds a handler of that request's own; a client
+//! that hangs up or closes its socket cancels its runs, and the tracer exports the cut-short
+//! tree. The answer names the request's root run id, chosen with `CallbackManager::with_run_id`.
 //!
 //! ```text
 //! cargo run --example server
 //! curl -N http://127.0.0.1:3000/chat -H 'content-type: application/json' -d '{"question": "What is 17 + 25?"}'
+//! websocat ws://127.0.0.1:3000/chat/ws   # then type {"question": "What is 17 + 25?"}
 //! ```
 
 use runtrace::tracer::{ExportError, Exporter, JsonlExporter, RunTree, Tracer};

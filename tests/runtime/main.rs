@@ -31,6 +31,7 @@ mod stress;
 mod tracer;
 mod tracer_exports;
 mod tracing_bridge;
+mod websocket;
 
 /// Asserts that `seen`, one line per event heard, holds every line of `expected` and, for
 /// each worker `i`, exactly its lines (those starting `worker-{i} `) in the order it emitted

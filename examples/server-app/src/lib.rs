@@ -1,39 +1,44 @@
 //! The chat server of runtrace's server example, which `examples/server.rs` runs and the
-//! runtime's tests call over HTTP: `POST /chat` runs an agent (a calculator tool, then a
-//! streaming model) and streams the model's tokens back to its client as Server-Sent Events.
+//! runtime's tests call over HTTP and WebSockets: an agent (a calculator tool, then a
+//! streaming model) answers a question, and the model's tokens are streamed to the client
+//! that asked, then the answer.
+//! - `POST /chat` with `{"question": "..."}` streams them as Server-Sent Events: `token`
+//!   events, then an `answer` (or an `error`);
+//! - `GET /chat/ws` upgrades to a WebSocket: the client sends its question as a text frame
+//!   (the same JSON), and receives one JSON text frame per token (`"type": "token"`), then the
+//!   answer (`"type": "answer"`, or `"error"`), after which the server closes the socket.
 //!
 //! Two scopes of callbacks meet in each request, as in LangChain's server story:
 //! - one tracer, shared by every request ([`AppState::new`]), records every run of every
 //!   request;
-//! - a request-scoped [`ChannelHandler`], made per request, forwards that request's tokens into
-//!   the channel its response reads from, so no client ever sees another's tokens.
+//! - [`stream_events`] adds a handler of the request's own, so the request's response reads
+//!   exactly its own tokens, never another's, and the answer only after all of them.
 //!
-//! A client that hangs up drops its response stream, which drops the agent's future: every run
-//! still open ends with a "cancelled" error event, and the tracer exports the cut-short tree.
+//! Each request's root run gets an id chosen here ([`CallbackManager::with_run_id`]), sent
+//! with the answer, so a client can refer to its run later (to leave feedback, say).
+//! A client that hangs up (or closes its socket) drops its event stream, which drops the
+//! agent's future: every run still open ends with a "cancelled" error event, and the tracer
+//! exports the cut-short tree.
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Json, State};
+use axum::response::Response;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::routing::post;
-use futures::Stream;
-use runtrace::handlers::{ChannelHandler, StreamEvent};
+use axum::routing::{get, post};
+use futures::{SinkExt, Stream, StreamExt};
+use runtrace::RunId;
+use runtrace::events::{Item, stream_events};
 use runtrace::prelude::*;
 use runtrace::tracer::Tracer;
 use serde::Deserialize;
-use serde_json::json;
-use tokio::sync::mpsc;
+use serde_json::{Value, json};
 
 /// How long the fake model takes per token.
 const TOKEN_PACE: Duration = Duration::from_millis(40);
-
-/// Room for a long answer's tokens. The channel handler never waits, so a client that reads
-/// slowly never stalls the model; past this many unread tokens, new ones would be dropped.
-const TOKEN_BUFFER: usize = 1024;
 
 /// Why the agent could not answer; sent to the client as an `error` event.
 #[derive(Debug, thiserror::Error)]
@@ -102,7 +107,7 @@ impl AppState {
     }
 }
 
-/// The body of `POST /chat`.
+/// What a client asks: the body of `POST /chat`, the first frame on `GET /chat/ws`.
 #[derive(Deserialize)]
 struct ChatRequest {
     /// Something like "What is 17 + 25?".
@@ -111,78 +116,89 @@ struct ChatRequest {
 
 /// The server's routes.
 pub fn app(state: AppState) -> Router {
-    Router::new().route("/chat", post(chat)).with_state(state)
+    Router::new().route("/chat", post(chat)).route("/chat/ws", get(chat_socket)).with_state(state)
 }
 
-/// Streams the tokens of the answer as `token` events (`{"run_id", "kind", "token"}`), then
-/// the whole `answer` (or an `error`).
+/// One message to a client: a `token` (`{"run_id", "kind", "token"}`), then the `answer`
+/// (`{"answer", "run_id"}`) or an `error` (`{"error", "run_id"}`).
+struct Frame {
+    name: &'static str,
+    data: Value,
+}
+
+/// The agent answering `question`, run as it is read: the model's tokens, then the answer.
+/// Dropping it cancels the agent.
+fn answer(state: &AppState, question: String) -> impl Stream<Item = Frame> + Send + use<> {
+    let run_id = RunId::random();
+    let callbacks = state.callbacks.clone().with_run_id(run_id);
+    stream_events(&callbacks, |callbacks| async move { agent(question, &callbacks).await })
+        .with_include_kinds([RunKind::Llm])
+        .filter_map(move |item| std::future::ready(frame(item, run_id)))
+}
+
+fn frame(item: Item<Result<String, AgentError>>, root: RunId) -> Option<Frame> {
+    Some(match item {
+        Item::Event(event) => {
+            let token = event.chunk()?;
+            Frame { name: "token", data: json!({ "run_id": event.run_id, "kind": event.kind, "token": token }) }
+        }
+        Item::Output(Ok(answer)) => Frame { name: "answer", data: json!({ "answer": answer, "run_id": root }) },
+        Item::Output(Err(error)) => {
+            Frame { name: "error", data: json!({ "error": error.to_string(), "run_id": root }) }
+        }
+    })
+}
+
+/// `POST /chat`: the frames as Server-Sent Events, each named for its frame.
 async fn chat(
     State(state): State<AppState>,
     Json(request): Json<ChatRequest>,
 ) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
-    let (sender, tokens) = mpsc::channel(TOKEN_BUFFER);
-    // Request callbacks: the shared tracer plus this request's own channel, inherited by
-    // every run the agent starts.
-    let callbacks = state.callbacks.clone().with_handler(ChannelHandler::bounded(sender));
-    let answer = async move { agent(request.question, &callbacks).await };
-    Sse::new(reply(answer, tokens)).keep_alive(KeepAlive::default())
+    let events = answer(&state, request.question)
+        .map(|frame| Ok(SseEvent::default().event(frame.name).data(frame.data.to_string())));
+    Sse::new(events).keep_alive(KeepAlive::default())
 }
 
-/// The response stream. It owns the agent's future and drives it while it is read: when the
-/// client goes away, the stream is dropped with the future in it, which cancels the runs.
-fn reply<F>(answer: F, tokens: mpsc::Receiver<StreamEvent>) -> impl Stream<Item = Result<SseEvent, Infallible>>
-where
-    F: Future<Output = Result<String, AgentError>> + Send + 'static,
-{
-    let reply = Reply { answer: Some(Box::pin(answer)), tokens, outcome: None };
-    futures::stream::unfold(reply, |mut reply| async move {
-        let event = reply.next().await?;
-        Some((Ok(event), reply))
-    })
+/// `GET /chat/ws`: the question in the first text frame, the frames back as JSON text frames
+/// with their name in `type`.
+async fn chat_socket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    upgrade.on_upgrade(move |socket| answer_over(socket, state))
 }
 
-struct Reply<F> {
-    answer: Option<Pin<Box<F>>>,
-    tokens: mpsc::Receiver<StreamEvent>,
-    outcome: Option<Result<String, AgentError>>,
-}
-
-impl<F: Future<Output = Result<String, AgentError>>> Reply<F> {
-    /// The next event to send: a token as soon as the model streams it, the outcome last.
-    async fn next(&mut self) -> Option<SseEvent> {
-        loop {
-            let event = match &mut self.answer {
-                Some(answer) => tokio::select! {
-                    biased;
-                    Some(event) = self.tokens.recv() => event,
-                    outcome = answer => {
-                        self.answer = None;
-                        self.outcome = Some(outcome);
-                        continue;
-                    }
-                },
-                // The agent is done, so every token it streamed is in the channel already.
-                None => match self.tokens.try_recv() {
-                    Ok(event) => event,
-                    Err(_) => return self.outcome.take().map(outcome_event),
-                },
-            };
-            if let Some(event) = token_event(&event) {
-                return Some(event);
+async fn answer_over(socket: WebSocket, state: AppState) {
+    let (mut sender, mut receiver) = socket.split();
+    let question = loop {
+        match receiver.next().await {
+            Some(Ok(Message::Text(text))) => break serde_json::from_str::<ChatRequest>(&text).map(|r| r.question),
+            Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+            Some(Ok(_)) => {} // pings and the like
+        }
+    };
+    let question = match question {
+        Ok(question) => question,
+        Err(error) => {
+            let frame = json!({ "type": "error", "error": format!("expected {{\"question\": \"...\"}}: {error}") });
+            let _ = sender.send(Message::text(frame.to_string())).await;
+            let _ = sender.send(Message::Close(None)).await;
+            return;
+        }
+    };
+    let mut frames = std::pin::pin!(answer(&state, question));
+    loop {
+        tokio::select! {
+            frame = frames.next() => {
+                let Some(Frame { name, data: mut message }) = frame else { break };
+                message["type"] = name.into();
+                if sender.send(Message::text(message.to_string())).await.is_err() {
+                    return; // the client is gone: dropping `frames` cancels the agent
+                }
+            }
+            // Anything but a close from the client is ignored; a close, or the connection
+            // lost, returns, and dropping `frames` cancels the agent.
+            message = receiver.next() => if matches!(message, None | Some(Err(_) | Ok(Message::Close(_)))) {
+                return;
             }
         }
     }
-}
-
-fn outcome_event(outcome: Result<String, AgentError>) -> SseEvent {
-    match outcome {
-        Ok(answer) => SseEvent::default().event("answer").data(json!({ "answer": answer }).to_string()),
-        Err(error) => SseEvent::default().event("error").data(json!({ "error": error.to_string() }).to_string()),
-    }
-}
-
-fn token_event(event: &StreamEvent) -> Option<SseEvent> {
-    let StreamEvent::Token { run, token } = event else { return None };
-    let data = json!({ "run_id": run.run_id, "kind": run.kind, "token": token });
-    Some(SseEvent::default().event("token").data(data.to_string()))
+    let _ = sender.send(Message::Close(None)).await;
 }
