@@ -400,8 +400,11 @@ impl CallbackManager {
     /// The run's start fails with [`CallbackError::RunIdInUse`], before any handler hears
     /// of it, when a handler of the manager (a [`Tracer`](crate::tracer::Tracer)) still holds
     /// a run with that id: two runs with one id would be merged into one tree. A traced
-    /// function returning `Result<_, E>` with `E: From<CallbackError>` returns that error;
-    /// the id is spent either way.
+    /// function returning `Result<_, E>` with `E: From<CallbackError>` returns that error
+    /// (any other traced function runs untraced, with a warning); the id is spent either way.
+    /// The check is made as the run starts: two managers given the same id and starting
+    /// their runs at the same instant on two threads are not told apart, so give each call
+    /// its own id (`RunId::random()`, or one from your client that you know is unique).
     ///
     /// ```
     /// use runtrace_runtime::{CallbackError, CallbackManager, RunId, RunKind};
