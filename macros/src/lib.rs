@@ -8,6 +8,7 @@ mod expand;
 mod fallback;
 mod respan;
 mod signature;
+mod stream;
 mod valid;
 
 use proc_macro::TokenStream;

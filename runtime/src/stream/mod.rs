@@ -1,0 +1,103 @@
+//! Traced streams: a stream returned by a `#[traced_run]` function keeps its run open until
+//! it ends, yields an `Err`, or is dropped, recording its items on the way.
+//!
+//! [`TracedStream`] is what the expansion returns in place of the body's stream. When no
+//! handler hears the run it only forwards, one check per item; the run's state (its guard,
+//! the items kept for the output) lives behind a box made for heard runs alone.
+
+mod item;
+mod run;
+
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+
+pub use item::{TokenText, token_text_of};
+pub use run::{StreamOutput, StreamRun};
+
+use crate::run::RunGuard;
+
+pin_project_lite::pin_project! {
+    /// The stream of a traced function, which ends its run when it ends (the end event, with
+    /// the items' output), when it yields an `Err` (the error event) or when it is dropped
+    /// unfinished (a cancelled error event, like a dropped future).
+    ///
+    /// Once the stream it wraps answered `None` it answers `None` without polling that stream
+    /// again, so a stream polled after its end cannot end the run twice or panic inside it.
+    /// After an `Err` item has ended the run, the items go on to the caller, unrecorded.
+    pub struct TracedStream<S, H> {
+        #[pin]
+        stream: S,
+        run: Option<Box<StreamRun>>,
+        on_item: H,
+    }
+}
+
+/// `stream`, made by a traced function whose run `guard` holds; `on_item` records each item
+/// on the run (the expansion writes it for the item type).
+#[inline]
+pub fn traced_stream<S, H>(guard: RunGuard, stream: S, output: StreamOutput, on_item: H) -> TracedStream<S, H>
+where
+    S: Stream,
+    H: FnMut(&mut StreamRun, &S::Item),
+{
+    // An unheard guard ends with no event: dropping it here is one check.
+    let run = if guard.is_recording() { Some(Box::new(StreamRun::new(guard, output))) } else { None };
+    TracedStream { stream, run, on_item }
+}
+
+impl<S: Stream, H: FnMut(&mut StreamRun, &S::Item)> Stream for TracedStream<S, H> {
+    type Item = S::Item;
+
+    #[inline]
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let this = self.project();
+        match this.run {
+            None => this.stream.poll_next(cx),
+            Some(run) => heard_poll(this.stream, run, this.on_item, cx),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.run {
+            Some(run) if run.is_finished() => (0, Some(0)),
+            _ => self.stream.size_hint(),
+        }
+    }
+}
+
+/// A poll of a heard stream: inside the run's span when a bridge made one, a panic of the
+/// stream recorded on the run before it goes on.
+fn heard_poll<S: Stream, H: FnMut(&mut StreamRun, &S::Item)>(
+    stream: Pin<&mut S>,
+    run: &mut StreamRun,
+    on_item: &mut H,
+    cx: &mut Context<'_>,
+) -> Poll<Option<S::Item>> {
+    if run.is_finished() {
+        return Poll::Ready(None);
+    }
+    if run.is_ended() {
+        return stream.poll_next(cx);
+    }
+    run.enter_span();
+    let polled = std::panic::catch_unwind(AssertUnwindSafe(|| stream.poll_next(cx)));
+    run.leave_span();
+    match polled {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(Some(item))) => {
+            on_item(run, &item);
+            Poll::Ready(Some(item))
+        }
+        Ok(Poll::Ready(None)) => {
+            run.finish();
+            Poll::Ready(None)
+        }
+        Err(panic) => {
+            run.panicked(&*panic);
+            std::panic::resume_unwind(panic)
+        }
+    }
+}
