@@ -365,6 +365,16 @@ mod tests {
     }
 
     #[test]
+    fn stream_tokens_and_reduce_alone() {
+        assert!(parse(quote!(stream)).stream.is_some());
+        assert!(parse(quote!(tokens)).tokens.expect("tokens").1.is_none());
+        assert_eq!(text(&parse(quote!(tokens = chunk.text)).tokens.expect("tokens").1.expect("path")), "chunk . text");
+        assert_eq!(text(&parse(quote!(reduce = join)).reduce.expect("reduce").1), "join");
+        assert_eq!(errors(quote!(stream = true)), ["`stream` takes no value"]);
+        assert_eq!(errors(quote!(reduce)), ["expected `reduce = join_chunks`"]);
+    }
+
+    #[test]
     fn crate_alone_takes_a_path_or_a_string() {
         assert_eq!(text(&parse(quote!(crate = my::runtrace)).krate.expect("path")), "my :: runtrace");
         assert_eq!(text(&parse(quote!(crate = "::my::runtrace")).krate.expect("string")), ":: my :: runtrace");

@@ -508,3 +508,65 @@ pub fn pinned_async(body: &syn::Block) -> Option<&syn::ExprAsync> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::{ToTokens, quote};
+
+    use super::*;
+
+    /// The shape of `fn f() -> #ty` (`async` when asked), and its item or output type.
+    fn shape_of(ty: TokenStream, is_async: bool, options: TokenStream) -> (&'static str, String) {
+        let asyncness = is_async.then(|| quote!(async));
+        let sig: Signature = syn::parse2(quote!(#asyncness fn f() -> #ty)).expect("a signature");
+        let options = Options::parse(options).expect("options");
+        match shape(&sig, &options) {
+            Shape::Value => ("value", String::new()),
+            Shape::Stream(item) => ("stream", item.ty.to_token_stream().to_string()),
+            Shape::BoxedFuture(output) => ("future", output.ty.to_token_stream().to_string()),
+        }
+    }
+
+    #[test]
+    fn streams_are_recognised_by_their_written_type() {
+        let stream = |ty| shape_of(ty, false, quote!());
+        assert_eq!(stream(quote!(impl Stream<Item = u32>)), ("stream", "u32".into()));
+        assert_eq!(
+            stream(quote!(impl futures::Stream<Item = Result<T, E>> + Send)),
+            ("stream", "Result < T , E >".into())
+        );
+        assert_eq!(stream(quote!(Pin<Box<dyn Stream<Item = String> + Send + 'a>>)), ("stream", "String".into()));
+        assert_eq!(stream(quote!(BoxStream<'static, u8>)), ("stream", "u8".into()));
+        assert_eq!(stream(quote!(futures::stream::LocalBoxStream<'a, u8>)), ("stream", "u8".into()));
+        assert_eq!(shape_of(quote!(impl Stream<Item = u8>), true, quote!()).0, "stream");
+        assert_eq!(stream(quote!(Vec<u8>)).0, "value");
+        assert_eq!(stream(quote!(impl Iterator<Item = u8>)).0, "value");
+    }
+
+    #[test]
+    fn stream_marks_an_alias_with_an_unknown_item() {
+        assert_eq!(shape_of(quote!(Tokens), false, quote!(stream)), ("stream", "_".into()));
+    }
+
+    #[test]
+    fn boxed_futures_of_sync_fns_are_recognised() {
+        let future = |ty| shape_of(ty, false, quote!());
+        assert_eq!(future(quote!(Pin<Box<dyn Future<Output = u32> + Send + 'async_trait>>)), ("future", "u32".into()));
+        assert_eq!(future(quote!(BoxFuture<'a, Result<u8, E>>)), ("future", "Result < u8 , E >".into()));
+        assert_eq!(shape_of(quote!(BoxFuture<'a, u8>), true, quote!()).0, "value", "an async fn's output is its value");
+        assert_eq!(future(quote!(Pin<Box<u8>>)).0, "value");
+    }
+
+    #[test]
+    fn only_a_body_that_is_a_pinned_async_move_block_is_traced_as_one() {
+        let block = |body: TokenStream| -> bool {
+            let body: syn::Block = syn::parse2(quote!({ #body })).expect("a block");
+            pinned_async(&body).is_some()
+        };
+        assert!(block(quote!(Box::pin(async move { 1 }))));
+        assert!(block(quote!(::std::boxed::Box::pin(async move { 1 }))));
+        assert!(!block(quote!(Box::pin(async { 1 }))));
+        assert!(!block(quote!(async move { 1 }.boxed())));
+        assert!(!block(quote!(let x = 1; Box::pin(async move { x }))));
+    }
+}
