@@ -12,7 +12,7 @@ use runtrace::event::{ErrorCause, EventType, ModelOutput, Usage};
 use runtrace::prelude::*;
 use serde_json::json;
 
-use crate::common::{ToolError, ends, outputs, recording, the_error};
+use crate::common::{Counted, ToolError, ends, outputs, recording, the_error};
 use crate::macro_ends::assert_one_end_per_start;
 
 #[traced_run]
@@ -219,6 +219,19 @@ fn a_stream_made_inside_a_traced_run_is_its_child() {
     let (outer, inner) = (&runs[0], &runs[1]);
     assert_eq!(inner.parent_run_id, Some(outer.run_id));
     assert_one_end_per_start(&recorder);
+}
+
+#[traced_run]
+fn counted_items<'a>(item: &'a Counted) -> impl Stream<Item = &'a Counted> {
+    stream::iter([item, item])
+}
+
+#[test]
+fn each_item_is_serialized_once_for_the_output() {
+    let (_recorder, callbacks) = recording();
+    let item = Counted::default();
+    assert_eq!(block_on(counted_items(&item, &callbacks).count()), 2);
+    assert_eq!(item.serializations(), 3, "the argument once, each item once");
 }
 
 // ---------------------------------------------------------------------------------------------
