@@ -379,7 +379,9 @@ use proc_macro::TokenStream;
 /// - A free function returning `impl Stream` takes its parent as `&dyn AsParent` and its
 ///   stream captures only the function's own generic parameters (`+ use<..>` is added when
 ///   none is written), so the stream can outlive the `run` or the manager it was made
-///   with; name a lifetime for a stream that borrows an argument.
+///   with; name a lifetime for a stream that borrows an argument. A method, or a function
+///   with an `impl Trait` argument, keeps its usual parent and captures; write
+///   `+ use<..>` on its return type for a stream that outlives the call's borrows.
 ///
 /// ```
 /// use std::sync::Arc;

@@ -10,6 +10,7 @@ use quote::quote;
 use syn::{FnArg, Ident, Lifetime, Path, Type};
 
 use crate::respan::{extent, spread};
+use crate::valid::mentions_impl;
 
 /// A manager parameter by its declared type: `&RunManager`, or `&CallbackManager`, which
 /// only the rewritten signature should take.
@@ -109,6 +110,14 @@ pub fn rewrite_signature(
 /// Adds `use<..>` of the function's own generics to its `impl` return type, unless one is
 /// written; false when the return type is no `impl`.
 fn capture_own_generics(sig: &mut syn::Signature) -> bool {
+    // An `impl Trait` argument is a type parameter that `use<..>` cannot name but must list.
+    let impl_argument = sig.inputs.iter().any(|arg| match arg {
+        FnArg::Typed(typed) => mentions_impl(&typed.ty),
+        FnArg::Receiver(_) => false,
+    });
+    if impl_argument {
+        return false;
+    }
     let syn::ReturnType::Type(_, output) = &mut sig.output else { return false };
     let Type::ImplTrait(output) = &mut **output else { return false };
     if output.bounds.iter().any(|bound| matches!(bound, syn::TypeParamBound::PreciseCapture(_))) {

@@ -293,7 +293,7 @@ fn is_result(ty: &Type) -> bool {
     }
 }
 
-fn mentions_impl(ty: &Type) -> bool {
+pub fn mentions_impl(ty: &Type) -> bool {
     fn walk(tokens: TokenStream) -> bool {
         tokens.into_iter().any(|token| match token {
             TokenTree::Ident(ident) => ident == "impl",

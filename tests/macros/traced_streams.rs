@@ -234,6 +234,32 @@ fn each_item_is_serialized_once_for_the_output() {
     assert_eq!(item.serializations(), 3, "the argument once, each item once");
 }
 
+struct Model {
+    name: &'static str,
+}
+
+impl Model {
+    #[traced_run(kind = "llm", tokens)]
+    fn stream(&self, prompt: &str) -> impl Stream<Item = String> + use<> {
+        stream::iter([format!("{} says {prompt}", self.name)])
+    }
+}
+
+#[traced_run]
+fn displayed(value: impl std::fmt::Display + serde::Serialize + Sync) -> impl Stream<Item = String> {
+    stream::iter([value.to_string()])
+}
+
+#[test]
+fn methods_and_functions_with_impl_arguments_return_traced_streams() {
+    let (recorder, callbacks) = recording();
+    let model = Model { name: "echo" };
+    assert_eq!(block_on(model.stream("hi", &callbacks).count()), 1);
+    assert_eq!(block_on(displayed(7, &callbacks).collect::<Vec<_>>()), ["7"]);
+    assert_eq!(outputs(&recorder), [json!("echo says hi"), json!("7")]);
+    assert_one_end_per_start(&recorder);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Bad input
 
