@@ -216,7 +216,7 @@ fn end(options: &Options, returns: &valid::Returns, end_fn: &TokenStream, krate:
 /// the function returns a `Result` whose error is `From<CallbackError>`, else `Err(error)`,
 /// to be reported. The choice is made by autoref on the return type, since a macro cannot
 /// see trait impls; a type it cannot name always reports.
-fn stop(returns: &valid::Returns, error: &Ident, krate: &Path) -> TokenStream {
+pub(crate) fn stop(returns: &valid::Returns, error: &Ident, krate: &Path) -> TokenStream {
     let ret_ty = &returns.ty;
     if returns.nameable {
         quote! {{

@@ -373,6 +373,9 @@ use proc_macro::TokenStream;
 /// - On a model run, the first item's time is the time to first token, and an item that is
 ///   a `ModelOutput` reports its usage and response: a final chunk's usage replaces the
 ///   running total, so it counts once.
+/// - A handler that raises on an item's token or usage stops the run: the stream yields
+///   `Err(E::from(error))` in place of that item and ends, when its items are a `Result`
+///   whose `E` implements `From<CallbackError>`; other streams go on, and a warning says so.
 /// - Child runs started while the stream is made are the run's children; each poll enters
 ///   the run's span for `TracingBridge`. When no handler listens, the stream is returned
 ///   as it is (boxed) or behind one check per item (`impl Stream`).

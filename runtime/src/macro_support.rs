@@ -15,7 +15,7 @@ use serde_json::Value;
 pub use crate::dispatch::catch_unwind::CatchUnwind;
 use crate::dispatch::inline::listens;
 use crate::dispatch::report::{handler_of, report_unraisable, warn_once};
-use crate::error::CallbackError;
+pub use crate::error::CallbackError;
 pub use crate::event::RunKind;
 use crate::event::payload::Make;
 pub use crate::event::payload::{Field, Recorded, record};

@@ -12,7 +12,7 @@ use runtrace::event::{ErrorCause, EventType, ModelOutput, Usage};
 use runtrace::prelude::*;
 use serde_json::json;
 
-use crate::common::{Counted, ToolError, ends, outputs, recording, the_error};
+use crate::common::{Counted, Faulty, ToolError, ends, outputs, recording, the_error, with_warnings};
 use crate::macro_ends::assert_one_end_per_start;
 
 #[traced_run]
@@ -257,6 +257,38 @@ fn methods_and_functions_with_impl_arguments_return_traced_streams() {
     assert_eq!(block_on(model.stream("hi", &callbacks).count()), 1);
     assert_eq!(block_on(displayed(7, &callbacks).collect::<Vec<_>>()), ["7"]);
     assert_eq!(outputs(&recorder), [json!("echo says hi"), json!("7")]);
+    assert_one_end_per_start(&recorder);
+}
+
+#[traced_run(kind = "llm", tokens)]
+fn fallible_tokens() -> impl Stream<Item = Result<String, ToolError>> {
+    stream::iter(vec![Ok("a".to_owned()), Ok("b".to_owned())])
+}
+
+/// Request callbacks with a recorder and a handler that raises on every token.
+fn refusing_tokens() -> (std::sync::Arc<RecordingHandler>, CallbackManager) {
+    let (recorder, callbacks) = recording();
+    (recorder, callbacks.with_handler(Faulty::fails_at("budget", [EventType::NewToken], "budget exceeded").raising()))
+}
+
+#[test]
+fn a_handlers_stop_on_a_token_ends_a_result_stream_with_its_error() {
+    let (recorder, callbacks) = refusing_tokens();
+    let read: Vec<Result<String, ToolError>> = block_on(fallible_tokens(&callbacks).collect());
+    assert!(matches!(read.as_slice(), [Err(ToolError::Callback(_))]), "{read:?}");
+    let error = the_error(&recorder);
+    assert_eq!(error.cause, ErrorCause::Stopped, "{error:?}");
+    assert!(error.message.contains("budget exceeded"), "{error:?}");
+    assert_one_end_per_start(&recorder);
+}
+
+#[test]
+fn a_stream_whose_items_cannot_carry_a_stop_goes_on_with_a_warning() {
+    let (recorder, callbacks) = refusing_tokens();
+    let (read, warnings) = with_warnings(|| block_on(completion("hi", &callbacks).collect::<Vec<_>>()));
+    assert_eq!(read, ["Hel", "lo", "!"]);
+    assert!(warnings.iter().any(|warning| warning.message.contains("cannot carry the error")), "{warnings:?}");
+    assert_eq!(ends(&recorder).len(), 1, "the run ends as the stream does");
     assert_one_end_per_start(&recorder);
 }
 

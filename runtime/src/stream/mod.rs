@@ -17,6 +17,9 @@ use futures_core::Stream;
 pub use item::{TokenText, token_text_of};
 pub use run::{StreamOutput, StreamRun};
 
+use crate::dispatch::report::warn_once;
+use crate::error::CallbackError;
+use crate::event::render;
 use crate::run::RunGuard;
 
 pin_project_lite::pin_project! {
@@ -27,25 +30,35 @@ pin_project_lite::pin_project! {
     /// Once the stream it wraps answered `None` it answers `None` without polling that stream
     /// again, so a stream polled after its end cannot end the run twice or panic inside it.
     /// After an `Err` item has ended the run, the items go on to the caller, unrecorded.
-    pub struct TracedStream<S, H> {
+    pub struct TracedStream<S: Stream, H> {
         #[pin]
         stream: S,
         run: Option<Box<StreamRun>>,
         on_item: H,
+        stop: fn(CallbackError) -> Result<S::Item, CallbackError>,
     }
 }
 
 /// `stream`, made by a traced function whose run `guard` holds; `on_item` records each item
-/// on the run (the expansion writes it for the item type).
+/// on the run (the expansion writes it for the item type), and `stop` makes the item that
+/// carries a handler's stop to the caller (`Err(E::from(error))` for items that are a
+/// `Result` whose error converts from [`CallbackError`]), or gives the error back when the
+/// items cannot carry it.
 #[inline]
-pub fn traced_stream<S, H>(guard: RunGuard, stream: S, output: StreamOutput, on_item: H) -> TracedStream<S, H>
+pub fn traced_stream<S, H>(
+    guard: RunGuard,
+    stream: S,
+    output: StreamOutput,
+    on_item: H,
+    stop: fn(CallbackError) -> Result<S::Item, CallbackError>,
+) -> TracedStream<S, H>
 where
     S: Stream,
     H: FnMut(&mut StreamRun, &S::Item),
 {
     // An unheard guard ends with no event: dropping it here is one check.
     let run = if guard.is_recording() { Some(Box::new(StreamRun::new(guard, output))) } else { None };
-    TracedStream { stream, run, on_item }
+    TracedStream { stream, run, on_item, stop }
 }
 
 impl<S: Stream, H: FnMut(&mut StreamRun, &S::Item)> Stream for TracedStream<S, H> {
@@ -56,7 +69,7 @@ impl<S: Stream, H: FnMut(&mut StreamRun, &S::Item)> Stream for TracedStream<S, H
         let this = self.project();
         match this.run {
             None => this.stream.poll_next(cx),
-            Some(run) => heard_poll(this.stream, run, this.on_item, cx),
+            Some(run) => heard_poll(this.stream, run, this.on_item, *this.stop, cx),
         }
     }
 
@@ -74,6 +87,7 @@ fn heard_poll<S: Stream, H: FnMut(&mut StreamRun, &S::Item)>(
     stream: Pin<&mut S>,
     run: &mut StreamRun,
     on_item: &mut H,
+    stop: fn(CallbackError) -> Result<S::Item, CallbackError>,
     cx: &mut Context<'_>,
 ) -> Poll<Option<S::Item>> {
     if run.is_finished() {
@@ -89,6 +103,18 @@ fn heard_poll<S: Stream, H: FnMut(&mut StreamRun, &S::Item)>(
         Ok(Poll::Pending) => Poll::Pending,
         Ok(Poll::Ready(Some(item))) => {
             on_item(run, &item);
+            if let Some(error) = run.take_stop() {
+                let message = render::display(&error);
+                match stop(error) {
+                    // The stop replaces the item whose token or usage raised, as a `?` on
+                    // `on_llm_new_token` returns before the caller sees the token.
+                    Ok(stopped) => {
+                        run.stopped(message);
+                        return Poll::Ready(Some(stopped));
+                    }
+                    Err(error) => unstoppable(&error),
+                }
+            }
             Poll::Ready(Some(item))
         }
         Ok(Poll::Ready(None)) => {
@@ -100,4 +126,15 @@ fn heard_poll<S: Stream, H: FnMut(&mut StreamRun, &S::Item)>(
             std::panic::resume_unwind(panic)
         }
     }
+}
+
+/// A handler's stop that the stream's items cannot carry: reported, and the stream goes on.
+fn unstoppable(error: &CallbackError) {
+    warn_once(
+        "stream stop",
+        &format_args!(
+            "a handler asked to stop a traced stream whose items cannot carry the error (they are not a \
+             Result whose error implements From<CallbackError>); it goes on: {error}"
+        ),
+    );
 }

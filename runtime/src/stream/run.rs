@@ -6,7 +6,7 @@ use std::panic::AssertUnwindSafe;
 
 use serde_json::Value;
 
-use crate::dispatch::report::{panic_message, report_unraisable, warn_once};
+use crate::dispatch::report::{panic_message, report_unraisable};
 use crate::error::CallbackError;
 use crate::event::payload::Recorded;
 use crate::event::{ErrorCause, ModelOutput, RunError};
@@ -33,13 +33,15 @@ pub struct StreamRun {
     guard: Option<RunGuard>,
     output: StreamOutput,
     items: Vec<Value>,
-    /// The stream answered `None`: it is not polled again.
+    /// The stream answered `None`, or ended on a handler's stop: it is not polled again.
     finished: bool,
+    /// A handler's stop, raised on an item's token or usage, for the stream to hand on.
+    stop: Option<CallbackError>,
 }
 
 impl StreamRun {
     pub(super) fn new(guard: RunGuard, output: StreamOutput) -> StreamRun {
-        StreamRun { guard: Some(guard), output, items: Vec::new(), finished: false }
+        StreamRun { guard: Some(guard), output, items: Vec::new(), finished: false, stop: None }
     }
 
     /// Whether the run ended (the stream ended, yielded an `Err` or panicked).
@@ -74,11 +76,11 @@ impl StreamRun {
             state.token();
         }
         if let Some(token) = token {
-            stop_unheard(guard.on_llm_new_token(token));
+            keep_first(&mut self.stop, guard.on_llm_new_token(token));
         }
         if let Some(model) = model {
             if let Some(usage) = model.usage() {
-                stop_unheard(guard.report_usage(usage));
+                keep_first(&mut self.stop, guard.report_usage(usage));
             }
             if let Some(response) = model.response() {
                 guard.report_response(response);
@@ -98,6 +100,21 @@ impl StreamRun {
             guard.fail_with(|| RunError::new(render(error), ErrorCause::Returned).with_type_name(type_name)),
         );
         self.items = Vec::new();
+    }
+
+    /// The stop a handler raised on the last item, if any.
+    pub(super) fn take_stop(&mut self) -> Option<CallbackError> {
+        self.stop.take()
+    }
+
+    /// Ends the run as stopped by a handler (`message` its error), the stream ending with
+    /// the `Err` item that carries the stop; it is not polled again.
+    pub(super) fn stopped(&mut self, message: String) {
+        self.finished = true;
+        if let Some(guard) = self.guard.take() {
+            // Recorded as stopped: the run knows a handler asked to stop it.
+            report_unraisable(guard.fail_with(|| RunError::new(message, ErrorCause::Returned)));
+        }
     }
 
     /// Ends the run with the items' output, the stream having ended.
@@ -141,15 +158,9 @@ fn items_output(items: Vec<Value>) -> Value {
     }
 }
 
-/// A handler's stop from a token or a usage report: a stream cannot hand it to its caller,
-/// so it is reported and the stream goes on.
-fn stop_unheard(result: Result<(), CallbackError>) {
-    if let Err(error) = result {
-        warn_once(
-            "stream stop",
-            &format_args!(
-                "a handler asked to stop a traced stream, which cannot return the error; it goes on: {error}"
-            ),
-        );
+/// Keeps the first stop a handler raised.
+fn keep_first(stop: &mut Option<CallbackError>, result: Result<(), CallbackError>) {
+    if let (None, Err(error)) = (&stop, result) {
+        *stop = Some(error);
     }
 }
