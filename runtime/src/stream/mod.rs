@@ -30,12 +30,12 @@ pin_project_lite::pin_project! {
     /// Once the stream it wraps answered `None` it answers `None` without polling that stream
     /// again, so a stream polled after its end cannot end the run twice or panic inside it.
     /// After an `Err` item has ended the run, the items go on to the caller, unrecorded.
-    pub struct TracedStream<S: Stream, H> {
+    pub struct TracedStream<S, H, P> {
         #[pin]
         stream: S,
         run: Option<Box<StreamRun>>,
         on_item: H,
-        stop: fn(CallbackError) -> Result<S::Item, CallbackError>,
+        stop: P,
     }
 }
 
@@ -45,23 +45,29 @@ pin_project_lite::pin_project! {
 /// `Result` whose error converts from [`CallbackError`]), or gives the error back when the
 /// items cannot carry it.
 #[inline]
-pub fn traced_stream<S, H>(
+pub fn traced_stream<S, H, P>(
     guard: RunGuard,
     stream: S,
     output: StreamOutput,
     on_item: H,
-    stop: fn(CallbackError) -> Result<S::Item, CallbackError>,
-) -> TracedStream<S, H>
+    stop: P,
+) -> TracedStream<S, H, P>
 where
     S: Stream,
     H: FnMut(&mut StreamRun, &S::Item),
+    P: Fn(CallbackError) -> Result<S::Item, CallbackError>,
 {
     // An unheard guard ends with no event: dropping it here is one check.
     let run = if guard.is_recording() { Some(Box::new(StreamRun::new(guard, output))) } else { None };
     TracedStream { stream, run, on_item, stop }
 }
 
-impl<S: Stream, H: FnMut(&mut StreamRun, &S::Item)> Stream for TracedStream<S, H> {
+impl<S, H, P> Stream for TracedStream<S, H, P>
+where
+    S: Stream,
+    H: FnMut(&mut StreamRun, &S::Item),
+    P: Fn(CallbackError) -> Result<S::Item, CallbackError>,
+{
     type Item = S::Item;
 
     #[inline]
@@ -69,7 +75,7 @@ impl<S: Stream, H: FnMut(&mut StreamRun, &S::Item)> Stream for TracedStream<S, H
         let this = self.project();
         match this.run {
             None => this.stream.poll_next(cx),
-            Some(run) => heard_poll(this.stream, run, this.on_item, *this.stop, cx),
+            Some(run) => heard_poll(this.stream, run, this.on_item, this.stop, cx),
         }
     }
 
@@ -83,13 +89,23 @@ impl<S: Stream, H: FnMut(&mut StreamRun, &S::Item)> Stream for TracedStream<S, H
 
 /// A poll of a heard stream: inside the run's span when a bridge made one, a panic of the
 /// stream recorded on the run before it goes on.
-fn heard_poll<S: Stream, H: FnMut(&mut StreamRun, &S::Item)>(
+///
+/// Inlined, so that the optimizer can hoist the unheard check out of a caller's loop over
+/// the stream: kept out of line, the unheard poll lost that and cost several times more per
+/// item (the benches' README, "Traced streams").
+#[inline]
+fn heard_poll<S, H, P>(
     stream: Pin<&mut S>,
     run: &mut StreamRun,
     on_item: &mut H,
-    stop: fn(CallbackError) -> Result<S::Item, CallbackError>,
+    stop: &P,
     cx: &mut Context<'_>,
-) -> Poll<Option<S::Item>> {
+) -> Poll<Option<S::Item>>
+where
+    S: Stream,
+    H: FnMut(&mut StreamRun, &S::Item),
+    P: Fn(CallbackError) -> Result<S::Item, CallbackError>,
+{
     if run.is_finished() {
         return Poll::Ready(None);
     }
