@@ -22,7 +22,7 @@ mod common;
 use std::hint::black_box;
 use std::process::ExitCode;
 
-use common::{BATCH, Noop, plain, traced};
+use common::{BATCH, Noop, plain, stream, traced};
 use runtrace::CallbackManager;
 
 /// Calls made before counting: lazily made state (thread-locals, the tracer's arena, the
@@ -36,6 +36,9 @@ const WORKLOADS: &[&str] = &[
     "model_usage",
     "tracer",
     "async_handler",
+    "stream_plain",
+    "stream_no_handlers",
+    "stream_one_handler",
     #[cfg(feature = "otel")]
     "otel",
     #[cfg(feature = "otel")]
@@ -76,6 +79,17 @@ fn main() -> ExitCode {
         "async_handler" => {
             let callbacks = common::noop_async_unbounded();
             measure(calls, || traced::outer(black_box(39), black_box(&callbacks)), runtrace::flush_blocking);
+        }
+        // A call drains one stream of `common::stream::ITEMS` items, traced as one run.
+        "stream_plain" => measure(calls, || stream::drain(stream::plain(black_box(stream::ITEMS))), nothing),
+        "stream_no_handlers" => measure(
+            calls,
+            || stream::drain(stream::traced(black_box(stream::ITEMS), black_box(CallbackManager::none()))),
+            nothing,
+        ),
+        "stream_one_handler" => {
+            let callbacks = CallbackManager::new().with_handler(Noop);
+            measure(calls, || stream::drain(stream::traced(black_box(stream::ITEMS), black_box(&callbacks))), nothing);
         }
         #[cfg(feature = "otel")]
         "otel" => otel::runtrace(calls),

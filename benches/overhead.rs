@@ -258,3 +258,29 @@ mod tokio_current_thread {
         bench_async(bencher, || common::fastrace_rooted_async(x()));
     }
 }
+
+/// A stream of 100 items, drained by polling it with a no-op waker: `plain` is the untraced
+/// stream, the others one traced run around it (`(median - plain) / 100` is the cost per
+/// item, with the run's start and end spread over its items).
+#[divan::bench_group(sample_size = 256, sample_count = 300)]
+mod stream_100 {
+    use super::*;
+    use common::Noop;
+    use common::stream::{ITEMS, drain, traced};
+
+    #[divan::bench]
+    fn plain() -> u64 {
+        drain(common::stream::plain(black_box(ITEMS)))
+    }
+
+    #[divan::bench]
+    fn runtrace_none() -> u64 {
+        drain(traced(black_box(ITEMS), black_box(CallbackManager::none())))
+    }
+
+    #[divan::bench]
+    fn runtrace_noop(bencher: Bencher) {
+        let callbacks = CallbackManager::new().with_handler(Noop);
+        bencher.bench_local(|| drain(traced(black_box(ITEMS), black_box(&callbacks))));
+    }
+}

@@ -14,6 +14,10 @@
 //! - Inside a traced function, `run: &RunManager` is the run: it streams tokens
 //!   ([`on_llm_new_token`](RunManager::on_llm_new_token)), text, agent steps and custom
 //!   events; a [`RunGuard`] gives every run started by hand exactly one end or error.
+//! - A traced function returning a stream keeps its run open until the stream ends, with
+//!   its items as tokens (`tokens`) and output (`reduce = path`); one returning a boxed
+//!   future, as `#[async_trait]` methods do, until the future finishes. The attribute's
+//!   manual has both, under "Streams" and "Trait objects".
 //! - Handlers implement [`CallbackHandler`] (called inline) or [`AsyncCallbackHandler`] (run
 //!   in the [`background`]; [`flush`] waits for them). They receive [`Event`]s: the run's
 //!   identity and its [`EventData`], whose types are in [`event`].

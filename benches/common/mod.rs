@@ -20,6 +20,8 @@ pub const RUNS_PER_CALL: u64 = 3;
 // ---------------------------------------------------------------------------------------
 // Plain functions: the baseline.
 
+pub mod stream;
+
 pub mod plain {
     #[inline(never)]
     pub fn outer(x: u64) -> u64 {

@@ -45,6 +45,13 @@ pub struct Options {
     /// for messages.
     pub model: Option<(Ident, Expr)>,
     pub provider: Option<(Ident, Expr)>,
+    /// `stream`: the function returns a stream, though its return type does not say so.
+    pub stream: Option<Path>,
+    /// `tokens` (each item is a token) or `tokens = path` (the token of each item), with
+    /// the option's name for messages.
+    pub tokens: Option<(Ident, Option<Expr>)>,
+    /// `reduce = path`: the stream's output, made from its items.
+    pub reduce: Option<(Ident, Expr)>,
     pub krate: Option<Path>,
     /// Every option name seen, for duplicate checks and "options on a declaration".
     pub seen: Vec<Ident>,
@@ -117,6 +124,15 @@ impl Options {
             OptionName::Verbose => self.verbose = Some(expr_value(&meta, "verbose = true")?),
             OptionName::Model => self.model = Some((name, expr_value(&meta, "model = self.model")?)),
             OptionName::Provider => self.provider = Some((name, expr_value(&meta, "provider = \"openai\"")?)),
+            OptionName::Stream => self.stream = Some(flag(&meta)?),
+            OptionName::Tokens => {
+                let projection = match &meta {
+                    Meta::Path(_) => None,
+                    _ => Some(expr_value(&meta, "tokens = chunk_text")?),
+                };
+                self.tokens = Some((name, projection));
+            }
+            OptionName::Reduce => self.reduce = Some((name, expr_value(&meta, "reduce = join_chunks")?)),
             OptionName::Crate => self.krate = Some(parse_crate(&meta)?),
         }
         Ok(())
@@ -346,6 +362,16 @@ mod tests {
             text(&parse(quote!(verbose = cfg!(debug_assertions))).verbose.expect("verbose")),
             "cfg ! (debug_assertions)"
         );
+    }
+
+    #[test]
+    fn stream_tokens_and_reduce_alone() {
+        assert!(parse(quote!(stream)).stream.is_some());
+        assert!(parse(quote!(tokens)).tokens.expect("tokens").1.is_none());
+        assert_eq!(text(&parse(quote!(tokens = chunk.text)).tokens.expect("tokens").1.expect("path")), "chunk . text");
+        assert_eq!(text(&parse(quote!(reduce = join)).reduce.expect("reduce").1), "join");
+        assert_eq!(errors(quote!(stream = true)), ["`stream` takes no value"]);
+        assert_eq!(errors(quote!(reduce)), ["expected `reduce = join_chunks`"]);
     }
 
     #[test]

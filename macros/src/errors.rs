@@ -24,11 +24,14 @@ pub enum OptionName {
     Verbose,
     Model,
     Provider,
+    Stream,
+    Tokens,
+    Reduce,
     Crate,
 }
 
 /// Every option, as written, in the order the manual's table and the messages list them.
-pub const OPTIONS: [(&str, OptionName); 15] = [
+pub const OPTIONS: [(&str, OptionName); 18] = [
     ("kind", OptionName::Kind),
     ("name", OptionName::Name),
     ("tags", OptionName::Tags),
@@ -43,6 +46,9 @@ pub const OPTIONS: [(&str, OptionName); 15] = [
     ("verbose", OptionName::Verbose),
     ("model", OptionName::Model),
     ("provider", OptionName::Provider),
+    ("stream", OptionName::Stream),
+    ("tokens", OptionName::Tokens),
+    ("reduce", OptionName::Reduce),
     ("crate", OptionName::Crate),
 ];
 

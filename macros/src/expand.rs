@@ -15,7 +15,8 @@ use crate::errors::Errors;
 use crate::fallback;
 use crate::respan::{call_on, extent, group, hidden, located, spread};
 use crate::signature;
-use crate::valid::{self, Item, Plan};
+use crate::stream;
+use crate::valid::{self, Item, Plan, Shape};
 
 /// The whole attribute: parse, validate, expand; on error, the errors beside an untraced
 /// copy of the function with the traced signature, so callers still type-check.
@@ -44,9 +45,11 @@ pub fn traced_run(args: TokenStream, input: TokenStream) -> TokenStream {
 }
 
 fn expand(plan: Plan, krate: &Path) -> TokenStream {
-    let Plan { item, options, run_param, inputs, returns } = plan;
+    let Plan { item, options, run_param, inputs, returns, shape } = plan;
     let Item { attrs, vis, mut sig, body } = item;
-    let parent = signature::rewrite_signature(&mut sig, run_param.as_ref().map(|(index, _)| *index), krate);
+    let outlives_call = matches!(shape, Shape::Stream(_)) && !returns.nameable && sig.asyncness.is_none();
+    let parent =
+        signature::rewrite_signature(&mut sig, run_param.as_ref().map(|(index, _)| *index), outlives_call, krate);
     let Some(body) = body else {
         return quote!(#(#attrs)* #sig;);
     };
@@ -55,13 +58,24 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
     let ret = hidden("__runtrace_ret");
     let outcome = hidden("__runtrace_outcome");
     let error = hidden("__runtrace_error");
-    let early = hidden("__runtrace_early");
-    let panic = hidden("__runtrace_panic");
-    let value = hidden("__runtrace_value");
 
-    let ret_ty = &returns.ty;
+    // `Box::pin(async move { .. })` (an `async fn` after `#[async_trait]`) is traced as the
+    // async fn it was: its run starts at the call, and ends in the future.
+    let pinned = match &shape {
+        Shape::BoxedFuture(output) => valid::pinned_async(&body).map(|block| (output, block)),
+        _ => None,
+    };
+    let is_async = sig.asyncness.is_some() || pinned.is_some();
+    // What the body's value is to the run: the future's output for a pinned async block.
+    let (value, shape) = match pinned {
+        Some((output, _)) => (output, &Shape::Value),
+        None => (&returns, &shape),
+    };
+
+    // The start's stop returns early from the function itself, with its declared type.
     let stop = stop(&returns, &error, krate);
-    let start = start(&options, &sig, &inputs, &parent, &stop, krate);
+    let start = start(&options, &sig, is_async, &inputs, &parent, &stop, krate);
+    let ret_ty = &value.ty;
     let bind_run = run_param.map(|(_, pat)| {
         let run_ty = located(quote!(&#krate::__private::RunManager), pat.ident.span());
         quote!(let #pat: #run_ty = &#guard;)
@@ -69,13 +83,16 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
 
     // The closure and the async block take the span of the user's body: clippy skips code it
     // sees as generated, and would otherwise no longer lint a needless `return` in the body.
-    let body_span = body.brace_token.span.join();
-    let call = if sig.asyncness.is_some() {
+    let (stmts, body_span) = match pinned {
+        Some((_, block)) => (&block.block.stmts, block.block.brace_token.span.join()),
+        None => (&body.stmts, body.brace_token.span.join()),
+    };
+    let call = if is_async {
         // An async block's output is inferred from its body, so a mismatch would be reported
         // on the block, in our code. A `return` of the declared type before the body fixes
         // the output first, and the body's own returns are checked against it, where the
         // user wrote them (the edge `async-trait` uses).
-        let edge = returns.nameable.then(|| {
+        let edge = value.nameable.then(|| {
             quote! {
                 #[allow(unreachable_code, clippy::diverging_sub_expression, clippy::needless_return)]
                 if let ::core::option::Option::Some(#ret) = ::core::option::Option::None::<#ret_ty> {
@@ -87,7 +104,6 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
         // `let` of it, or a pinned reference, would keep a second slot for it in the future.
         // It takes the body's statements, not the body: the user's braces inside ours would
         // be a needless block to `unused_braces`, which the user's own code must keep.
-        let stmts = &body.stmts;
         let block = quote_spanned!(body_span=> async move { #edge #(#stmts)* });
         // Each poll enters the run's span, when a `TracingBridge` made one; outside
         // `CatchUnwind`, so that a panic is caught before it would unwind past the span.
@@ -95,25 +111,88 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
     } else {
         let closure = quote_spanned!(body_span=> move || #body);
         let closure =
-            if returns.nameable { quote!(#krate::__private::typed_fn::<#ret_ty, _>(#closure)) } else { closure };
+            if value.nameable { quote!(#krate::__private::typed_fn::<#ret_ty, _>(#closure)) } else { closure };
         quote!(::std::panic::catch_unwind(::core::panic::AssertUnwindSafe(#closure)))
     };
 
-    let redact_err = options.err.as_ref().is_some_and(|(render, _)| *render == ErrRender::Redact);
     // A sync body's run leaves its span (see `__private::entered`) before the run ends.
-    let (ending, end_fn) = if sig.asyncness.is_some() {
+    let (ending, end_fn) = if is_async {
         (quote!(#guard), quote!(#krate::__private::end))
     } else {
         (quote!(#krate::__private::left(#guard)), quote!(#krate::__private::end_sync))
     };
-    let panicked = if redact_err {
+    let panicked = on_panic(&options, &ending, krate);
+    let finish = match shape {
+        Shape::Value => {
+            let end = end(&options, value, &end_fn, krate);
+            quote!(#end #ret)
+        }
+        Shape::Stream(item) => stream::wrap(&options, value, item, &ending, krate),
+        Shape::BoxedFuture(output) => {
+            let end = end(&options, output, &quote!(#krate::__private::end), krate);
+            let panicked = on_panic(&options, &quote!(#guard), krate);
+            stream::boxed_future(value, &end, &panicked, krate)
+        }
+    };
+    // An async fn's body never trips this lint, but the async block made of it would when
+    // the function returns a future (`async fn f() -> impl Future`).
+    let allow_block = is_async.then(|| quote!(#[allow(clippy::async_yields_async)]));
+    let take_outcome = take_outcome(&panicked);
+    let traced = quote! {
+        #bind_run
+        #allow_block
+        let #outcome = #call;
+        #take_outcome
+        #finish
+    };
+    let block = if pinned.is_some() {
+        quote!({ #start ::std::boxed::Box::pin(async move { #traced }) })
+    } else {
+        quote!({ #start #traced })
+    };
+    quote!(#(#attrs)* #vis #sig #block)
+}
+
+/// `let ret = ..;`: the body's value from its `outcome`, or, after `panicked` ended the run,
+/// its panic resumed.
+pub(crate) fn take_outcome(panicked: &TokenStream) -> TokenStream {
+    let ret = hidden("__runtrace_ret");
+    let outcome = hidden("__runtrace_outcome");
+    let panic = hidden("__runtrace_panic");
+    quote! {
+        let #ret = match #outcome {
+            ::core::result::Result::Ok(#ret) => #ret,
+            ::core::result::Result::Err(#panic) => {
+                #panicked;
+                ::std::panic::resume_unwind(#panic)
+            }
+        };
+    }
+}
+
+/// Ends the run of `guard` on a panic (its payload in `panic`), by `ending` it first.
+fn on_panic(options: &Options, ending: &TokenStream, krate: &Path) -> TokenStream {
+    let panic = hidden("__runtrace_panic");
+    if options.err.as_ref().is_some_and(|(render, _)| *render == ErrRender::Redact) {
         quote!(#krate::__private::panicked_redacted(#ending))
     } else {
         quote!(#ending.panicked(&*#panic))
-    };
-    let end_ok = end_ok(&options, &returns, &guard, &value, krate);
+    }
+}
+
+/// Ends the run with the value `ret` holds, by `end_fn`, returning early when a handler's
+/// stop there reaches the caller. The end event, and that stop, are made out of line: see
+/// `__private::outline`.
+fn end(options: &Options, returns: &valid::Returns, end_fn: &TokenStream, krate: &Path) -> TokenStream {
+    let guard = hidden("__runtrace_guard");
+    let ret = hidden("__runtrace_ret");
+    let error = hidden("__runtrace_error");
+    let early = hidden("__runtrace_early");
+    let value = hidden("__runtrace_value");
+    let stop = stop(returns, &error, krate);
+    let end_ok = end_ok(options, returns, &guard, &value, krate);
     let end = if returns.is_result {
-        let render = render_error(&options, &returns, krate);
+        let render = render_error(options, returns, krate);
         quote! {
             match &#ret {
                 ::core::result::Result::Ok(#value) => #end_ok,
@@ -123,43 +202,21 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
     } else {
         quote!({ let #value = &#ret; #end_ok })
     };
-    // The end event, and a stop that a handler asks for there, are made out of line: see
-    // `__private::outline`.
-    let end = quote! {
+    quote! {
         if let ::core::option::Option::Some(#early) = #end_fn(#guard, |#guard| match #end {
             ::core::result::Result::Ok(()) => ::core::option::Option::None,
             ::core::result::Result::Err(#error) => #krate::__private::stopped(#stop),
         }) {
             return #early;
         }
-    };
-
-    // An async fn's body never trips this lint, but the async block made of it would when
-    // the function returns a future (`async fn f() -> impl Future`).
-    let allow_block = sig.asyncness.is_some().then(|| quote!(#[allow(clippy::async_yields_async)]));
-    let block = quote! {{
-        #start
-        #bind_run
-        #allow_block
-        let #outcome = #call;
-        let #ret = match #outcome {
-            ::core::result::Result::Ok(#ret) => #ret,
-            ::core::result::Result::Err(#panic) => {
-                #panicked;
-                ::std::panic::resume_unwind(#panic)
-            }
-        };
-        #end
-        #ret
-    }};
-    quote!(#(#attrs)* #vis #sig #block)
+    }
 }
 
 /// What a handler's stop (`error`, a `CallbackError`) becomes: `Ok(the early return)` when
 /// the function returns a `Result` whose error is `From<CallbackError>`, else `Err(error)`,
 /// to be reported. The choice is made by autoref on the return type, since a macro cannot
 /// see trait impls; a type it cannot name always reports.
-fn stop(returns: &valid::Returns, error: &Ident, krate: &Path) -> TokenStream {
+pub(crate) fn stop(returns: &valid::Returns, error: &Ident, krate: &Path) -> TokenStream {
     let ret_ty = &returns.ty;
     if returns.nameable {
         quote! {{
@@ -177,6 +234,7 @@ fn stop(returns: &valid::Returns, error: &Ident, krate: &Path) -> TokenStream {
 fn start(
     options: &Options,
     sig: &syn::Signature,
+    is_async: bool,
     inputs: &[valid::Input],
     parent: &TokenStream,
     stop: &TokenStream,
@@ -188,7 +246,7 @@ fn start(
     let spec = hidden("__runtrace_spec");
     // A sync body's run enters its span here, on the heard path only, and leaves it when it
     // ends (`__private::end_sync`, `__private::left`); an async body enters it at each poll.
-    let started = if sig.asyncness.is_some() { quote!(#guard) } else { quote!(#krate::__private::entered(#guard)) };
+    let started = if is_async { quote!(#guard) } else { quote!(#krate::__private::entered(#guard)) };
     let callbacks = hidden("__runtrace_callbacks");
     let parent_var = hidden("__runtrace_parent");
     let verbose_var = hidden("__runtrace_verbose");
@@ -362,7 +420,7 @@ fn end_ok(options: &Options, returns: &valid::Returns, guard: &Ident, value: &Id
 
 /// The closure that renders the error of an `Err`. Its call is placed on the declared error
 /// type, where an error type that cannot be rendered is reported.
-fn render_error(options: &Options, returns: &valid::Returns, krate: &Path) -> TokenStream {
+pub(crate) fn render_error(options: &Options, returns: &valid::Returns, krate: &Path) -> TokenStream {
     let error = hidden("__runtrace_error");
     let function = match options.err.as_ref().map(|(render, _)| *render) {
         Some(ErrRender::Debug) => quote!(#krate::__private::debug_error),

@@ -37,7 +37,7 @@ pub fn untraced(item: Item, errors: Errors, krate: &Path) -> TokenStream {
     // A function that already takes a `&CallbackManager` (a mistake reported beside) keeps
     // its arity, so its callers raise no second error.
     if !(runs.is_empty() && takes_callbacks) {
-        signature::rewrite_signature(&mut sig, runs.first().map(|(index, ..)| *index), krate);
+        signature::rewrite_signature(&mut sig, runs.first().map(|(index, ..)| *index), false, krate);
     }
     let Some(body) = body else {
         return quote!(#error #(#attrs)* #vis #sig;);

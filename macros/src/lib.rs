@@ -8,6 +8,7 @@ mod expand;
 mod fallback;
 mod respan;
 mod signature;
+mod stream;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -192,6 +193,9 @@ use proc_macro::TokenStream;
 /// | `callbacks = expr` | constructor callbacks (a `CallbackManager`): handlers of this run only, not of its children |
 /// | `verbose = expr` | a `bool`; when true, adds the console handler to this run only |
 /// | `model = expr`, `provider = expr` | a model run's model and provider (`Display` values, such as `self.model`), in its start event; only on `llm`, `chat_model`, `embedding` runs, evaluated only when a handler listens |
+/// | `stream` | the function returns a stream behind a type alias (see [Streams](#streams)); written types are recognised without it |
+/// | `tokens` / `tokens = path` | for a stream: each item (its `Ok` value) is streamed as a token, or what `path(&item)` gives (`&str`, `String`, `Option<..>` of them: `None` sends none) |
+/// | `reduce = path` | for a stream: the run's output is `path(items)`, from the JSON of its items (LangSmith's `reduce_fn`) |
 /// | `crate = path` | where runtrace is, for crates that re-export it |
 ///
 /// ```
@@ -308,34 +312,32 @@ use proc_macro::TokenStream;
 /// `#[traced_run]` on a trait method *declaration* only rewrites its signature, so that the
 /// trait and its traced implementations can both be written with `run: &RunManager`.
 ///
-/// An `async` method is not object-safe, and a traced function returning a boxed future
-/// would end its run when the future is made, not when it finishes. For async trait
-/// objects, trace an inherent `async fn` and box its future in the trait method:
+/// An `async` method is not object-safe; with `#[async_trait]` it is. Keep `#[async_trait]`
+/// on the trait and on the impl block, and put `#[traced_run]` on the methods inside both:
+/// `#[async_trait]` runs first and hands each method over as a function returning
+/// `Pin<Box<dyn Future>>`, whose run starts at the call and ends when the future finishes,
+/// with `run` bound inside the future. (`#[traced_run]` above `#[async_trait]` on the block is
+/// a compile error saying so.)
 ///
 /// ```
-/// use std::future::Future;
-/// use std::pin::Pin;
 /// use std::sync::Arc;
+/// use async_trait::async_trait;
 /// use runtrace::prelude::*;
 ///
-/// type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-///
+/// #[async_trait]
 /// trait Retriever: Send + Sync {
-///     fn retrieve<'a>(&'a self, query: String, callbacks: &'a CallbackManager) -> BoxFuture<'a, Vec<String>>;
+///     #[traced_run]
+///     async fn retrieve(&self, query: &str, run: &RunManager) -> Vec<String>;
 /// }
 ///
 /// struct Docs;
 ///
-/// impl Docs {
-///     #[traced_run(kind = "retriever")]
-///     async fn search(&self, query: String) -> Vec<String> {
-///         vec![format!("doc about {query}")]
-///     }
-/// }
-///
+/// #[async_trait]
 /// impl Retriever for Docs {
-///     fn retrieve<'a>(&'a self, query: String, callbacks: &'a CallbackManager) -> BoxFuture<'a, Vec<String>> {
-///         Box::pin(self.search(query, callbacks)) // the run lasts as long as the future
+///     #[traced_run(kind = "retriever")]
+///     async fn retrieve(&self, query: &str, run: &RunManager) -> Vec<String> {
+///         run.on_text("searching").ok();
+///         vec![format!("doc about {query}")]
 ///     }
 /// }
 ///
@@ -343,14 +345,75 @@ use proc_macro::TokenStream;
 /// let retriever: Arc<dyn Retriever> = Arc::new(Docs);
 /// let recorder = Arc::new(RecordingHandler::new());
 /// let callbacks = CallbackManager::new().with_handler(recorder.clone());
-/// retriever.retrieve("callbacks".into(), &callbacks).await;
-/// assert_eq!(recorder.runs()[0].name, "Docs::search");
+/// retriever.retrieve("callbacks", &callbacks).await;
+/// assert_eq!(recorder.runs()[0].name, "Docs::retrieve");
+/// assert_eq!(recorder.events().len(), 3, "start, text, end: the end came with the future");
 /// # }
+/// ```
+///
+/// Any traced function returning a boxed future (`Pin<Box<dyn Future<Output = T> ..>>`,
+/// `BoxFuture<'a, T>`) keeps its run open until the future finishes, and records `T` as an
+/// `async fn` would. Its body may take `run` only when it is `Box::pin(async move { .. })`,
+/// the shape `#[async_trait]` writes; otherwise the future outlives the run that `run` is.
+///
+/// # Streams
+///
+/// A function (sync or `async`) returning a stream keeps its run open until the stream
+/// ends (the end event), yields an `Err` (the error event, when the items are `Result`s; the
+/// items go on to the caller unrecorded), or is dropped unfinished (a cancelled error
+/// event, as for a dropped future). A panic in the stream fails its run, then goes on.
+/// Recognised from the written return type: `impl Stream<Item = T>`,
+/// `Pin<Box<dyn Stream<Item = T> ..>>`, `BoxStream<'a, T>`, `LocalBoxStream<'a, T>`; add
+/// `stream` for an alias of a boxed stream.
+///
+/// - The output is the items' concatenation when they are all strings, else their list;
+///   `reduce = path` makes it from the list of their JSON; `skip_output` and
+///   `redact_output` keep none. Items must be recordable, as outputs are.
+/// - `tokens` streams each item as a token (`tokens = path` picks its text).
+/// - On a model run, the first item's time is the time to first token, and an item that is
+///   a `ModelOutput` reports its usage and response: a final chunk's usage replaces the
+///   running total, so it counts once.
+/// - A handler that raises on an item's token or usage stops the run: the stream yields
+///   `Err(E::from(error))` in place of that item and ends, when its items are a `Result`
+///   whose `E` implements `From<CallbackError>`; other streams go on, and a warning says so.
+/// - Child runs started while the stream is made are the run's children; each poll enters
+///   the run's span for `TracingBridge`. When no handler listens, the stream is returned
+///   as it is (boxed) or behind one check per item (`impl Stream`).
+/// - A free function returning `impl Stream` takes its parent as `&dyn AsParent` and its
+///   stream captures only the function's own generic parameters (`+ use<..>` is added when
+///   none is written), so the stream can outlive the `run` or the manager it was made
+///   with; name a lifetime for a stream that borrows an argument. A method, or a function
+///   with an `impl Trait` argument, keeps its usual parent and captures; write
+///   `+ use<..>` on its return type for a stream that outlives the call's borrows.
+///
+/// ```
+/// use std::sync::Arc;
+/// use futures::stream::{self, Stream, StreamExt as _};
+/// use runtrace::prelude::*;
+///
+/// #[traced_run(kind = "llm", tokens)]
+/// fn complete(prompt: &str) -> impl Stream<Item = String> + use<> {
+///     stream::iter(prompt.split(' ').map(|word| format!("{word} ")).collect::<Vec<_>>())
+/// }
+///
+/// # futures::executor::block_on(async {
+/// let recorder = Arc::new(RecordingHandler::new());
+/// let callbacks = CallbackManager::new().with_handler(recorder.clone());
+/// let words: Vec<String> = complete("Hello there", &callbacks).collect().await;
+/// assert_eq!(words, ["Hello ", "there "]);
+///
+/// let events = recorder.events();
+/// assert_eq!(events.len(), 4, "start, two tokens, end: the run ended with the stream");
+/// let EventData::End(end) = &events[3].data else { unreachable!() };
+/// assert_eq!(end.outputs.get(), "Hello there ");
+/// assert!(end.model.as_ref().is_some_and(|model| model.time_to_first_token.is_some()));
+/// # });
 /// ```
 ///
 /// # Misuse
 ///
-/// Unknown or duplicate options, an unknown kind, `skip` or `redact` of a missing argument, two
+/// Unknown or duplicate options, an unknown kind, stream options on a function that returns
+/// no stream, `tokens` on items that are not text, `skip` or `redact` of a missing argument, two
 /// run-manager parameters, an unrecordable argument, and attributes on items that are not
 /// functions (or on `const` and `extern` fns) are compile errors on your own tokens, all
 /// reported at once; the function is still emitted, so the rest of your code keeps compiling.

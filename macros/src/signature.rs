@@ -10,6 +10,7 @@ use quote::quote;
 use syn::{FnArg, Ident, Lifetime, Path, Type};
 
 use crate::respan::{extent, spread};
+use crate::valid::mentions_impl;
 
 /// A manager parameter by its declared type: `&RunManager`, or `&CallbackManager`, which
 /// only the rewritten signature should take.
@@ -57,12 +58,23 @@ fn as_parent(krate: &Path) -> TokenStream {
 
 /// Turns the `run: &RunManager` parameter into the parent parameter callers pass (or adds
 /// one, `callbacks`) and returns the expression of the manager to start the run from.
-pub fn rewrite_signature(sig: &mut syn::Signature, run_param: Option<usize>, krate: &Path) -> TokenStream {
+///
+/// With `outlives_call` (a free function returning `impl Stream`, whose stream outlives the
+/// call), the parent is `&dyn AsParent` and the returned type captures only the function's
+/// own generics (`+ use<..>`): a parent type or lifetime it captured would tie the stream
+/// to the caller's `run`, which a traced stream made inside another run outlives.
+pub fn rewrite_signature(
+    sig: &mut syn::Signature,
+    run_param: Option<usize>,
+    outlives_call: bool,
+    krate: &Path,
+) -> TokenStream {
     // Methods take `&dyn AsParent`, which keeps traits with traced methods object-safe;
     // other functions take any parent, a manager by value included. (A `const` or `extern`
     // fn is an error reported beside; its fallback keeps the plain reference, which adds no
     // error of its own.)
-    let generic = sig.receiver().is_none() && sig.constness.is_none() && sig.abi.is_none();
+    let outlives_call = outlives_call && sig.receiver().is_none() && capture_own_generics(sig);
+    let generic = sig.receiver().is_none() && sig.constness.is_none() && sig.abi.is_none() && !outlives_call;
     let as_parent = as_parent(krate);
     if let Some(index) = run_param {
         if let Some(FnArg::Typed(typed)) = sig.inputs.iter_mut().nth(index) {
@@ -93,6 +105,45 @@ pub fn rewrite_signature(sig: &mut syn::Signature, run_param: Option<usize>, kra
     name_elided_output_lifetime(sig);
     sig.inputs.push(syn::parse_quote!(#parent: &dyn #as_parent));
     quote!(#as_parent::as_parent(#parent))
+}
+
+/// Adds `use<..>` of the function's own generics to its `impl` return type, unless one is
+/// written; false when the return type is no `impl`.
+fn capture_own_generics(sig: &mut syn::Signature) -> bool {
+    // An `impl Trait` argument is a type parameter that `use<..>` cannot name but must list.
+    let impl_argument = sig.inputs.iter().any(|arg| match arg {
+        FnArg::Typed(typed) => mentions_impl(&typed.ty),
+        FnArg::Receiver(_) => false,
+    });
+    if impl_argument {
+        return false;
+    }
+    let syn::ReturnType::Type(_, output) = &mut sig.output else { return false };
+    let Type::ImplTrait(output) = &mut **output else { return false };
+    if output.bounds.iter().any(|bound| matches!(bound, syn::TypeParamBound::PreciseCapture(_))) {
+        return true;
+    }
+    let params = sig.generics.params.iter().map(|param| match param {
+        syn::GenericParam::Lifetime(param) => {
+            let lifetime = &param.lifetime;
+            quote!(#lifetime)
+        }
+        syn::GenericParam::Type(param) => {
+            let ident = &param.ident;
+            quote!(#ident)
+        }
+        syn::GenericParam::Const(param) => {
+            let ident = &param.ident;
+            quote!(#ident)
+        }
+    });
+    match syn::parse2::<syn::TypeParamBound>(quote!(use<#(#params),*>)) {
+        Ok(bound) => {
+            output.bounds.push(bound);
+            true
+        }
+        Err(_) => false,
+    }
 }
 
 /// A lifetime position in a type: a reference's lifetime (`None` when elided) or a lifetime

@@ -36,6 +36,9 @@ impl Item {
         let what = match syn::parse2::<syn::Item>(input.clone()) {
             Ok(syn::Item::Struct(_)) => "a struct",
             Ok(syn::Item::Enum(_)) => "an enum",
+            // Above `#[async_trait]`, it would see the block before `#[async_trait]` rewrote it.
+            Ok(syn::Item::Impl(item)) if is_async_trait(&item.attrs) => ASYNC_TRAIT_ORDER,
+            Ok(syn::Item::Trait(item)) if is_async_trait(&item.attrs) => ASYNC_TRAIT_ORDER,
             Ok(syn::Item::Impl(_)) => "an impl block: put it on the methods inside",
             Ok(syn::Item::Trait(_)) => "a trait: put it on the methods inside",
             Ok(syn::Item::Mod(_)) => "a module",
@@ -48,6 +51,14 @@ impl Item {
     }
 }
 
+/// What `#[traced_run]` above `#[async_trait]` is told.
+const ASYNC_TRAIT_ORDER: &str = "an `#[async_trait]` block: keep `#[async_trait]` on the trait and the impl \
+     block, and put `#[traced_run]` on each method inside, in both";
+
+fn is_async_trait(attrs: &[Attribute]) -> bool {
+    attrs.iter().any(|attr| attr.path().segments.last().is_some_and(|last| last.ident == "async_trait"))
+}
+
 /// A validated traced function: everything the expansion needs.
 pub struct Plan {
     pub item: Item,
@@ -56,6 +67,19 @@ pub struct Plan {
     pub run_param: Option<(usize, PatIdent)>,
     pub inputs: Vec<Input>,
     pub returns: Returns,
+    pub shape: Shape,
+}
+
+/// What the returned value is to the run: the run ends with the function, or with the
+/// stream or the boxed future it returns.
+pub enum Shape {
+    Value,
+    /// A stream: the run ends when it does. What its items are, as `Returns` describes a
+    /// returned value (an unknown type under `stream` on an alias).
+    Stream(Returns),
+    /// `Pin<Box<dyn Future<Output = T>>>` of a sync fn (what `#[async_trait]` makes of an
+    /// `async fn`): the run ends when the future does, with `T` described.
+    BoxedFuture(Returns),
 }
 
 /// An argument recorded in the run's inputs.
@@ -89,9 +113,11 @@ pub fn validate(item: Item, options: Options) -> syn::Result<Plan> {
     let run_param = find_run_param(&item.sig, &mut errors);
     let inputs = collect_inputs(&item.sig, &options, &mut errors);
     let returns = returns(&item.sig);
-    check_options(&options, &returns, &mut errors);
+    let shape = shape(&item.sig, &options);
+    check_options(&options, &returns, &shape, &mut errors);
+    check_shape(&item, &options, &shape, run_param.as_ref(), &mut errors);
     errors.finish()?;
-    Ok(Plan { item, options, run_param, inputs, returns })
+    Ok(Plan { item, options, run_param, inputs, returns, shape })
 }
 
 fn check_item(item: &Item, options: &Options, errors: &mut Errors) {
@@ -267,7 +293,7 @@ fn is_result(ty: &Type) -> bool {
     }
 }
 
-fn mentions_impl(ty: &Type) -> bool {
+pub fn mentions_impl(ty: &Type) -> bool {
     fn walk(tokens: TokenStream) -> bool {
         tokens.into_iter().any(|token| match token {
             TokenTree::Ident(ident) => ident == "impl",
@@ -278,7 +304,13 @@ fn mentions_impl(ty: &Type) -> bool {
     walk(quote::ToTokens::to_token_stream(ty))
 }
 
-fn check_options(options: &Options, returns: &Returns, errors: &mut Errors) {
+fn check_options(options: &Options, returns: &Returns, shape: &Shape, errors: &mut Errors) {
+    // `err(..)` renders the error of what ends the run: a stream's item, a future's output.
+    let returns = match shape {
+        Shape::Value => returns,
+        Shape::Stream(item) => item,
+        Shape::BoxedFuture(output) => output,
+    };
     if let Some(skip_all) = &options.skip_all {
         for listed in options.skip.iter().chain(&options.redact) {
             let mut error =
@@ -316,5 +348,225 @@ fn check_options(options: &Options, returns: &Returns, errors: &mut Errors) {
                 "`err(..)` renders the error of a function returning `Result`; this one does not",
             ));
         }
+    }
+}
+
+/// A value described as `Returns` describes a returned one: a stream's item, a future's output.
+fn described(ty: Option<&Type>) -> Returns {
+    match ty {
+        Some(ty) => Returns { ty: ty.clone(), is_result: is_result(ty), nameable: !mentions_impl(ty), written: true },
+        None => Returns { ty: syn::parse_quote!(_), is_result: false, nameable: false, written: false },
+    }
+}
+
+/// The shape of what the function returns, read from its return type, or `stream` for a
+/// stream behind an alias.
+fn shape(sig: &Signature, options: &Options) -> Shape {
+    let ReturnType::Type(_, ty) = &sig.output else { return Shape::Value };
+    if let Some(item) = stream_item(ty) {
+        return Shape::Stream(described(item.as_ref()));
+    }
+    if options.stream.is_some() {
+        return Shape::Stream(described(None));
+    }
+    if sig.asyncness.is_none() {
+        if let Some(output) = boxed_future_output(ty) {
+            return Shape::BoxedFuture(described(Some(&output)));
+        }
+    }
+    Shape::Value
+}
+
+/// `Some(item type, when written)` for a stream type: `impl Stream<Item = T>`,
+/// `Pin<Box<dyn Stream<Item = T> ..>>`, `BoxStream<'a, T>` and `LocalBoxStream<'a, T>`.
+fn stream_item(ty: &Type) -> Option<Option<Type>> {
+    if let Some(item) = bound_assoc(ty, "Stream", "Item") {
+        return Some(item);
+    }
+    let inner =
+        pinned_box(ty).map_or_else(|| bound_assoc(ty, "Stream", "Item"), |boxed| bound_assoc(boxed, "Stream", "Item"));
+    if inner.is_some() {
+        return inner;
+    }
+    alias_arg(ty, &["BoxStream", "LocalBoxStream"]).map(Some)
+}
+
+/// `T` of `Pin<Box<dyn Future<Output = T> ..>>`, `BoxFuture<'a, T>` or `LocalBoxFuture<'a, T>`.
+fn boxed_future_output(ty: &Type) -> Option<Type> {
+    if let Some(boxed) = pinned_box(ty) {
+        if let Type::TraitObject(_) = boxed {
+            return bound_assoc(boxed, "Future", "Output").flatten();
+        }
+    }
+    alias_arg(ty, &["BoxFuture", "LocalBoxFuture"])
+}
+
+/// `X` of `Pin<Box<X>>`.
+fn pinned_box(ty: &Type) -> Option<&Type> {
+    let pin = first_type_arg(ty, "Pin")?;
+    first_type_arg(pin, "Box")
+}
+
+/// The first type argument of a path type whose last segment is `name`.
+fn first_type_arg<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
+    let Type::Path(path) = unparen(ty) else { return None };
+    let last = path.path.segments.last().filter(|last| last.ident == name)?;
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+    args.args.iter().find_map(|arg| match arg {
+        syn::GenericArgument::Type(ty) => Some(ty),
+        _ => None,
+    })
+}
+
+/// The first type argument of a path type whose last segment is one of `names`.
+fn alias_arg(ty: &Type, names: &[&str]) -> Option<Type> {
+    names.iter().find_map(|name| first_type_arg(ty, name)).cloned()
+}
+
+/// For an `impl` or `dyn` type with a bound whose last segment is `trait_name`:
+/// `Some(the type of its associated type assoc, when written)`.
+fn bound_assoc(ty: &Type, trait_name: &str, assoc: &str) -> Option<Option<Type>> {
+    let bounds = match unparen(ty) {
+        Type::ImplTrait(syn::TypeImplTrait { bounds, .. }) | Type::TraitObject(syn::TypeTraitObject { bounds, .. }) => {
+            bounds
+        }
+        _ => return None,
+    };
+    bounds.iter().find_map(|bound| {
+        let syn::TypeParamBound::Trait(bound) = bound else { return None };
+        let last = bound.path.segments.last().filter(|last| last.ident == trait_name)?;
+        let syn::PathArguments::AngleBracketed(args) = &last.arguments else { return Some(None) };
+        Some(args.args.iter().find_map(|arg| match arg {
+            syn::GenericArgument::AssocType(found) if found.ident == assoc => Some(found.ty.clone()),
+            _ => None,
+        }))
+    })
+}
+
+fn unparen(mut ty: &Type) -> &Type {
+    while let Type::Group(syn::TypeGroup { elem, .. }) | Type::Paren(syn::TypeParen { elem, .. }) = ty {
+        ty = elem;
+    }
+    ty
+}
+
+/// The options of streams on a stream alone, and what a boxed future cannot do.
+fn check_shape(
+    item: &Item,
+    options: &Options,
+    shape: &Shape,
+    run_param: Option<&(usize, PatIdent)>,
+    errors: &mut Errors,
+) {
+    if !matches!(shape, Shape::Stream(_)) {
+        let stream_options =
+            options.tokens.iter().map(|(name, _)| name).chain(options.reduce.iter().map(|(name, _)| name));
+        for option in stream_options {
+            errors.add(syn::Error::new_spanned(
+                option,
+                format!(
+                    "`{option}` records the items of a stream, but this function's return type is not one: \
+                     return `impl Stream<Item = ..>`, `Pin<Box<dyn Stream<Item = ..>>>` or a `BoxStream`, \
+                     or add `stream` when the type is an alias of one"
+                ),
+            ));
+        }
+    }
+    if let Some((reduce, _)) = &options.reduce {
+        for flag in options.skip_output.iter().chain(&options.redact_output) {
+            let mut error = syn::Error::new_spanned(
+                reduce,
+                "`reduce` makes the output that the output option leaves out: choose one",
+            );
+            error.combine(syn::Error::new_spanned(flag, "the output option is here"));
+            errors.add(error);
+        }
+    }
+    // A body that pins an async block is traced as that block (see `pinned_async`), where
+    // `run` lives as long as the future; a declaration's implementations may be either.
+    let pinned = item.body.as_deref().is_none_or(|body| pinned_async(body).is_some());
+    if let (Shape::BoxedFuture(_), Some((_, run)), false) = (shape, run_param, pinned) {
+        errors.add(syn::Error::new_spanned(
+            &run.ident,
+            "a function returning a boxed future cannot take `run: &RunManager`: the future outlives the call \
+             that holds the run; write the body as `Box::pin(async move { .. })`, or take no `run`",
+        ));
+    }
+}
+
+/// The async block of a body that is `Box::pin(async move { .. })` alone, as `#[async_trait]`
+/// writes the body of an `async fn`: traced as that async fn, with its run started at the
+/// call and `run` bound inside the future.
+pub fn pinned_async(body: &syn::Block) -> Option<&syn::ExprAsync> {
+    let [syn::Stmt::Expr(syn::Expr::Call(call), None)] = body.stmts.as_slice() else { return None };
+    let syn::Expr::Path(func) = &*call.func else { return None };
+    let is_box_pin = func.path.segments.len() >= 2
+        && func.path.segments.iter().rev().nth(1).is_some_and(|segment| segment.ident == "Box")
+        && func.path.segments.last().is_some_and(|segment| segment.ident == "pin");
+    match call.args.iter().collect::<Vec<_>>().as_slice() {
+        [syn::Expr::Async(block)] if is_box_pin && block.capture.is_some() => Some(block),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::{ToTokens, quote};
+
+    use super::*;
+
+    /// The shape of `fn f() -> #ty` (`async` when asked), and its item or output type.
+    fn shape_of(ty: TokenStream, is_async: bool, options: TokenStream) -> (&'static str, String) {
+        let asyncness = is_async.then(|| quote!(async));
+        let sig: Signature = syn::parse2(quote!(#asyncness fn f() -> #ty)).expect("a signature");
+        let options = Options::parse(options).expect("options");
+        match shape(&sig, &options) {
+            Shape::Value => ("value", String::new()),
+            Shape::Stream(item) => ("stream", item.ty.to_token_stream().to_string()),
+            Shape::BoxedFuture(output) => ("future", output.ty.to_token_stream().to_string()),
+        }
+    }
+
+    #[test]
+    fn streams_are_recognised_by_their_written_type() {
+        let stream = |ty| shape_of(ty, false, quote!());
+        assert_eq!(stream(quote!(impl Stream<Item = u32>)), ("stream", "u32".into()));
+        assert_eq!(
+            stream(quote!(impl futures::Stream<Item = Result<T, E>> + Send)),
+            ("stream", "Result < T , E >".into())
+        );
+        assert_eq!(stream(quote!(Pin<Box<dyn Stream<Item = String> + Send + 'a>>)), ("stream", "String".into()));
+        assert_eq!(stream(quote!(BoxStream<'static, u8>)), ("stream", "u8".into()));
+        assert_eq!(stream(quote!(futures::stream::LocalBoxStream<'a, u8>)), ("stream", "u8".into()));
+        assert_eq!(shape_of(quote!(impl Stream<Item = u8>), true, quote!()).0, "stream");
+        assert_eq!(stream(quote!(Vec<u8>)).0, "value");
+        assert_eq!(stream(quote!(impl Iterator<Item = u8>)).0, "value");
+    }
+
+    #[test]
+    fn stream_marks_an_alias_with_an_unknown_item() {
+        assert_eq!(shape_of(quote!(Tokens), false, quote!(stream)), ("stream", "_".into()));
+    }
+
+    #[test]
+    fn boxed_futures_of_sync_fns_are_recognised() {
+        let future = |ty| shape_of(ty, false, quote!());
+        assert_eq!(future(quote!(Pin<Box<dyn Future<Output = u32> + Send + 'async_trait>>)), ("future", "u32".into()));
+        assert_eq!(future(quote!(BoxFuture<'a, Result<u8, E>>)), ("future", "Result < u8 , E >".into()));
+        assert_eq!(shape_of(quote!(BoxFuture<'a, u8>), true, quote!()).0, "value", "an async fn's output is its value");
+        assert_eq!(future(quote!(Pin<Box<u8>>)).0, "value");
+    }
+
+    #[test]
+    fn only_a_body_that_is_a_pinned_async_move_block_is_traced_as_one() {
+        let block = |body: TokenStream| -> bool {
+            let body: syn::Block = syn::parse2(quote!({ #body })).expect("a block");
+            pinned_async(&body).is_some()
+        };
+        assert!(block(quote!(Box::pin(async move { 1 }))));
+        assert!(block(quote!(::std::boxed::Box::pin(async move { 1 }))));
+        assert!(!block(quote!(Box::pin(async { 1 }))));
+        assert!(!block(quote!(async move { 1 }.boxed())));
+        assert!(!block(quote!(let x = 1; Box::pin(async move { x }))));
     }
 }

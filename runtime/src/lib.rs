@@ -31,6 +31,7 @@ pub mod handlers;
 #[doc(hidden)]
 pub mod macro_support;
 mod run;
+mod stream;
 pub mod tracer;
 
 pub use dispatch::{flush, flush_blocking};

@@ -15,7 +15,7 @@ use serde_json::Value;
 pub use crate::dispatch::catch_unwind::CatchUnwind;
 use crate::dispatch::inline::listens;
 use crate::dispatch::report::{handler_of, report_unraisable, warn_once};
-use crate::error::CallbackError;
+pub use crate::error::CallbackError;
 pub use crate::event::RunKind;
 use crate::event::payload::Make;
 pub use crate::event::payload::{Field, Recorded, record};
@@ -26,6 +26,7 @@ use crate::handlers::{bridge_made, on_span};
 use crate::run::HeardRun;
 use crate::run::ambient;
 pub use crate::run::{AsParent, CallbackManager, RunGuard, RunManager};
+pub use crate::stream::{StreamOutput, StreamRun, TokenText, TracedStream, token_text_of, traced_stream};
 
 /// The static description of a traced function's runs, plus its per-call options.
 #[derive(Clone, Copy)]
@@ -148,7 +149,7 @@ pub fn left(guard: RunGuard) -> RunGuard {
 
 /// Calls `f` with the run's span, if a bridge made one.
 #[inline]
-fn on_run_span(guard: &RunGuard, f: fn((&tracing::Id, &tracing::Dispatch))) {
+pub(crate) fn on_run_span(guard: &RunGuard, f: fn((&tracing::Id, &tracing::Dispatch))) {
     if let Some(run) = bridged(guard) {
         if let Some(run_id) = run.run_id() {
             on_span(run.handlers(), run_id, f);

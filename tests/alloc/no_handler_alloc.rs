@@ -156,3 +156,26 @@ fn a_trace_scope_on_another_thread_costs_this_thread_nothing() {
     assert_eq!((found, allocations, evaluations), (1, 0, 0));
     assert!(trees.is_empty(), "the scope saw none of this thread's runs");
 }
+
+#[runtrace::traced_run]
+fn counted_items<'a>(item: &'a Counted) -> impl futures::Stream<Item = &'a Counted> {
+    futures::stream::iter([item, item, item])
+}
+
+#[test]
+fn a_traced_stream_with_no_handlers_allocates_nothing_and_records_no_item() {
+    use futures::Stream as _;
+    let item = Counted::default();
+    let (read, allocations) = allocations_in(|| {
+        let mut stream = std::pin::pin!(counted_items(&item, CallbackManager::none()));
+        let mut cx = std::task::Context::from_waker(futures::task::noop_waker_ref());
+        let mut read = 0;
+        while let std::task::Poll::Ready(Some(_)) = stream.as_mut().poll_next(&mut cx) {
+            read += 1;
+        }
+        read
+    });
+    assert_eq!(read, 3);
+    assert_eq!(allocations, 0);
+    assert_eq!(item.serializations(), 0, "items are not serialized when no handler listens");
+}

@@ -17,7 +17,7 @@ use runtrace::event::{ErrorCause, EventType};
 use runtrace::prelude::*;
 
 /// Asserts that every run started once and ended (end or error) exactly once, after its start.
-fn assert_one_end_per_start(recorder: &RecordingHandler) {
+pub(crate) fn assert_one_end_per_start(recorder: &RecordingHandler) {
     let mut seen: HashMap<RunId, (usize, usize)> = HashMap::new();
     for event in recorder.events() {
         let (starts, ends) = seen.entry(event.run.run_id).or_default();

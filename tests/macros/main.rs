@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod boxed_futures;
 mod macro_ends;
 mod macro_forms;
 mod macro_scoping;
@@ -24,5 +25,6 @@ mod option_verbose;
 mod pedantic;
 mod recorded_values;
 mod stack;
+mod traced_streams;
 mod tracing_bridge;
 mod ui;

@@ -324,3 +324,48 @@ fn methods_trait_objects_and_constructor_callbacks() {
     assert_eq!(runs[1].parent_run_id, Some(runs[0].run_id));
     assert_eq!(runs[3].parent_run_id, Some(runs[2].run_id));
 }
+
+fn chunk_text(chunk: &(u32, &'static str)) -> &'static str {
+    chunk.1
+}
+
+fn count_chunks(chunks: Vec<Value>) -> usize {
+    chunks.into_iter().filter(Value::is_array).count()
+}
+
+#[traced_run(kind = "llm", tokens = chunk_text, reduce = count_chunks, err(Debug))]
+fn stream_chunks(n: u32) -> impl futures::Stream<Item = Result<(u32, &'static str), Refusal>> {
+    futures::stream::iter((0..n).map(|i| Ok((i, "tok"))))
+}
+
+#[traced_run(kind = "chain", tokens, redact_output)]
+async fn boxed_words() -> std::pin::Pin<Box<dyn futures::Stream<Item = String> + Send>> {
+    Box::pin(futures::stream::iter(vec!["a".to_owned()]))
+}
+
+#[async_trait::async_trait]
+trait Lookup {
+    #[traced_run]
+    async fn lookup(&self, key: u32, run: &RunManager) -> Result<u32, ToolError>;
+}
+
+#[async_trait::async_trait]
+impl Lookup for Echo {
+    #[traced_run(kind = "retriever")]
+    async fn lookup(&self, key: u32, run: &RunManager) -> Result<u32, ToolError> {
+        run.on_text("looking up")?;
+        Ok(key)
+    }
+}
+
+#[test]
+fn streams_and_async_trait_methods() {
+    use futures::StreamExt as _;
+    let (recorder, callbacks) = recording();
+    assert_eq!(futures::executor::block_on(stream_chunks(2, &callbacks).count()), 2);
+    let words = futures::executor::block_on(boxed_words(&callbacks));
+    assert_eq!(futures::executor::block_on(words.count()), 1);
+    assert_eq!(futures::executor::block_on(Echo.lookup(7, &callbacks)).ok(), Some(7));
+    assert_eq!(names(&recorder), ["stream_chunks", "boxed_words", "Echo::lookup"]);
+    assert_eq!(ends(&recorder), [json!(2), json!("[REDACTED]"), json!(7)]);
+}

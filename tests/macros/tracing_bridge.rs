@@ -370,3 +370,31 @@ fn with_async_fns_instrument_above_is_the_runs_child_and_below_its_parent() {
         assert_eq!(span_of_line(&log, "below async body"), Some(below));
     });
 }
+
+#[traced_run(kind = "llm")]
+fn logged_tokens(n: u64) -> impl futures::Stream<Item = u64> {
+    tracing::info!("making the stream");
+    futures::StreamExt::inspect(futures::stream::iter(0..n), |_| tracing::info!("yielding"))
+}
+
+#[test]
+fn a_stream_logs_inside_its_run_span_at_each_poll_and_the_caller_outside() {
+    use futures::StreamExt as _;
+    let log = SpanLog::default();
+    tracing::subscriber::with_default(log.subscriber(), || {
+        let stream = logged_tokens(2, &bridged()); // the stream outlives the caller's manager
+        tracing::info!("between polls");
+        assert_eq!(futures::executor::block_on(stream.count()), 2);
+        let run = log.span_with("otel.name", "logged_tokens");
+        let events = log.events();
+        let spans_of = |message: &str| -> Vec<Option<usize>> {
+            events.iter().filter(|event| event.message == message).map(|event| event.span).collect()
+        };
+        assert_eq!(spans_of("making the stream"), [Some(run)]);
+        assert_eq!(spans_of("yielding"), [Some(run), Some(run)]);
+        assert_eq!(spans_of("between polls"), [None]);
+        let span = &log.spans()[run];
+        assert_eq!(span.entered, span.exited, "{span:?}");
+        assert_eq!(span.closed, 1, "closed once, when the stream ended: {span:?}");
+    });
+}

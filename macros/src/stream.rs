@@ -1,0 +1,144 @@
+//! Writes the end of a traced function whose run outlives the call: one returning a stream
+//! (the run ends with the stream) or a boxed future (the run ends with the future).
+//!
+//! Either way the body has run, its panic handled, and `__runtrace_ret` holds what it made.
+//! When no handler hears the run, a boxed stream or future is returned as it is; an
+//! `impl Stream` is wrapped in `TracedStream`, whose unheard poll only forwards.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::Path;
+
+use crate::attr::Options;
+use crate::expand::{render_error, stop, take_outcome};
+use crate::respan::{extent, hidden, located};
+use crate::valid::Returns;
+
+/// The stream `__runtrace_ret`, wrapped so that it ends the run (`ending` hands over the
+/// guard); boxed again when the declared type is a boxed stream.
+pub fn wrap(options: &Options, returns: &Returns, item: &Returns, ending: &TokenStream, krate: &Path) -> TokenStream {
+    let guard = hidden("__runtrace_guard");
+    let ret = hidden("__runtrace_ret");
+    let boxed = hidden("__runtrace_boxed");
+    let output = output(options, krate);
+    let on_item = on_item(options, item, krate);
+    // A handler's stop on an item's token or usage reaches the caller as an `Err` item when
+    // the items are a `Result` whose error is `From<CallbackError>`: chosen by autoref on the
+    // item type, as for a function's return type.
+    let error = hidden("__runtrace_error");
+    let stop = stop(item, &error, krate);
+    let stop = quote!(|#error: #krate::__private::CallbackError| #stop);
+    let traced = quote!(#krate::__private::traced_stream(#ending, #ret, #output, #on_item, #stop));
+    if !returns.nameable {
+        return traced;
+    }
+    let ret_ty = &returns.ty;
+    quote! {
+        if !#guard.is_recording() {
+            return #ret;
+        }
+        let #boxed: #ret_ty = ::std::boxed::Box::pin(#traced);
+        #boxed
+    }
+}
+
+/// How the stream's run records its output.
+fn output(options: &Options, krate: &Path) -> TokenStream {
+    let values = hidden("__runtrace_values");
+    if options.skip_output.is_some() {
+        quote!(#krate::__private::StreamOutput::Skip)
+    } else if options.redact_output.is_some() {
+        quote!(#krate::__private::StreamOutput::Redact)
+    } else if let Some((_, reduce)) = &options.reduce {
+        // Checked on the user's path, so a reduction whose output cannot be recorded is
+        // reported there.
+        let check = located(quote!(#krate::__private::output), extent(reduce).0);
+        quote!(#krate::__private::StreamOutput::Reduce(|#values| {
+            #krate::__private::Recorded::to_json(#check(&(#reduce)(#values)))
+        }))
+    } else {
+        quote!(#krate::__private::StreamOutput::Items)
+    }
+}
+
+/// The closure that records an item on the run: an `Err` item fails it; any other value
+/// (an `Ok` value) is checked for recording, then sent as a token and kept for the output.
+fn on_item(options: &Options, item: &Returns, krate: &Path) -> TokenStream {
+    let run = hidden("__runtrace_run");
+    let item_var = hidden("__runtrace_item");
+    let value = hidden("__runtrace_value");
+    let error = hidden("__runtrace_error");
+    let recorded = hidden("__runtrace_recorded");
+    let check = if options.skip_output.is_some() || options.redact_output.is_some() {
+        quote!(#krate::__private::REDACTED)
+    } else {
+        match item.output_ty() {
+            Some(ty) => {
+                let path = located(quote!(#krate::__private::output::), extent(ty).0);
+                quote!(#path<#ty>(#value))
+            }
+            None => quote!(#krate::__private::output(#value)),
+        }
+    };
+    let token = match &options.tokens {
+        None => quote!(::core::option::Option::None),
+        Some((name, None)) => {
+            let text = match item.output_ty() {
+                Some(ty) => {
+                    let path = located(quote!(#krate::__private::token_text_of::), extent(ty).0);
+                    quote!(#path<#ty>(#value))
+                }
+                None => located(quote!(#krate::__private::token_text_of(#value)), name.span()),
+            };
+            quote!(#text.as_deref())
+        }
+        Some((_, Some(path))) => {
+            let text = located(quote!(#krate::__private::token_text_of), extent(path).0);
+            quote!(#text(&(#path)(#value)).as_deref())
+        }
+    };
+    let model = quote!({
+        use #krate::__private::{IsModelOutput as _, NotModelOutput as _};
+        (&#krate::__private::ModelProbe(#value)).model_output()
+    });
+    let record = quote!({
+        let #recorded: &dyn #krate::__private::Recorded = #check;
+        #run.item(#recorded, #token, #model);
+    });
+    let body = if item.is_result {
+        let render = render_error(options, item, krate);
+        quote! {
+            match #item_var {
+                ::core::result::Result::Ok(#value) => #record,
+                ::core::result::Result::Err(#error) => #run.fail(#error, #render),
+            }
+        }
+    } else {
+        quote!({ let #value = #item_var; #record })
+    };
+    quote!(|#run: &mut #krate::__private::StreamRun, #item_var| #body)
+}
+
+/// The boxed future `__runtrace_ret`, boxed again in one that ends the run when it finishes:
+/// `end` ends it with the output, `panicked` when the future panics.
+pub fn boxed_future(returns: &Returns, end: &TokenStream, panicked: &TokenStream, krate: &Path) -> TokenStream {
+    let guard = hidden("__runtrace_guard");
+    let ret = hidden("__runtrace_ret");
+    let boxed = hidden("__runtrace_boxed");
+    let outcome = hidden("__runtrace_outcome");
+    let ret_ty = &returns.ty;
+    let take_outcome = take_outcome(panicked);
+    quote! {
+        let #guard = #krate::__private::left(#guard);
+        if !#guard.is_recording() {
+            return #ret;
+        }
+        let #boxed: #ret_ty = ::std::boxed::Box::pin(async move {
+            let #outcome = #krate::__private::in_run_span(&#guard, #krate::__private::CatchUnwind(#ret)).await;
+            #take_outcome
+            #end
+            #ret
+        });
+        #boxed
+    }
+}
