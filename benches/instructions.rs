@@ -22,7 +22,7 @@ mod common;
 use std::hint::black_box;
 use std::process::ExitCode;
 
-use common::{BATCH, Noop, plain, stream, traced};
+use common::{BATCH, Noop, deep, plain, stream, traced};
 use runtrace::CallbackManager;
 
 /// Calls made before counting: lazily made state (thread-locals, the tracer's arena, the
@@ -36,6 +36,10 @@ const WORKLOADS: &[&str] = &[
     "model_usage",
     "tracer",
     "async_handler",
+    "depth3_one_handler",
+    "depth30_one_handler",
+    "depth3_tracer",
+    "depth30_tracer",
     "stream_plain",
     "stream_no_handlers",
     "stream_one_handler",
@@ -79,6 +83,17 @@ fn main() -> ExitCode {
         "async_handler" => {
             let callbacks = common::noop_async_unbounded();
             measure(calls, || traced::outer(black_box(39), black_box(&callbacks)), runtrace::flush_blocking);
+        }
+        // A call is one chain of 3 or 30 nested runs (`common::deep`): per run, the two
+        // depths should cost the same.
+        "depth3_one_handler" | "depth30_one_handler" | "depth3_tracer" | "depth30_tracer" => {
+            let levels = if workload.starts_with("depth30") { deep::DEEP } else { deep::SHALLOW };
+            let callbacks = if workload.ends_with("tracer") {
+                CallbackManager::new().with_handler(common::tracer())
+            } else {
+                CallbackManager::new().with_handler(Noop)
+            };
+            measure(calls, || deep::descend(black_box(levels), black_box(&callbacks)), nothing);
         }
         // A call drains one stream of `common::stream::ITEMS` items, traced as one run.
         "stream_plain" => measure(calls, || stream::drain(stream::plain(black_box(stream::ITEMS))), nothing),

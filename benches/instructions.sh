@@ -11,7 +11,9 @@
 # runs each workload under `valgrind --tool=callgrind` with FEW and MANY top-level calls
 # (1,000 and 11,000); (Ir(MANY) - Ir(FEW)) / (MANY - FEW) is one call's count, the start-up
 # and the warm-up cancelled. A call is `outer` → `middle` → `inner`: three traced runs, so
-# "per run" is a third of a call, and "over plain" what tracing adds to each run.
+# "per run" is a third of a call, and "over plain" what tracing adds to each run. The depthN_*
+# workloads call a chain of N nested runs instead, and the table ends with the ratio of a
+# run's count at depth 30 to one at depth 3.
 #
 # Only the calling thread's instructions inside the bench's `counted` function are counted,
 # so for `async_handler` the flushes and runtrace's dispatch thread are left out: it is the
@@ -33,11 +35,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 FEW=${FEW:-1000}
 MANY=${MANY:-11000}
 REPEATS=${REPEATS:-5}
-RUNS_PER_CALL=3
+# runs_per_call WORKLOAD: the runs one call of WORKLOAD makes (a depth row's depth).
+runs_per_call() {
+    case $1 in
+    depth30_*) echo 30 ;;
+    *) echo 3 ;;
+    esac
+}
 if (($# > 0)); then
     workloads=("$@")
 else
-    workloads=(plain no_handlers one_handler model_usage tracer async_handler otel tracing_otel)
+    workloads=(plain no_handlers one_handler model_usage tracer async_handler depth3_one_handler depth30_one_handler depth3_tracer depth30_tracer otel tracing_otel)
 fi
 needs_otel() { [[ $1 == otel || $1 == tracing_otel ]]; }
 
@@ -88,11 +96,12 @@ if [[ $commit != unknown && -n $(git status --porcelain 2>/dev/null) ]]; then
     commit="$commit (with uncommitted changes)"
 fi
 echo "commit $commit, $(valgrind --version)"
-echo "per call: (Ir($MANY calls) - Ir($FEW calls)) / $((MANY - FEW)), the median of $REPEATS; a call is 3 runs"
+echo "per call: (Ir($MANY calls) - Ir($FEW calls)) / $((MANY - FEW)), the median of $REPEATS; a call is 3 runs (depthN_*: N runs)"
 echo
-printf '%-15s %14s %12s %16s %14s\n' workload "instr./call" "per run" "over plain/run" "spread/call"
+printf '%-19s %14s %12s %16s %14s\n' workload "instr./call" "per run" "over plain/run" "spread/call"
 
 plain="" otel_run="" tracing_otel_run=""
+declare -A per_run # per run of each workload, for the depth ratios
 for workload in "${workloads[@]}"; do
     per_call=()
     for ((i = 0; i < REPEATS; i++)); do
@@ -105,12 +114,14 @@ for workload in "${workloads[@]}"; do
     spread=$(awk 'NR == 1 { low = $1 } { high = $1 } END { printf "%.1f", high - low }' <<<"$sorted")
     [[ $workload == plain ]] && plain=$median
     # Per span, over plain where plain was counted: what the ratio below compares.
-    per_span=$(awk -v call="$median" -v plain="${plain:-0}" -v runs=$RUNS_PER_CALL 'BEGIN { printf "%.1f", (call - plain) / runs }')
+    runs=$(runs_per_call "$workload")
+    per_span=$(awk -v call="$median" -v plain="${plain:-0}" -v runs="$runs" 'BEGIN { printf "%.1f", (call - plain) / runs }')
+    per_run[$workload]=$(awk -v call="$median" -v runs="$runs" 'BEGIN { printf "%.1f", call / runs }')
     [[ $workload == otel ]] && otel_run=$per_span
     [[ $workload == tracing_otel ]] && tracing_otel_run=$per_span
-    awk -v name="$workload" -v call="$median" -v plain="$plain" -v runs=$RUNS_PER_CALL -v spread="$spread" 'BEGIN {
-        over = (plain == "" || name == "plain") ? "-" : sprintf("%.1f", (call - plain) / runs)
-        printf "%-15s %14.1f %12.1f %16s %14s\n", name, call, call / runs, over, spread
+    awk -v name="$workload" -v call="$median" -v plain="$plain" -v runs="$runs" -v spread="$spread" 'BEGIN {
+        over = (plain == "" || name == "plain" || name ~ /^depth/) ? "-" : sprintf("%.1f", (call - plain) / runs)
+        printf "%-19s %14.1f %12.1f %16s %14s\n", name, call, call / runs, over, spread
     }'
 done
 if [[ -n $otel_run && -n $tracing_otel_run ]]; then
@@ -120,5 +131,13 @@ if [[ -n $otel_run && -n $tracing_otel_run ]]; then
             (plain == "" ? "" : " over plain"), a, b, a / b
     }'
 fi
+for handler in one_handler tracer; do
+    shallow=${per_run[depth3_$handler]:-} deep=${per_run[depth30_$handler]:-}
+    if [[ -n $shallow && -n $deep ]]; then
+        awk -v a="$shallow" -v b="$deep" -v h="$handler" 'BEGIN {
+            printf "%s per run, depth 30 / depth 3: %.1f / %.1f = %.3f (target: at most 1.05)\n", h, b, a, b / a
+        }'
+    fi
+done
 echo
 echo "took ${SECONDS}s"

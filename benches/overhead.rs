@@ -284,3 +284,55 @@ mod stream_100 {
         bencher.bench_local(|| drain(traced(black_box(ITEMS), black_box(&callbacks))));
     }
 }
+
+/// A chain of nested runs, 3 and 30 levels deep: divide each median by its depth for the
+/// cost per run, which should not grow with depth.
+#[divan::bench_group(sample_size = 256, sample_count = 300)]
+mod depth {
+    use super::*;
+    use common::Noop;
+    use common::deep::{DEEP, SHALLOW, descend};
+
+    #[divan::bench(args = [SHALLOW, DEEP])]
+    fn runtrace_noop_sync(bencher: Bencher, levels: u64) {
+        let callbacks = CallbackManager::new().with_handler(Noop);
+        bencher.bench_local(|| descend(black_box(levels), black_box(&callbacks)));
+    }
+
+    #[divan::bench(args = [SHALLOW, DEEP])]
+    fn runtrace_tracer(bencher: Bencher, levels: u64) {
+        let callbacks = CallbackManager::new().with_handler(common::tracer());
+        bencher.bench_local(|| descend(black_box(levels), black_box(&callbacks)));
+    }
+}
+
+/// The sync workload on 1 and 2 threads at once, sharing one `CallbackManager` (and so one
+/// handler or tracer): a call's median on 2 threads should be that on 1.
+#[divan::bench_group(sample_size = 1024, sample_count = 300, threads = [1, 2])]
+mod threads {
+    use super::*;
+    use common::Noop;
+
+    #[divan::bench]
+    fn plain() -> u64 {
+        plain::outer(x())
+    }
+
+    #[divan::bench]
+    fn runtrace_noop_sync(bencher: Bencher) {
+        let callbacks = CallbackManager::new().with_handler(Noop);
+        bencher.bench(|| traced::outer(x(), black_box(&callbacks)));
+    }
+
+    #[divan::bench]
+    fn runtrace_tracer(bencher: Bencher) {
+        let callbacks = CallbackManager::new().with_handler(common::tracer());
+        bencher.bench(|| traced::outer(x(), black_box(&callbacks)));
+    }
+
+    #[divan::bench]
+    fn fastrace_discard(bencher: Bencher) {
+        common::install_discard_reporter();
+        bencher.bench(|| common::fastrace_rooted(x()));
+    }
+}

@@ -98,6 +98,24 @@ pub mod traced {
 }
 
 // ---------------------------------------------------------------------------------------
+// runtrace, trees of any depth: `descend(levels, ..)` is a chain of `levels` nested runs, so a
+// call at depth 30 costs per run what one at depth 3 does only if depth itself is free.
+
+pub mod deep {
+    use runtrace::prelude::*;
+
+    /// The depths the depth rows compare.
+    pub const SHALLOW: u64 = 3;
+    pub const DEEP: u64 = 30;
+
+    #[traced_run(kind = "chain")]
+    #[inline(never)]
+    pub fn descend(levels: u64, run: &RunManager) -> u64 {
+        if levels <= 1 { 1 } else { descend(levels - 1, run) + 1 }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
 // runtrace, the same tree ending in a model run: `inner` is a chat model whose reply reports
 // its token usage (a `ModelOutput`), as a model client's response does.
 
