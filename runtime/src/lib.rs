@@ -32,6 +32,7 @@ pub mod handlers;
 pub mod macro_support;
 mod run;
 mod stream;
+mod stripe;
 pub mod tracer;
 
 pub use dispatch::{flush, flush_blocking};

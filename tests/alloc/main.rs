@@ -13,6 +13,7 @@ mod counting;
 
 mod background_memory;
 mod console_memory;
+mod deep_trees;
 mod no_handler_alloc;
 mod tracer_memory;
 

@@ -12,7 +12,7 @@ fn live_bytes() -> i64 {
 }
 
 /// Looks at each tree and keeps nothing of it.
-struct Discard;
+pub(crate) struct Discard;
 
 impl Exporter for Discard {
     fn export(&self, tree: &RunTree) -> Result<(), ExportError> {
@@ -53,9 +53,9 @@ fn a_wide_tree_leaves_no_memory_behind_once_its_root_ends() -> Result<(), Callba
 
     let left = live_bytes() - before;
     assert_eq!(tracer.open_runs(), 0);
-    // Not zero: the shard the tree went to (one of 16, by its trace id) keeps room for a few
-    // runs, some 8 KB, if the first tree went to another. Without giving memory back, the
-    // 10,000 runs' slots would stay: some 7 MB.
+    // Not zero: the shard the tree went to (one of 16, by the stripe of the thread that
+    // started it) keeps room for a few runs, some 8 KB, if the first tree went to another.
+    // Without giving memory back, the 10,000 runs' slots would stay: some 7 MB.
     assert!(left < 32 * 1024, "{left} bytes are still live after the tree was exported");
     Ok(())
 }

@@ -278,3 +278,34 @@ fn verbose_adds_no_console_where_a_console_handler_is_already_present() {
     let quiet = CallbackManager::configure(CallbackManager::none(), CallbackManager::none()).with_verbose(true);
     assert_eq!(quiet.handlers().len(), 1, "without one, verbose adds the console handler");
 }
+
+#[test]
+fn threads_sharing_one_manager_see_the_same_scoping_as_one_thread() {
+    // Threads take their callbacks from per-thread copies of the manager's (see the
+    // `stripe` module): every one must see what a lone thread sees.
+    let (request, callbacks) = recording();
+    let local = Arc::new(RecordingHandler::new());
+    let callbacks = callbacks.with_local_handler(local.clone()).with_tags(["shared"]).with_local_tags(["top-only"]);
+    std::thread::scope(|scope| {
+        for _ in 0..20 {
+            scope.spawn(|| run_tree(&callbacks).expect("no handler raises"));
+        }
+    });
+
+    assert_eq!(names(&local), ["outer"; 20], "a local handler hears the top run only, on every thread");
+    let mut heard = names(&request);
+    heard.sort();
+    assert_eq!(heard, [["calculator"; 20], ["model"; 20], ["outer"; 20]].concat());
+    for run in request.runs() {
+        let tags = request
+            .events()
+            .into_iter()
+            .find_map(|event| match &event.data {
+                runtrace::EventData::Start(start) if event.run.run_id == run.run_id => Some(start.tags.to_vec()),
+                _ => None,
+            })
+            .expect("every run started");
+        let expected: &[&str] = if run.name == "outer" { &["shared", "top-only"] } else { &["shared"] };
+        assert_eq!(tags, expected, "the tags of {}", run.name);
+    }
+}

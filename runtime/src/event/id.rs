@@ -25,6 +25,10 @@ use uuid::Uuid;
 #[serde(transparent)]
 pub struct RunId(Uuid);
 
+/// The bits of `rand_a` that hold the drawing thread's stripe.
+const STRIPE_MASK: u32 = crate::stripe::STRIPES as u32 - 1;
+const _: () = assert!(crate::stripe::STRIPES.is_power_of_two() && crate::stripe::STRIPES <= 1 << 12);
+
 impl RunId {
     /// Draws a fresh id: a version 7 UUID (RFC 9562), as LangSmith asks of run ids.
     ///
@@ -35,12 +39,16 @@ impl RunId {
     ///   the time of the kernel's last tick, read without asking the hardware), so it can
     ///   lag the precise time by up to a tick, 1 to 10 ms depending on the kernel. Other
     ///   systems read [`SystemTime::now`](std::time::SystemTime::now).
-    /// - Its other 74 bits, past the version and variant, are random, from `rand`'s
-    ///   `ThreadRng`: a cryptographic generator (ChaCha with 12 rounds) per thread, seeded
-    ///   from the operating system and reseeded after every 64 KiB it gives. So an id
+    /// - Its other 74 bits, past the version and variant, are random but for four, from
+    ///   `rand`'s `ThreadRng`: a cryptographic generator (ChaCha with 12 rounds) per thread,
+    ///   seeded from the operating system and reseeded after every 64 KiB it gives. So an id
     ///   seen by a client (the example server streams each token's run id) tells nothing
     ///   of the ids drawn after it, and the low 64 bits, the span id of
     ///   [OpenTelemetry](https://opentelemetry.io/) exports, are random.
+    /// - The four (the last hex digit of the id's first half, `rand_a`'s low bits) number the
+    ///   drawing thread among up to 16, so that a tracer keeps the trees a thread starts in
+    ///   a shard of their own and two threads do not pass its memory back and forth. An id
+    ///   is still unique by its 70 random bits per millisecond.
     ///
     /// A process that forks and goes on drawing ids on the same thread in parent and child
     /// would draw the same random bits in both, as with any per-thread generator; a new
@@ -68,11 +76,19 @@ impl RunId {
         const VERSION_7: u128 = 0x7 << 76;
         const VARIANT_RFC_9562: u128 = 0b10 << 62;
         let mut rng = rand::rng();
-        let (rand_a, rand_b) = (rng.next_u32() >> 20, rng.next_u64() >> 2);
+        let stripe = crate::stripe::this_thread() as u32;
+        let (rand_a, rand_b) = (rng.next_u32() >> 20 & !STRIPE_MASK | stripe, rng.next_u64() >> 2);
         let millis = coarse_clock::unix_millis() & 0xffff_ffff_ffff;
         let bits =
             u128::from(millis) << 80 | VERSION_7 | u128::from(rand_a) << 64 | VARIANT_RFC_9562 | u128::from(rand_b);
         RunId(Uuid::from_u128(bits))
+    }
+
+    /// The [stripe](crate::stripe) of the thread that drew the id, for an id drawn here;
+    /// any number in `0..16` for one from elsewhere.
+    #[inline]
+    pub(crate) fn stripe(self) -> usize {
+        (self.0.as_u128() >> 64) as usize & STRIPE_MASK as usize
     }
 
     /// The id as a [`Uuid`].
@@ -239,11 +255,23 @@ mod tests {
     }
 
     #[test]
+    fn ids_name_the_stripe_of_the_thread_that_drew_them() {
+        let stripes = || {
+            let ids: Vec<RunId> = (0..100).map(|_| RunId::random()).collect();
+            assert!(ids.iter().all(|id| id.stripe() == crate::stripe::this_thread()), "one thread, one stripe");
+            ids[0].stripe()
+        };
+        let mine = stripes();
+        let theirs = std::thread::spawn(stripes).join().expect("the other thread draws");
+        assert_ne!(mine, theirs, "threads take stripes in turn");
+    }
+
+    #[test]
     fn consecutive_ids_are_in_no_fixed_arithmetic_relation() {
         // SplitMix64 ids, as drawn before, were two outputs of a state stepped by a fixed
         // increment: undo the output mix and each id is the previous one plus a constant.
         // Here no difference, sum or xor of consecutive random parts repeats, and every
-        // random bit is set in about half of the ids.
+        // random bit is set in about half of the ids (past the four of the thread's stripe).
         let ids: Vec<u128> = (0..20_001).map(|_| random_bits(RunId::random())).collect();
         let mut differences = HashSet::new();
         let mut sums = HashSet::new();
@@ -255,7 +283,7 @@ mod tests {
             assert!(sums.insert(next.wrapping_add(previous) & mask));
             assert!(xors.insert(next ^ previous));
         }
-        for bit in 0..74 {
+        for bit in (0..62).chain(66..74) {
             let set = ids.iter().filter(|&&id| id >> bit & 1 == 1).count();
             assert!((9_000..=11_000).contains(&set), "bit {bit} is set in {set} of 20,001 ids");
         }

@@ -4,6 +4,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::dispatch::RegisteredHandler;
 use crate::event::{Metadata, Tags};
+use crate::stripe::{self, STRIPES};
 
 /// A manager's handlers, tags and metadata, behind one shared pointer; `None` when it has
 /// none at all, so the empty manager holds nothing and cloning it touches no shared memory.
@@ -14,6 +15,11 @@ use crate::event::{Metadata, Tags};
 /// callbacks (no local ones: every child manager, and any manager built with `with_handler`,
 /// `with_tags` and `with_metadata` only), the run, its children's manager and the manager
 /// itself share one `Callbacks`: a run costs one such copy.
+///
+/// That copy's count is written by every run started with the set, so threads that share a
+/// manager would pass its cache line back and forth at every run. Runs take it from a copy
+/// of the set made for their thread's [stripe](crate::stripe) instead (see
+/// [`Callbacks::for_children`]).
 #[derive(Clone, Default)]
 pub(crate) struct Callbacks(pub(super) Option<Arc<CallbackSet>>);
 
@@ -31,6 +37,12 @@ pub(crate) struct CallbackSet {
     /// The inheritable part, made for the first run started with a set that has local
     /// callbacks and shared by the children of every later one.
     children: OnceLock<Callbacks>,
+    /// Whether this is one of another set's [`replicas`](Self::replicas), the same callbacks
+    /// behind a reference count of its own.
+    replica: bool,
+    /// This set again, once for each [stripe](crate::stripe) of threads that starts runs
+    /// with it but the first, made when the stripe first does.
+    replicas: [OnceLock<Callbacks>; STRIPES],
 }
 
 static EMPTY: CallbackSet = CallbackSet {
@@ -42,6 +54,8 @@ static EMPTY: CallbackSet = CallbackSet {
     inheritable_metadata: Metadata::EMPTY,
     inherited_whole: true,
     children: OnceLock::new(),
+    replica: false,
+    replicas: [const { OnceLock::new() }; STRIPES],
 };
 
 impl Callbacks {
@@ -71,7 +85,7 @@ impl Callbacks {
             metadata,
             inheritable_metadata,
             inherited_whole,
-            children: OnceLock::new(),
+            ..CallbackSet::default()
         })))
     }
 
@@ -80,26 +94,22 @@ impl Callbacks {
         self.0.as_deref().unwrap_or(&EMPTY)
     }
 
-    /// Whether `self` and `other` are the same set, not merely equal ones.
+    /// Whether the runs started with `self` see the callbacks their children do, so that they
+    /// need keep no callbacks of their own.
     #[inline]
-    pub(crate) fn same(&self, other: &Callbacks) -> bool {
-        match (&self.0, &other.0) {
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-            (None, None) => true,
-            _ => false,
-        }
+    pub(crate) fn inherited_whole(&self) -> bool {
+        self.get().inherited_whole
     }
 
     /// The callbacks of the children of runs started with `self`: its inheritable ones,
-    /// all inheritable again.
+    /// all inheritable again, from this thread's replica.
     #[inline]
     pub(super) fn for_children(&self) -> Callbacks {
         let set = self.get();
-        if set.inherited_whole {
-            return self.clone();
-        }
-        set.children
-            .get_or_init(|| {
+        let whole = if set.inherited_whole {
+            self
+        } else {
+            set.children.get_or_init(|| {
                 Callbacks::new(CallbackSet {
                     handlers: set.inheritable_handlers.clone(),
                     inheritable_handlers: set.inheritable_handlers.clone(),
@@ -110,27 +120,45 @@ impl Callbacks {
                     ..CallbackSet::default()
                 })
             })
-            .clone()
+        };
+        whole.on_this_stripe()
+    }
+
+    /// `self`, or the same callbacks behind this thread's stripe's reference count.
+    #[inline]
+    fn on_this_stripe(&self) -> Callbacks {
+        let Some(set) = &self.0 else { return Callbacks::NONE };
+        let stripe = stripe::this_thread();
+        if set.replica || stripe == 0 {
+            return self.clone();
+        }
+        set.replicas[stripe].get_or_init(|| Callbacks(Some(Arc::new(set.copy(true))))).clone()
     }
 
     /// A copy of the set, changed by `edit`.
     pub(super) fn edited(&self, edit: impl FnOnce(&mut CallbackSet)) -> Callbacks {
-        let set = self.get();
-        let mut copy = CallbackSet {
-            handlers: set.handlers.clone(),
-            inheritable_handlers: set.inheritable_handlers.clone(),
-            tags: set.tags.clone(),
-            inheritable_tags: set.inheritable_tags.clone(),
-            metadata: set.metadata.clone(),
-            inheritable_metadata: set.inheritable_metadata.clone(),
-            ..CallbackSet::default()
-        };
+        let mut copy = self.get().copy(false);
         edit(&mut copy);
         Callbacks::new(copy)
     }
 }
 
 impl CallbackSet {
+    /// The same callbacks in a new set, a replica of this one or not.
+    fn copy(&self, replica: bool) -> CallbackSet {
+        CallbackSet {
+            handlers: self.handlers.clone(),
+            inheritable_handlers: self.inheritable_handlers.clone(),
+            tags: self.tags.clone(),
+            inheritable_tags: self.inheritable_tags.clone(),
+            metadata: self.metadata.clone(),
+            inheritable_metadata: self.inheritable_metadata.clone(),
+            inherited_whole: self.inherited_whole,
+            replica,
+            ..CallbackSet::default()
+        }
+    }
+
     /// The handlers of the runs started with this set.
     #[inline]
     pub(crate) fn handlers(&self) -> &[RegisteredHandler] {

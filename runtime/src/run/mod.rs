@@ -12,6 +12,7 @@ mod model;
 mod parent;
 mod run_guard;
 mod run_manager;
+mod spare_states;
 mod start;
 mod supplied_id;
 

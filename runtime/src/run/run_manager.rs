@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::callback_manager::{CallbackManager, UNHEARD_CHILDREN};
 use super::callbacks::{CallbackSet, Callbacks};
 use super::model::ModelState;
+use super::spare_states;
 use crate::dispatch::RegisteredHandler;
 use crate::dispatch::inline::{dispatch, listens};
 use crate::dispatch::report;
@@ -56,7 +57,7 @@ pub struct RunManager {
     inner: Option<Arc<RunInner>>,
 }
 
-struct RunInner {
+pub(super) struct RunInner {
     /// The manager of this run's children. Its parent is this run's [`RunInfo`], kept there
     /// only, so that starting a run copies no identity.
     child: CallbackManager,
@@ -68,6 +69,30 @@ struct RunInner {
     stopped: AtomicBool,
     /// What a model run keeps for its end event; `None` for other kinds.
     model: Option<Box<ModelState>>,
+}
+
+impl RunInner {
+    /// A state that holds nothing: what a kept one is left as (see [`spare_states`]).
+    pub(super) fn empty() -> RunInner {
+        let child = CallbackManager {
+            callbacks: Callbacks::NONE,
+            parent: None,
+            remote_dotted_order: None,
+            within_run: false,
+            run_id: None,
+        };
+        RunInner { child, own: None, stopped: AtomicBool::new(false), model: None }
+    }
+}
+
+/// Gives the run's state back for the thread's next run when this was its last handle.
+impl Drop for RunManager {
+    #[inline]
+    fn drop(&mut self) {
+        if let Some(shared) = self.inner.take() {
+            spare_states::give_back(shared);
+        }
+    }
 }
 
 /// A heard run's shared state: see [`RunManager::heard`].
@@ -94,7 +119,8 @@ impl<'a> HeardRun<'a> {
 
 impl RunManager {
     pub(crate) fn new(child: CallbackManager, own: Option<Callbacks>, model: Option<Box<ModelState>>) -> Self {
-        RunManager { inner: Some(Arc::new(RunInner { child, own, stopped: AtomicBool::new(false), model })) }
+        let state = RunInner { child, own, stopped: AtomicBool::new(false), model };
+        RunManager { inner: Some(spare_states::share(state)) }
     }
 
     /// The model state of a model run; `None` for other runs and no-op runs.

@@ -139,7 +139,7 @@ impl CallbackManager {
         let info = RunInfo { run_id, parent_run_id, trace_id, kind, name, parent_dotted_order, parent_project };
         let children = self.callbacks.for_children();
         // The run keeps its own callbacks only when they differ from its children's.
-        let own = (!children.same(&self.callbacks)).then(|| self.callbacks.clone());
+        let own = (!self.callbacks.inherited_whole()).then(|| self.callbacks.clone());
         let child = CallbackManager {
             callbacks: children,
             parent: Some(info),

@@ -1,9 +1,10 @@
 //! The tracer's handler: assembles run trees from events and exports each finished root.
 //!
 //! Every event carries its tree's trace id, and all runs of one tree share it, so the open
-//! runs are sharded by trace id: concurrent trees rarely meet on a lock, and each tree's
-//! runs always meet on the same one, which is what keeps assembly exact under any
-//! interleaving.
+//! runs are sharded by trace id (by the [stripe](crate::stripe) it names, that of the
+//! thread that started the tree): trees of different threads do not meet on a lock or in
+//! memory, and each tree's runs always meet on the same one, which is what keeps assembly
+//! exact under any interleaving.
 //!
 //! Within a shard, each run is written once into a flat arena and stays in its slot until
 //! it is exported, linked to its parent and children by slot. Only then is its tree taken
@@ -35,7 +36,7 @@
 //! [`MIN_SLOTS`], and one left mostly empty is compacted, so one huge tree does not keep its
 //! peak for the tracer's lifetime.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use serde_json::{Map, Value, json};
@@ -51,26 +52,36 @@ use crate::event::{IdMap, RunId};
 use crate::handler::{CallbackHandler, HandlerResult};
 use crate::run::ambient;
 
-const SHARDS: usize = 16;
+const SHARDS: usize = crate::stripe::STRIPES;
 
 /// The levels below a piece's head that [`Shard::take_children`] takes a stack frame each
 /// for; the rest are taken by a loop.
-const RECURSIVE_LEVELS: usize = 16;
+const RECURSIVE_LEVELS: usize = 32;
 
-/// The slots a shard keeps however empty it gets: room for an ordinary tree, so a quiet
-/// shard does not allocate again for the next one. Small, as every shard keeps it: a slot
-/// is some 450 bytes, so a tracer keeps some 115 KB at most once its trees are gone.
-const MIN_SLOTS: usize = 16;
+/// The slots a shard keeps however empty it gets: room for an ordinary tree, a chain 32
+/// runs deep among them, so a quiet shard does not allocate again for the next one. A slot
+/// is some 450 bytes, so a shard keeps some 14 KB once its trees are gone; only the shards of
+/// the threads that start trees (see [`crate::stripe`]) ever hold any.
+const MIN_SLOTS: usize = 32;
 
 pub(crate) struct TracerCore {
-    shards: [Mutex<Shard>; SHARDS],
+    shards: [ShardLock; SHARDS],
     exporter: Box<dyn Exporter>,
     pub(crate) limits: Limits,
     /// The LangSmith project of the trees it starts, unless their headers name one (see
     /// [`Tracer::with_project`](crate::tracer::Tracer::with_project)). A lock, as clones share it
     /// and the builder sets it after the handler exists; read by heads of trees only.
     pub(crate) project: RwLock<Option<String>>,
+    /// Whether `project` was ever set: until then heads of trees skip its lock, whose read
+    /// count two threads starting trees would otherwise pass back and forth.
+    pub(crate) has_project: AtomicBool,
 }
+
+/// A shard's lock, on cache lines of its own: two threads working in neighbouring shards
+/// would otherwise make each other's lock's line move between their cores at every event.
+#[derive(Default)]
+#[repr(align(128))]
+struct ShardLock(Mutex<Shard>);
 
 /// How much of a trace one exported tree holds; see [`Tracer::with_max_tree_depth`] and
 /// [`Tracer::with_max_finished_children`]. Atomics, as clones share them and the builder
@@ -196,7 +207,13 @@ impl TracerCore {
             max_depth: AtomicUsize::new(Limits::DEFAULT_MAX_DEPTH),
             max_finished_children: AtomicUsize::new(Limits::DEFAULT_MAX_FINISHED_CHILDREN),
         };
-        TracerCore { shards: std::array::from_fn(|_| Mutex::default()), exporter, limits, project: RwLock::new(None) }
+        TracerCore {
+            shards: std::array::from_fn(|_| ShardLock::default()),
+            exporter,
+            limits,
+            project: RwLock::new(None),
+            has_project: AtomicBool::new(false),
+        }
     }
 
     /// The address of this tracer's handler, as [`ambient`] tells handlers apart.
@@ -205,22 +222,26 @@ impl TracerCore {
     }
 
     fn shard(&self, trace_id: RunId) -> MutexGuard<'_, Shard> {
-        let index = (trace_id.as_uuid().as_u128() % SHARDS as u128) as usize;
+        // A trace's shard is its root's stripe: the trees a thread starts stay in memory
+        // that thread wrote last.
+        let index = trace_id.stripe() % SHARDS;
         // Shards are updated with no code between a change and its bookkeeping that can
         // panic, so a poisoned one still holds consistent trees.
-        self.shards[index].lock().unwrap_or_else(PoisonError::into_inner)
+        self.shards[index].0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Counted, not kept: only tests and `Debug` ask, and a count would cost every event.
     pub(crate) fn open_runs(&self) -> usize {
         let open = |shard: &Shard| shard.runs.iter().flatten().filter(|run| run.tree.end_time.is_none()).count();
-        self.shards.iter().map(|shard| open(&shard.lock().unwrap_or_else(PoisonError::into_inner))).sum()
+        self.shards.iter().map(|shard| open(&shard.0.lock().unwrap_or_else(PoisonError::into_inner))).sum()
     }
 
     /// Whether any tree held here has a run `run_id`: every shard, since the run may belong
     /// to any trace. Asked only before a run with a caller-chosen id starts.
     pub(crate) fn holds(&self, run_id: RunId) -> bool {
-        self.shards.iter().any(|shard| shard.lock().unwrap_or_else(PoisonError::into_inner).held.contains_key(&run_id))
+        self.shards
+            .iter()
+            .any(|shard| shard.0.lock().unwrap_or_else(PoisonError::into_inner).held.contains_key(&run_id))
     }
 
     /// Where the run `run_id`, of the tree the core calls `trace_id`, sits.
@@ -286,7 +307,10 @@ impl TracerCore {
             Some(parent) => parent.tree.session_name.clone(),
             None => match &run.parent_project {
                 Some(project) => Some(project.to_string()),
-                None => self.project.read().unwrap_or_else(PoisonError::into_inner).clone(),
+                None if self.has_project.load(Ordering::Acquire) => {
+                    self.project.read().unwrap_or_else(PoisonError::into_inner).clone()
+                }
+                None => None,
             },
         };
         let tree = RunTree {

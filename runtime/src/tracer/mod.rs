@@ -252,6 +252,7 @@ impl Tracer {
         let project = project.into();
         *self.core.project.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
             (!project.is_empty()).then_some(project);
+        self.core.has_project.store(true, std::sync::atomic::Ordering::Release);
         self
     }
 

@@ -9,7 +9,7 @@
 //!
 //! Per thread, so taking and giving back never meets a lock or another thread. Bounded: a
 //! thread keeps at most [`MAX_SPARES`] runs' buffers and as many output maps, emptied of the
-//! user's values, each string with room for at most [`MAX_KEPT_LEN`] bytes and each vector
+//! user's values, each name with room for at most [`MAX_KEPT_LEN`] bytes, each dotted order for [`MAX_KEPT_ORDER_LEN`] and each vector
 //! for at most [`MAX_KEPT_CAPACITY`] items. No value of a prompt or output stays behind, nor
 //! a long run name. What does is the keys of input and output maps that have at most
 //! [`MAX_KEPT_CAPACITY`] of them, as reuse needs them: as a rule the names of a function's
@@ -25,16 +25,20 @@ use super::run_tree::{RunEvent, RunTree};
 /// The most buffers of each kind a thread keeps.
 const MAX_SPARES: usize = 64;
 
-/// The most levels of a tree whose runs are kept.
-const MAX_KEPT_DEPTH: usize = 8;
+/// The most levels of a tree whose runs are kept: as many as the deepest tree a thread
+/// commonly makes, agents calling chains calling tools, so that depth costs no allocation.
+const MAX_KEPT_DEPTH: usize = 32;
 
 /// The most children, events or tags a kept vector has room for, and keys a kept map has:
 /// more would keep a large buffer alive for the sake of a rare wide tree.
 const MAX_KEPT_CAPACITY: usize = 16;
 
-/// The most bytes a kept name or dotted order has room for: a dotted order four levels deep,
-/// so that a rare huge name or deep tree does not stay behind.
+/// The most bytes a kept name has room for, so that a rare huge name does not stay behind.
 const MAX_KEPT_LEN: usize = 4 * (1 + SEGMENT_LEN);
+
+/// The most bytes a kept dotted order has room for: one [`MAX_KEPT_DEPTH`] levels deep, as
+/// a run that deep writes its ancestors' segments before its own.
+const MAX_KEPT_ORDER_LEN: usize = MAX_KEPT_DEPTH * (1 + SEGMENT_LEN);
 
 thread_local! {
     static SPARES: RefCell<Spares> = const { RefCell::new(Spares { runs: Vec::new(), outputs: Vec::new() }) };
@@ -139,7 +143,7 @@ impl Spares {
         let (mut inputs, mut tags, mut events) = (std::mem::take(inputs), std::mem::take(tags), std::mem::take(events));
         if self.runs.len() < MAX_SPARES {
             dotted_order.clear();
-            dotted_order.shrink_to(MAX_KEPT_LEN);
+            dotted_order.shrink_to(MAX_KEPT_ORDER_LEN);
             name.clear();
             name.shrink_to(MAX_KEPT_LEN);
             forget_values(&mut inputs);
