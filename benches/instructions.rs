@@ -36,6 +36,7 @@ const WORKLOADS: &[&str] = &[
     "model_usage",
     "tracer",
     "async_handler",
+    "async_handler_lean",
     "depth3_one_handler",
     "depth30_one_handler",
     "depth3_tracer",
@@ -82,6 +83,11 @@ fn main() -> ExitCode {
         // queue holds a chunk's events, and the flush after each chunk is not counted.
         "async_handler" => {
             let callbacks = common::noop_async_unbounded();
+            measure(calls, || traced::outer(black_box(39), black_box(&callbacks)), runtrace::flush_blocking);
+        }
+        // The same, the handler saying that it reads no inputs or outputs.
+        "async_handler_lean" => {
+            let callbacks = common::noop_async_lean_unbounded();
             measure(calls, || traced::outer(black_box(39), black_box(&callbacks)), runtrace::flush_blocking);
         }
         // A call is one chain of 3 or 30 nested runs (`common::deep`): per run, the two

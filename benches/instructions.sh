@@ -45,7 +45,7 @@ runs_per_call() {
 if (($# > 0)); then
     workloads=("$@")
 else
-    workloads=(plain no_handlers one_handler model_usage tracer async_handler depth3_one_handler depth30_one_handler depth3_tracer depth30_tracer otel tracing_otel)
+    workloads=(plain no_handlers one_handler model_usage tracer async_handler async_handler_lean depth3_one_handler depth30_one_handler depth3_tracer depth30_tracer otel tracing_otel)
 fi
 needs_otel() { [[ $1 == otel || $1 == tracing_otel ]]; }
 

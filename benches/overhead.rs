@@ -105,6 +105,15 @@ mod sync {
             .bench_local_values(|()| traced::outer(x(), black_box(&callbacks)));
     }
 
+    /// The same, the handler saying that it reads no inputs or outputs (`Ignore::PAYLOADS`).
+    #[divan::bench(sample_size = BATCH)]
+    fn runtrace_noop_async_lean_caller(bencher: Bencher) {
+        let callbacks = common::noop_async_lean_unbounded();
+        bencher
+            .with_inputs(runtrace::flush_blocking)
+            .bench_local_values(|()| traced::outer(x(), black_box(&callbacks)));
+    }
+
     /// Against `tracing_noop_layer`: the bridge's spans for the runs, under the same layer.
     #[divan::bench]
     fn runtrace_tracing_bridge(bencher: Bencher) {

@@ -251,6 +251,20 @@ impl AsyncCallbackHandler for NoopAsync {
     }
 }
 
+/// [`NoopAsync`] that says so: it reads no inputs or outputs (`Ignore::PAYLOADS`), so the
+/// traced call does not serialize them for it, as a handler that counts runs or tokens.
+pub struct NoopAsyncLean;
+
+impl AsyncCallbackHandler for NoopAsyncLean {
+    fn on_event<'a>(&'a self, _event: &'a Event<'static>) -> BoxFuture<'a, HandlerResult> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn ignore(&self) -> Ignore {
+        Ignore::PAYLOADS
+    }
+}
+
 /// How many top-level calls pass between two flushes of the async handler (or two drains of
 /// the recorder): the flush's cost is spread over them, as a program's final flush is spread
 /// over its runs.
@@ -259,9 +273,18 @@ pub const BATCH: u32 = 256;
 /// A manager with one [`NoopAsync`] handler whose queue holds the events of a whole batch
 /// of calls, so that no call waits for the handler.
 pub fn noop_async_unbounded() -> CallbackManager {
+    unbounded(NoopAsync)
+}
+
+/// [`noop_async_unbounded`] with [`NoopAsyncLean`].
+pub fn noop_async_lean_unbounded() -> CallbackManager {
+    unbounded(NoopAsyncLean)
+}
+
+fn unbounded(handler: impl AsyncCallbackHandler) -> CallbackManager {
     let events_per_call = 2 * RUNS_PER_CALL as usize;
     CallbackManager::new()
-        .with_handler(runtrace::background::Background::new(NoopAsync).with_capacity(BATCH as usize * events_per_call))
+        .with_handler(runtrace::background::Background::new(handler).with_capacity(BATCH as usize * events_per_call))
 }
 
 /// An exporter that drops every finished tree: the tracer's cost is building the trees.
