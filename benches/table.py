@@ -10,6 +10,11 @@ top-level call (3 nested runs), its range, the ratio to the group's `plain` base
 the cost per run, (median - plain) / 3. With one file the range is divan's fastest and
 slowest sample; with several runs the median is the median of the runs' medians and the
 range is that of the runs' medians, the steadier figure on a noisy machine.
+
+The `depth`, `threads` and `stream_100` groups get tables of their own, from the same
+medians: the cost per run of a chain 3 and 30 runs deep and their ratio (target: at most
+1.05); a call's median on 1 and 2 threads sharing one manager and their ratio (target: at
+most 1.10); a stream's cost per item over the plain stream.
 """
 
 import re
@@ -32,6 +37,9 @@ CONFIGURATIONS = [
     ("runtrace_tracer", "runtrace, `Tracer` (run trees, discarded)"),
     ("runtrace_noop_async", "runtrace, one no-op async handler (+ flush)"),
     ("runtrace_noop_async_caller", "runtrace, one no-op async handler: the caller's share"),
+    ("runtrace_noop_async_lean_caller", "runtrace, the same handler reading no payloads: the caller's share"),
+    ("runtrace_model_usage_tracker", "runtrace, a chat model's usage, `UsageTracker`"),
+    ("runtrace_tracing_bridge", "runtrace, `TracingBridge`, registry + no-op layer"),
     ("tracing_none", "tracing `#[instrument]`, no subscriber"),
     ("tracing_noop_layer", "tracing, registry + no-op layer"),
     ("tracing_storing_layer", "tracing, registry + layer storing spans"),
@@ -46,20 +54,62 @@ CONFIGURATIONS = [
 
 
 def parse(path):
-    """{group: {bench: (fastest, slowest, median)}} in nanoseconds."""
-    groups, group = {}, None
+    """{group: {bench: (fastest, slowest, median)}} in nanoseconds; a bench run with
+    arguments (`args`, `threads`) gives one entry per argument, `bench[argument]`."""
+    groups, path_names = {}, []
     with open(path, encoding="utf-8") as lines:
         for line in lines:
             match = ROW.match(line.rstrip("\n"))
             if not match:
                 continue
             name, rest = match.groups()
+            depth = match.start(1) // 3 - 1
+            path_names = path_names[:depth] + [name]
             times = [float(value) * UNITS[unit] for value, unit in TIME.findall(rest)]
-            if not times:
-                group = groups.setdefault(name, {})
-            elif group is not None and len(times) >= 3:
-                group[name] = (times[0], times[1], times[2])
+            if len(times) < 3:
+                if depth == 0:
+                    groups.setdefault(name, {})
+                continue
+            group = groups.setdefault(path_names[0], {})
+            bench = path_names[1] if len(path_names) == 2 else f"{path_names[1]}[{path_names[2]}]"
+            group[bench] = (times[0], times[1], times[2])
     return groups
+
+
+def median_of(runs, group, bench):
+    """The median of the runs' medians of `bench` in `group`, or None."""
+    medians = [run[group][bench][2] for run in runs if bench in run.get(group, {})]
+    return statistics.median(medians) if medians else None
+
+
+def ratio_table(runs, group, title, arguments, per_call):
+    """Rows of `group`'s benches run with `arguments`: each one's cost per run (the median
+    divided by `per_call(argument)`) and the ratio of the last to the first."""
+    benches = sorted({bench.split("[")[0] for run in runs for bench in run.get(group, {}) if "[" in bench})
+    if not benches:
+        return
+    print()
+    print(f"| {title} | " + " | ".join(arguments) + f" | {arguments[-1]} / {arguments[0]} |")
+    print("|---|" + "---:|" * (len(arguments) + 1))
+    for bench in benches:
+        costs = [median_of(runs, group, f"{bench}[{argument}]") for argument in arguments]
+        if None in costs:
+            continue
+        costs = [cost / per_call(argument) for cost, argument in zip(costs, arguments)]
+        print(f"| {bench} | " + " | ".join(fmt(cost) for cost in costs) + f" | {costs[-1] / costs[0]:.3f} |")
+
+
+def stream_table(runs):
+    plain = median_of(runs, "stream_100", "plain")
+    if plain is None:
+        return
+    print()
+    print("| stream of 100 items | median | per item over plain |")
+    print("|---|---:|---:|")
+    for bench in runs[0]["stream_100"]:
+        median = median_of(runs, "stream_100", bench)
+        over = "–" if bench == "plain" else f"+{fmt((median - plain) / 100)}"
+        print(f"| {bench} | {fmt(median)} | {over} |")
 
 
 def fmt(ns):
@@ -70,7 +120,7 @@ def fmt(ns):
 
 def main(paths):
     runs = [parse(path) for path in paths]
-    groups = [name for name in runs[0] if runs[0][name]]
+    groups = [name for name in runs[0] if name in GROUPS and runs[0][name]]
     header = "| configuration |"
     rule = "|---|"
     for group in groups:
@@ -97,6 +147,9 @@ def main(paths):
             overhead = "–" if bench == "plain" else f"+{fmt(per_run)}" if per_run >= 0 else f"−{fmt(-per_run)}"
             row += f" {fmt(median)} | {fmt(low)} – {fmt(high)} | {median / plain:.1f} | {overhead} |"
         print(row)
+    ratio_table(runs, "depth", "per run, chain depth", ["3", "30"], int)
+    ratio_table(runs, "threads", "per call, threads sharing a manager", ["t=1", "t=2"], lambda _: 1)
+    stream_table(runs)
 
 
 if __name__ == "__main__":

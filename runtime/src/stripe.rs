@@ -1,6 +1,6 @@
-//! Thread stripes: threads take numbers from `0..STRIPES` in turn, so that state written at
-//! every run can be kept per stripe and the first [`STRIPES`] threads of a program never
-//! write to one another's. Every write to a cache line another core wrote last waits for it
+//! Thread stripes: each live thread holds a number in `0..STRIPES`, so that state written at
+//! every run can be kept per stripe and, while at most [`STRIPES`] threads live, no two
+//! threads write to one another's. Every write to a cache line another core wrote last waits for it
 //! to move; two threads starting runs with one manager and one tracer would otherwise do so
 //! at every run.
 //!
@@ -8,28 +8,79 @@
 //! `Callbacks::for_children`) and the tracer's shard of a tree, which a root run's id
 //! names (see [`RunId::random`](crate::RunId::random)).
 
-use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// How many stripes there are.
 pub(crate) const STRIPES: usize = 16;
 
-/// This thread's stripe, in `0..STRIPES`.
+/// How many live threads hold each stripe.
+static HOLDERS: [AtomicUsize; STRIPES] = [const { AtomicUsize::new(0) }; STRIPES];
+
+/// A thread's stripe, given back when the thread exits, so that threads that come and go
+/// (a pool's, a benchmark's) do not end up sharing one with a thread that stays.
+struct Held(usize);
+
+impl Held {
+    /// The stripe fewest live threads hold, the first such: every thread has one of its
+    /// own while at most [`STRIPES`] live.
+    fn take() -> Held {
+        let fewest = (0..STRIPES).min_by_key(|&stripe| HOLDERS[stripe].load(Ordering::Relaxed)).unwrap_or(0);
+        HOLDERS[fewest].fetch_add(1, Ordering::Relaxed);
+        Held(fewest)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        HOLDERS[self.0].fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// This thread's stripe, in `0..STRIPES`; 0 while the thread exits.
 #[inline]
 pub(crate) fn this_thread() -> usize {
-    // A `const` thread-local of a type without `Drop` is a plain load; `UNSET` until the
-    // thread's first run takes a number.
-    const UNSET: usize = usize::MAX;
     thread_local! {
-        static STRIPE: Cell<usize> = const { Cell::new(UNSET) };
+        static STRIPE: Held = Held::take();
     }
-    STRIPE.with(|stripe| match stripe.get() {
-        UNSET => {
-            static NEXT: AtomicUsize = AtomicUsize::new(0);
-            let taken = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
-            stripe.set(taken);
-            taken
-        }
-        taken => taken,
-    })
+    STRIPE.try_with(|held| held.0).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+
+    use super::*;
+
+    #[test]
+    fn live_threads_hold_stripes_of_their_own_and_give_them_back() {
+        // Few threads, as other tests' threads hold stripes meanwhile.
+        let threads = 4;
+        let barrier = Barrier::new(threads);
+        let stripes = |barrier: &Barrier| {
+            std::thread::scope(|scope| {
+                let held: Vec<_> = (0..threads)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let stripe = this_thread();
+                            barrier.wait(); // all live at once
+                            stripe
+                        })
+                    })
+                    .collect();
+                held.into_iter().map(|thread| thread.join().expect("the thread ends")).collect::<Vec<_>>()
+            })
+        };
+        let mut first = stripes(&barrier);
+        first.sort_unstable();
+        first.dedup();
+        assert_eq!(first.len(), threads, "{first:?}");
+        let holders =
+            |stripes: &[usize]| stripes.iter().map(|&stripe| HOLDERS[stripe].load(Ordering::Relaxed)).sum::<usize>();
+        // The threads exited: the next ones find the same stripes free again.
+        let mut second = stripes(&barrier);
+        second.sort_unstable();
+        second.dedup();
+        assert_eq!(second.len(), threads, "{second:?}");
+        assert!(holders(&first) < 2 * threads, "stripes were given back");
+    }
 }

@@ -256,14 +256,15 @@ mod tests {
 
     #[test]
     fn ids_name_the_stripe_of_the_thread_that_drew_them() {
-        let stripes = || {
+        let stripe_of_ids = || {
             let ids: Vec<RunId> = (0..100).map(|_| RunId::random()).collect();
             assert!(ids.iter().all(|id| id.stripe() == crate::stripe::this_thread()), "one thread, one stripe");
             ids[0].stripe()
         };
-        let mine = stripes();
-        let theirs = std::thread::spawn(stripes).join().expect("the other thread draws");
-        assert_ne!(mine, theirs, "threads take stripes in turn");
+        let mine = stripe_of_ids();
+        // Drawn while this thread lives, so with a stripe of its own.
+        let theirs = std::thread::spawn(stripe_of_ids).join().expect("the other thread draws");
+        assert_ne!(mine, theirs);
     }
 
     #[test]
