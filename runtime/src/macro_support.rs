@@ -532,11 +532,16 @@ pub fn stopped<R>(stop: Result<R, CallbackError>) -> Option<R> {
     match stop {
         Ok(early) => Some(early),
         Err(error) => {
+            // A refused start leaves the call untraced; a handler's stop leaves it running.
+            let (what, outcome) = match error {
+                CallbackError::RunIdInUse { .. } => ("a run could not start in", "it runs untraced"),
+                _ => ("a handler asked to stop a run of", "it goes on"),
+            };
             warn_once(
-                &format!("unstoppable: {}", handler_of(&error)),
+                &format!("unstoppable: {what} {}", handler_of(&error)),
                 &format_args!(
-                    "a handler asked to stop a run whose function cannot return the error (its \
-                     return type is not a Result whose error implements From<CallbackError>); it goes on: {error}"
+                    "{what} a function that cannot return the error (its return type is not a Result \
+                     whose error implements From<CallbackError>); {outcome}: {error}"
                 ),
             );
             None

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crate::common::with_warnings;
 use runtrace::handlers::RecordingHandler;
 use runtrace::prelude::*;
 use runtrace::tracer::RunCollector;
@@ -107,8 +108,13 @@ fn a_refused_start_of_a_function_without_a_result_runs_it_untraced() {
     let id = RunId::random();
     let open = shared.clone().with_run_id(id).start_run(RunKind::Chain, "open", &"q").expect("a start");
 
-    // `calculator` returns a plain value: the call still runs, untraced, and returns it.
-    assert_eq!(calculator("2 + 3".into(), shared.clone().with_run_id(id)), 5);
+    // `calculator` returns a plain value: the call still runs, untraced, and returns it,
+    // and the warning says so.
+    let (answer, warnings) = with_warnings(|| calculator("2 + 3".into(), shared.clone().with_run_id(id)));
+    assert_eq!(answer, 5);
+    let warned = warnings.iter().find(|warning| warning.message.contains("could not start"));
+    let warned = warned.unwrap_or_else(|| panic!("a warning that the run could not start, in {warnings:?}"));
+    assert!(warned.message.contains("it runs untraced") && warned.message.contains("is in use"), "{warned:?}");
     assert!(recorder.events().iter().all(|event| event.run.name == "open"));
     assert!(matches!(recorder.events()[0].data, EventData::Start(_)));
     open.end(&"done").expect("an end");
