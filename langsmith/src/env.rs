@@ -14,6 +14,8 @@
 use std::sync::{Once, OnceLock};
 use std::time::Duration;
 
+use runtrace_runtime::exporter_support::{ZeroCodeSwitch, at_exit};
+
 use crate::config::DEFAULT_ENDPOINT;
 use crate::error::LangSmithError;
 use crate::exporter::LangSmithExporter;
@@ -140,11 +142,8 @@ pub fn install_from_env() {
 #[doc(hidden)]
 #[inline]
 pub fn __zero_code() {
-    static READ: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if !READ.load(std::sync::atomic::Ordering::Relaxed) {
-        install_from_env();
-        READ.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
+    static SWITCH: ZeroCodeSwitch = ZeroCodeSwitch::new();
+    SWITCH.check(install_from_env);
 }
 
 static PROCESS: OnceLock<LangSmithGuard> = OnceLock::new();
@@ -172,21 +171,13 @@ fn exporter_from_env() -> Option<LangSmithExporter> {
     }
 }
 
-/// Sends the process exporter's runs when the process exits normally (returning from
-/// `main`, or `std::process::exit`): a static is never dropped, so `atexit` is the hook.
+/// Sends the process exporter's runs when the process exits normally (see [`at_exit`]).
 fn flush_at_exit() {
-    extern "C" fn at_exit() {
-        // A panic must not unwind into libc.
-        let _ = std::panic::catch_unwind(|| {
-            if let Some(guard) = PROCESS.get() {
-                if !guard.exporter.flush_blocking(EXIT_FLUSH) {
-                    eprintln!("runtrace-langsmith: some runs were not sent before the process exited");
-                }
+    at_exit("runtrace-langsmith", || {
+        if let Some(guard) = PROCESS.get() {
+            if !guard.exporter.flush_blocking(EXIT_FLUSH) {
+                eprintln!("runtrace-langsmith: some runs were not sent before the process exited");
             }
-        });
-    }
-    // SAFETY: `at_exit` is a plain `extern "C" fn()` that catches its panics.
-    if unsafe { libc::atexit(at_exit) } != 0 {
-        eprintln!("runtrace-langsmith: could not register the exit hook; call runtrace::flush() before exiting");
-    }
+        }
+    });
 }

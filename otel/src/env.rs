@@ -17,6 +17,8 @@
 use std::sync::{Once, OnceLock};
 use std::time::Duration;
 
+use runtrace_runtime::exporter_support::{ZeroCodeSwitch, at_exit};
+
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 
 use crate::error::OtelError;
@@ -158,11 +160,8 @@ pub fn install_from_env() {
 #[doc(hidden)]
 #[inline]
 pub fn __zero_code() {
-    static READ: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if !READ.load(std::sync::atomic::Ordering::Relaxed) {
-        install_from_env();
-        READ.store(true, std::sync::atomic::Ordering::Relaxed);
-    }
+    static SWITCH: ZeroCodeSwitch = ZeroCodeSwitch::new();
+    SWITCH.check(install_from_env);
 }
 
 static PROCESS: OnceLock<OtelGuard> = OnceLock::new();
@@ -181,19 +180,11 @@ fn handler_from_env() -> Option<OtelHandler> {
     }
 }
 
-/// Delivers the process handler's spans when the process exits normally (returning from
-/// `main`, or `std::process::exit`): a static is never dropped, so `atexit` is the hook.
+/// Delivers the process handler's spans when the process exits normally (see [`at_exit`]).
 fn flush_at_exit() {
-    extern "C" fn at_exit() {
-        // A panic must not unwind into libc.
-        let _ = std::panic::catch_unwind(|| {
-            if let Some(guard) = PROCESS.get() {
-                guard.handler.shutdown(EXIT_FLUSH);
-            }
-        });
-    }
-    // SAFETY: `at_exit` is a plain `extern "C" fn()` that catches its panics.
-    if unsafe { libc::atexit(at_exit) } != 0 {
-        eprintln!("runtrace-otel: could not register the exit hook; call runtrace::flush() before exiting");
-    }
+    at_exit("runtrace-otel", || {
+        if let Some(guard) = PROCESS.get() {
+            guard.handler.shutdown(EXIT_FLUSH);
+        }
+    });
 }

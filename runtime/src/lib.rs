@@ -26,6 +26,8 @@ mod dispatch;
 mod error;
 pub mod event;
 pub mod events;
+#[doc(hidden)]
+pub mod exporter_support;
 mod handler;
 pub mod handlers;
 #[doc(hidden)]
