@@ -11,10 +11,9 @@
 //! | `LANGSMITH_ENDPOINT` (`LANGCHAIN_ENDPOINT`) | the API's base URL; default `https://api.smith.langchain.com` |
 //! | `LANGSMITH_PROJECT` (`LANGCHAIN_PROJECT`) | the project of runs whose trace names none; default `default`, as the SDK's |
 
-use std::sync::{Once, OnceLock};
 use std::time::Duration;
 
-use runtrace_runtime::exporter_support::{ZeroCodeSwitch, at_exit};
+use runtrace_runtime::exporter_support::ProcessExporter;
 
 use crate::config::DEFAULT_ENDPOINT;
 use crate::error::LangSmithError;
@@ -127,14 +126,11 @@ impl Drop for LangSmithGuard {
 /// runtrace_langsmith::install_from_env(); // sends only if LANGSMITH_TRACING=true
 /// ```
 pub fn install_from_env() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        if let Some(exporter) = exporter_from_env() {
-            if exporter.install().is_some_and(|guard| PROCESS.set(guard).is_ok()) {
-                flush_at_exit();
-            }
-        }
-    });
+    PROCESS.install(
+        "runtrace-langsmith",
+        || exporter_from_env().and_then(|exporter| exporter.install()),
+        flush_at_exit,
+    );
 }
 
 /// What the `runtrace` facade's `langsmith` feature calls before each traced call: one
@@ -142,11 +138,10 @@ pub fn install_from_env() {
 #[doc(hidden)]
 #[inline]
 pub fn __zero_code() {
-    static SWITCH: ZeroCodeSwitch = ZeroCodeSwitch::new();
-    SWITCH.check(install_from_env);
+    PROCESS.check(install_from_env);
 }
 
-static PROCESS: OnceLock<LangSmithGuard> = OnceLock::new();
+static PROCESS: ProcessExporter<LangSmithGuard> = ProcessExporter::new();
 
 fn exporter_from_env() -> Option<LangSmithExporter> {
     let on = env_value(&[TRACING_ENV, "LANGCHAIN_TRACING_V2"])?;
@@ -171,13 +166,12 @@ fn exporter_from_env() -> Option<LangSmithExporter> {
     }
 }
 
-/// Sends the process exporter's runs when the process exits normally (see [`at_exit`]).
+/// Sends the process exporter's runs when the process exits normally
+/// (see [`at_exit`](runtrace_runtime::exporter_support::at_exit)).
 fn flush_at_exit() {
-    at_exit("runtrace-langsmith", || {
-        if let Some(guard) = PROCESS.get() {
-            if !guard.exporter.flush_blocking(EXIT_FLUSH) {
-                eprintln!("runtrace-langsmith: some runs were not sent before the process exited");
-            }
+    if let Some(guard) = PROCESS.get() {
+        if !guard.exporter.flush_blocking(EXIT_FLUSH) {
+            eprintln!("runtrace-langsmith: some runs were not sent before the process exited");
         }
-    });
+    }
 }

@@ -14,10 +14,9 @@
 //! | `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` | `true` records inputs, outputs and messages |
 //! | `OTEL_SDK_DISABLED` | `true` turns the zero-code export off |
 
-use std::sync::{Once, OnceLock};
 use std::time::Duration;
 
-use runtrace_runtime::exporter_support::{ZeroCodeSwitch, at_exit};
+use runtrace_runtime::exporter_support::ProcessExporter;
 
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 
@@ -145,14 +144,11 @@ fn env_value(name: &str) -> Option<String> {
 /// runtrace_otel::install_from_env(); // exports only if OTEL_EXPORTER_OTLP_ENDPOINT is set
 /// ```
 pub fn install_from_env() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        if let Some(handler) = handler_from_env() {
-            if handler.clone().install().is_some_and(|guard| PROCESS.set(guard).is_ok()) {
-                flush_at_exit();
-            }
-        }
-    });
+    PROCESS.install(
+        "runtrace-otel",
+        || handler_from_env().and_then(|handler| handler.clone().install()),
+        flush_at_exit,
+    );
 }
 
 /// What the `runtrace` facade's `otel` feature calls before each traced call: one atomic
@@ -160,11 +156,10 @@ pub fn install_from_env() {
 #[doc(hidden)]
 #[inline]
 pub fn __zero_code() {
-    static SWITCH: ZeroCodeSwitch = ZeroCodeSwitch::new();
-    SWITCH.check(install_from_env);
+    PROCESS.check(install_from_env);
 }
 
-static PROCESS: OnceLock<OtelGuard> = OnceLock::new();
+static PROCESS: ProcessExporter<OtelGuard> = ProcessExporter::new();
 
 fn handler_from_env() -> Option<OtelHandler> {
     if env_value(SDK_DISABLED).is_some_and(|value| value.eq_ignore_ascii_case("true")) {
@@ -180,11 +175,10 @@ fn handler_from_env() -> Option<OtelHandler> {
     }
 }
 
-/// Delivers the process handler's spans when the process exits normally (see [`at_exit`]).
+/// Delivers the process handler's spans when the process exits normally
+/// (see [`at_exit`](runtrace_runtime::exporter_support::at_exit)).
 fn flush_at_exit() {
-    at_exit("runtrace-otel", || {
-        if let Some(guard) = PROCESS.get() {
-            guard.handler.shutdown(EXIT_FLUSH);
-        }
-    });
+    if let Some(guard) = PROCESS.get() {
+        guard.handler.shutdown(EXIT_FLUSH);
+    }
 }

@@ -3,31 +3,56 @@
 //! exporter when the process exits. Not a public API.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, Once, PoisonError};
+use std::sync::{Mutex, Once, OnceLock, PoisonError};
 
-/// A switch read from the environment once: after the first check, one relaxed load.
-pub struct ZeroCodeSwitch(AtomicBool);
+/// The exporter a zero-code switch installs for the whole process, and the switch.
+pub struct ProcessExporter<G: 'static> {
+    /// The guard that keeps the exporter installed: `Some` once installed, `None` when the
+    /// environment asked for none or its configuration failed.
+    guard: OnceLock<Option<G>>,
+    /// Whether the switch was read: after that, a check is one relaxed load.
+    read: AtomicBool,
+}
 
-impl ZeroCodeSwitch {
-    /// A switch not read yet.
+impl<G: Send + Sync + 'static> ProcessExporter<G> {
+    /// An exporter not installed yet.
     #[must_use]
     pub const fn new() -> Self {
-        ZeroCodeSwitch(AtomicBool::new(false))
+        ProcessExporter { guard: OnceLock::new(), read: AtomicBool::new(false) }
     }
 
-    /// Runs `install` (which makes itself idempotent) unless a check already did.
-    #[inline]
-    pub fn check(&self, install: fn()) {
-        if !self.0.load(Ordering::Relaxed) {
-            install();
-            self.0.store(true, Ordering::Relaxed);
+    /// Installs, the first time only, the exporter whose guard `install` makes, if it makes
+    /// one, and runs `flush` when the process exits normally (see [`at_exit`]).
+    pub fn install(&'static self, who: &str, install: impl FnOnce() -> Option<G>, flush: fn()) {
+        let mut installed = false;
+        self.guard.get_or_init(|| {
+            let guard = install();
+            installed = guard.is_some();
+            guard
+        });
+        if installed {
+            at_exit(who, flush);
         }
+    }
+
+    /// Runs `install_from_env` unless a check already did.
+    #[inline]
+    pub fn check(&self, install_from_env: fn()) {
+        if !self.read.load(Ordering::Relaxed) {
+            install_from_env();
+            self.read.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// The installed exporter's guard.
+    pub fn get(&self) -> Option<&G> {
+        self.guard.get().and_then(Option::as_ref)
     }
 }
 
-impl Default for ZeroCodeSwitch {
+impl<G: Send + Sync + 'static> Default for ProcessExporter<G> {
     fn default() -> Self {
-        ZeroCodeSwitch::new()
+        ProcessExporter::new()
     }
 }
 
