@@ -17,9 +17,10 @@ use crate::stripe::{self, STRIPES};
 /// itself share one `Callbacks`: a run costs one such copy.
 ///
 /// That copy's count is written by every run started with the set, so threads that share a
-/// manager would pass its cache line back and forth at every run. Runs take it from a copy
-/// of the set made for their thread's [stripe](crate::stripe) instead (see
-/// [`Callbacks::for_children`]).
+/// manager would pass its cache line back and forth at every run. Runs on threads of other
+/// [stripes](crate::stripe) than the set's maker take it from a copy of the set made for
+/// their stripe instead, once (see [`Callbacks::for_children`]); a manager made per request
+/// and used where it was made has no copy.
 #[derive(Clone, Default)]
 pub(crate) struct Callbacks(pub(super) Option<Arc<CallbackSet>>);
 
@@ -37,11 +38,13 @@ pub(crate) struct CallbackSet {
     /// The inheritable part, made for the first run started with a set that has local
     /// callbacks and shared by the children of every later one.
     children: OnceLock<Callbacks>,
-    /// Whether this is one of another set's [`replicas`](Self::replicas), the same callbacks
-    /// behind a reference count of its own.
-    replica: bool,
-    /// This set again, once for each [stripe](crate::stripe) of threads that starts runs
-    /// with it but the first, made when the stripe first does.
+    /// The stripe whose runs take their reference to this set itself: that of the thread
+    /// that made it, often the only one to use it (a manager made per request). `None` for
+    /// one of another set's [`replicas`](Self::replicas), the same callbacks behind a
+    /// reference count of their own, which every stripe uses as it is.
+    home: Option<usize>,
+    /// This set again, once for each other [stripe](crate::stripe) of threads that starts
+    /// runs with it, made when the stripe first does.
     replicas: [OnceLock<Callbacks>; STRIPES],
 }
 
@@ -54,7 +57,7 @@ static EMPTY: CallbackSet = CallbackSet {
     inheritable_metadata: Metadata::EMPTY,
     inherited_whole: true,
     children: OnceLock::new(),
-    replica: false,
+    home: None,
     replicas: [const { OnceLock::new() }; STRIPES],
 };
 
@@ -85,6 +88,7 @@ impl Callbacks {
             metadata,
             inheritable_metadata,
             inherited_whole,
+            home: Some(stripe::this_thread()),
             ..CallbackSet::default()
         })))
     }
@@ -129,23 +133,26 @@ impl Callbacks {
     fn on_this_stripe(&self) -> Callbacks {
         let Some(set) = &self.0 else { return Callbacks::NONE };
         let stripe = stripe::this_thread();
-        if set.replica || stripe == 0 {
-            return self.clone();
+        match set.home {
+            Some(home) if home != stripe => {
+                set.replicas[stripe].get_or_init(|| Callbacks(Some(Arc::new(set.copy())))).clone()
+            }
+            _ => self.clone(),
         }
-        set.replicas[stripe].get_or_init(|| Callbacks(Some(Arc::new(set.copy(true))))).clone()
     }
 
     /// A copy of the set, changed by `edit`.
     pub(super) fn edited(&self, edit: impl FnOnce(&mut CallbackSet)) -> Callbacks {
-        let mut copy = self.get().copy(false);
+        let mut copy = self.get().copy();
         edit(&mut copy);
         Callbacks::new(copy)
     }
 }
 
 impl CallbackSet {
-    /// The same callbacks in a new set, a replica of this one or not.
-    fn copy(&self, replica: bool) -> CallbackSet {
+    /// The same callbacks in a new set, homeless: a replica, unless [`Callbacks::new`]
+    /// gives it a home.
+    fn copy(&self) -> CallbackSet {
         CallbackSet {
             handlers: self.handlers.clone(),
             inheritable_handlers: self.inheritable_handlers.clone(),
@@ -154,7 +161,6 @@ impl CallbackSet {
             metadata: self.metadata.clone(),
             inheritable_metadata: self.inheritable_metadata.clone(),
             inherited_whole: self.inherited_whole,
-            replica,
             ..CallbackSet::default()
         }
     }
