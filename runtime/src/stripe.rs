@@ -1,8 +1,8 @@
 //! Thread stripes: each live thread holds a number in `0..STRIPES`, so that state written at
 //! every run can be kept per stripe and, while at most [`STRIPES`] threads live, no two
-//! threads write to one another's. Every write to a cache line another core wrote last waits for it
-//! to move; two threads starting runs with one manager and one tracer would otherwise do so
-//! at every run.
+//! threads write to the same. Every write to a cache line another core wrote last waits for
+//! it to move; two threads starting runs with one manager and one tracer would otherwise do
+//! so at every run.
 //!
 //! Two things are striped: the reference count a run takes on its callbacks (see
 //! `Callbacks::for_children`) and the tracer's shard of a tree, which a root run's id
@@ -24,9 +24,15 @@ impl Held {
     /// The stripe fewest live threads hold, the first such: every thread has one of its
     /// own while at most [`STRIPES`] live.
     fn take() -> Held {
-        let fewest = (0..STRIPES).min_by_key(|&stripe| HOLDERS[stripe].load(Ordering::Relaxed)).unwrap_or(0);
-        HOLDERS[fewest].fetch_add(1, Ordering::Relaxed);
-        Held(fewest)
+        loop {
+            let counts = HOLDERS.each_ref().map(|holders| holders.load(Ordering::Relaxed));
+            let (fewest, count) = counts.iter().enumerate().min_by_key(|&(_, count)| *count).unwrap_or((0, &0));
+            // Taken only if no other thread took it meanwhile: two threads starting at once
+            // would otherwise both take the same one.
+            if HOLDERS[fewest].compare_exchange(*count, count + 1, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+                return Held(fewest);
+            }
+        }
     }
 }
 
