@@ -1,0 +1,71 @@
+//! Threads sharing one `CallbackManager` (and so one handler or tracer), without a harness:
+//! each configuration runs `CALLS` top-level calls on one thread, then on two threads at
+//! once (started together at a barrier), and prints each call's median time over `ROUNDS`
+//! rounds and the ratio of two threads to one (target: at most 1.10).
+//!
+//! ```text
+//! cargo bench --bench threads
+//! ```
+//!
+//! A cross-check of the `threads` group of `benches/overhead.rs`: divan's samples there are
+//! short and synchronised across its threads, which this bench leaves out.
+
+mod common;
+
+use std::hint::black_box;
+use std::sync::Barrier;
+use std::time::Instant;
+
+use common::{Noop, plain, traced};
+use runtrace::CallbackManager;
+
+const CALLS: u64 = 1_000_000;
+const ROUNDS: usize = 7;
+
+/// Nanoseconds per call of `call`, made `CALLS` times on each of `threads` threads started
+/// together; the slowest thread's figure.
+fn per_call(threads: usize, call: &(dyn Fn(u64) -> u64 + Sync)) -> f64 {
+    let barrier = Barrier::new(threads);
+    std::thread::scope(|scope| {
+        let timed: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    let start = Instant::now();
+                    for i in 0..CALLS {
+                        black_box(call(black_box(i)));
+                    }
+                    start.elapsed().as_nanos() as f64 / CALLS as f64
+                })
+            })
+            .collect();
+        timed.into_iter().map(|thread| thread.join().expect("a timed thread ends")).fold(0.0, f64::max)
+    })
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn main() {
+    let noop = CallbackManager::new().with_handler(Noop);
+    let tracer = CallbackManager::new().with_handler(common::tracer());
+    let configurations: [(&str, &(dyn Fn(u64) -> u64 + Sync)); 3] = [
+        ("plain", &plain::outer),
+        ("runtrace, one no-op sync handler", &|x| traced::outer(x, &noop)),
+        ("runtrace, `Tracer`", &|x| traced::outer(x, &tracer)),
+    ];
+    println!("| per call, {ROUNDS} rounds of {CALLS} calls | 1 thread | 2 threads | 2 / 1 |");
+    println!("|---|---:|---:|---:|");
+    for (name, call) in configurations {
+        per_call(2, call); // warm-up: each thread's spare buffers and stripes in place
+        let (mut one, mut two) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            one.push(per_call(1, call));
+            two.push(per_call(2, call));
+        }
+        let (one, two) = (median(one), median(two));
+        println!("| {name} | {one:.1} ns | {two:.1} ns | {:.2} |", two / one);
+    }
+}
