@@ -26,6 +26,66 @@ pub(crate) async fn start_server(state: AppState) -> SocketAddr {
     address
 }
 
+/// A server whose runs a tracer and a recorder both hear, for the tests that cut a request
+/// short: see [`assert_cancelled`](Recorded::assert_cancelled).
+pub(crate) struct Recorded {
+    pub(crate) address: SocketAddr,
+    collector: RunCollector,
+    tracer: Tracer,
+    recorder: Arc<RecordingHandler>,
+}
+
+impl Recorded {
+    pub(crate) async fn start() -> Recorded {
+        let collector = RunCollector::new();
+        let tracer = Tracer::new(collector.clone());
+        let recorder = Arc::new(RecordingHandler::new());
+        let state = AppState { callbacks: CallbackManager::new().with_handler(&tracer).with_handler(recorder.clone()) };
+        let address = start_server(state).await;
+        Recorded { address, collector, tracer, recorder }
+    }
+
+    /// Waits (at most [`DEADLINE`]) for the one tree of a request whose client left while the
+    /// model streamed, and checks it was cut short: the agent and the model cancelled, the
+    /// calculator ended, every start with exactly one end or error, no run left open.
+    pub(crate) async fn assert_cancelled(&self) {
+        let tree = tokio::time::timeout(DEADLINE, async {
+            loop {
+                if let Some(tree) = self.collector.trees().pop() {
+                    break tree;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the run was never cancelled");
+        let model = tree.find("fake_llm").expect("the model run");
+        assert!(model.token_count() < 600, "the model streamed its whole answer");
+        for run in [&tree, model] {
+            let error = run.error.as_deref().unwrap_or_else(|| panic!("{} ended without error", run.name));
+            assert!(error.starts_with("cancelled"), "{}: {error}", run.name);
+        }
+        assert_eq!(tree.find("calculator").and_then(|run| run.error.as_deref()), None);
+        assert_eq!(self.tracer.open_runs(), 0);
+
+        let events = self.recorder.events();
+        for run in self.recorder.runs() {
+            let endings: Vec<&EventData<'_>> = events
+                .iter()
+                .filter(|event| event.run.run_id == run.run_id)
+                .map(|event| &event.data)
+                .filter(|data| matches!(data, EventData::End(_) | EventData::Error(_)))
+                .collect();
+            match (&*run.name, endings.as_slice()) {
+                ("calculator", [EventData::End(_)]) => {}
+                ("agent" | "fake_llm", [EventData::Error(error)]) => assert_eq!(error.cause, ErrorCause::Cancelled),
+                (name, endings) => panic!("{name} ended with {endings:?}"),
+            }
+        }
+        assert_eq!(self.recorder.runs().len(), 3);
+    }
+}
+
 /// One Server-Sent Event: its name and its data.
 #[derive(Debug)]
 struct Sse {
@@ -219,18 +279,14 @@ pub(crate) fn assert_complete(tree: &RunTree, reply: &Reply) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_disconnects_cancels_its_run() {
-    let collector = RunCollector::new();
-    let tracer = Tracer::new(collector.clone());
-    let recorder = Arc::new(RecordingHandler::new());
-    let state = AppState { callbacks: CallbackManager::new().with_handler(&tracer).with_handler(recorder.clone()) };
-    let address = start_server(state).await;
+    let server = Recorded::start().await;
 
-    let mut stream = ChatStream::post(address, &long_question()).await.expect("POST /chat");
+    let mut stream = ChatStream::post(server.address, &long_question()).await.expect("POST /chat");
     let first = stream.next().await.expect("read the event stream").expect("a first event");
     assert_eq!(first.event, "token");
     drop(stream); // the client hangs up
 
-    assert_cancelled(&collector, &tracer, &recorder).await;
+    server.assert_cancelled().await;
 }
 
 /// Serves a fresh server with one shared tracer, has `count` clients `ask` it [`questions`] at
@@ -272,44 +328,4 @@ pub(crate) fn questions(count: i64) -> impl Iterator<Item = (String, String)> {
 pub(crate) fn long_question() -> String {
     let sum = (1..=300).map(|n: i64| n.to_string()).collect::<Vec<_>>().join(" + ");
     format!("What is {sum}?")
-}
-
-/// Waits (at most [`DEADLINE`]) for the one tree of a request whose client left while the
-/// model streamed, and checks it was cut short: the agent and the model cancelled, the
-/// calculator ended, every start with exactly one end or error, no run left open.
-pub(crate) async fn assert_cancelled(collector: &RunCollector, tracer: &Tracer, recorder: &RecordingHandler) {
-    let tree = tokio::time::timeout(DEADLINE, async {
-        loop {
-            if let Some(tree) = collector.trees().pop() {
-                break tree;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    })
-    .await
-    .expect("the run was never cancelled");
-    let model = tree.find("fake_llm").expect("the model run");
-    assert!(model.token_count() < 600, "the model streamed its whole answer");
-    for run in [&tree, model] {
-        let error = run.error.as_deref().unwrap_or_else(|| panic!("{} ended without error", run.name));
-        assert!(error.starts_with("cancelled"), "{}: {error}", run.name);
-    }
-    assert_eq!(tree.find("calculator").and_then(|run| run.error.as_deref()), None);
-    assert_eq!(tracer.open_runs(), 0);
-
-    let events = recorder.events();
-    for run in recorder.runs() {
-        let endings: Vec<&EventData<'_>> = events
-            .iter()
-            .filter(|event| event.run.run_id == run.run_id)
-            .map(|event| &event.data)
-            .filter(|data| matches!(data, EventData::End(_) | EventData::Error(_)))
-            .collect();
-        match (&*run.name, endings.as_slice()) {
-            ("calculator", [EventData::End(_)]) => {}
-            ("agent" | "fake_llm", [EventData::Error(error)]) => assert_eq!(error.cause, ErrorCause::Cancelled),
-            (name, endings) => panic!("{name} ended with {endings:?}"),
-        }
-    }
-    assert_eq!(recorder.runs().len(), 3);
 }

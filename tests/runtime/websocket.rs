@@ -4,20 +4,16 @@
 //! the run id the answer names, and a client that closes its socket cancels its run.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use futures::{SinkExt, StreamExt};
-use runtrace::handlers::RecordingHandler;
+use runtrace::RunId;
 use runtrace::tracer::{RunCollector, Tracer};
-use runtrace::{CallbackManager, RunId};
 use runtrace_example_server::AppState;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
 
-use super::server::{
-    DEADLINE, Reply, ask_concurrently, assert_cancelled, assert_complete, long_question, start_server,
-};
+use super::server::{DEADLINE, Recorded, Reply, ask_concurrently, assert_complete, long_question, start_server};
 
 type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -78,18 +74,14 @@ async fn two_hundred_concurrent_sockets_each_get_exactly_their_own_tokens_then_t
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_closes_its_socket_cancels_its_run() {
-    let collector = RunCollector::new();
-    let tracer = Tracer::new(collector.clone());
-    let recorder = Arc::new(RecordingHandler::new());
-    let state = AppState { callbacks: CallbackManager::new().with_handler(&tracer).with_handler(recorder.clone()) };
-    let address = start_server(state).await;
+    let server = Recorded::start().await;
 
-    let mut socket = ask_over_socket(address, &long_question()).await;
+    let mut socket = ask_over_socket(server.address, &long_question()).await;
     let first = tokio::time::timeout(DEADLINE, next_frame(&mut socket)).await.expect("a first frame in time");
     assert_eq!(first.expect("a first frame")["type"], "token");
     socket.close(None).await.expect("close the socket");
 
-    assert_cancelled(&collector, &tracer, &recorder).await;
+    server.assert_cancelled().await;
 }
 
 #[tokio::test]
