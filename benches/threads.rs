@@ -1,7 +1,9 @@
 //! Threads sharing one `CallbackManager` (and so one handler or tracer), without a harness:
 //! each configuration runs `CALLS` top-level calls on one thread, then on two threads at
 //! once (started together at a barrier), and prints each call's median time over `ROUNDS`
-//! rounds and the ratio of two threads to one (target: at most 1.10).
+//! rounds and the ratio of two threads to one (target: at most 1.10). The last two rows, a
+//! `TracingBridge` beside `#[instrument]` under a registry with a no-op layer, run once that
+//! subscriber is the process's.
 //!
 //! ```text
 //! cargo bench --bench threads
@@ -13,11 +15,14 @@
 mod common;
 
 use std::hint::black_box;
-use std::sync::Barrier;
+use std::sync::{Arc, Barrier};
 use std::time::Instant;
 
-use common::{Noop, plain, traced};
+use common::layers::NoopLayer;
+use common::{Noop, instrumented, plain, traced};
 use runtrace::CallbackManager;
+use runtrace::handlers::TracingBridge;
+use tracing_subscriber::layer::SubscriberExt;
 
 const CALLS: u64 = 1_000_000;
 const ROUNDS: usize = 7;
@@ -59,13 +64,25 @@ fn main() {
     println!("| per call, {ROUNDS} rounds of {CALLS} calls | 1 thread | 2 threads | 2 / 1 |");
     println!("|---|---:|---:|---:|");
     for (name, call) in configurations {
-        per_call(2, call); // warm-up: each thread's spare buffers and stripes in place
-        let (mut one, mut two) = (Vec::new(), Vec::new());
-        for _ in 0..ROUNDS {
-            one.push(per_call(1, call));
-            two.push(per_call(2, call));
-        }
-        let (one, two) = (median(one), median(two));
-        println!("| {name} | {one:.1} ns | {two:.1} ns | {:.2} |", two / one);
+        row(name, call);
     }
+    // Last: a bridge, once made, has every traced call look for its span, and the no-op
+    // layer's subscriber is the process's from here on.
+    tracing::subscriber::set_global_default(tracing_subscriber::registry().with(NoopLayer))
+        .expect("no subscriber was set before");
+    let bridged = CallbackManager::new().with_handler(Arc::new(TracingBridge::new()));
+    row("runtrace, `TracingBridge`, registry + no-op layer", &|x| traced::outer(x, &bridged));
+    row("tracing `#[instrument]`, registry + no-op layer", &instrumented::outer);
+}
+
+/// Prints the row of `call`: its median per call on one thread and on two, and their ratio.
+fn row(name: &str, call: &(dyn Fn(u64) -> u64 + Sync)) {
+    per_call(2, call); // warm-up: each thread's spare buffers and stripes in place
+    let (mut one, mut two) = (Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        one.push(per_call(1, call));
+        two.push(per_call(2, call));
+    }
+    let (one, two) = (median(one), median(two));
+    println!("| {name} | {one:.1} ns | {two:.1} ns | {:.2} |", two / one);
 }

@@ -4,9 +4,10 @@
 //! it to move; two threads starting runs with one manager and one tracer would otherwise do
 //! so at every run.
 //!
-//! Two things are striped: the reference count a run takes on its callbacks (see
-//! `Callbacks::for_children`) and the tracer's shard of a tree, which a root run's id
-//! names (see [`RunId::random`](crate::RunId::random)).
+//! Three things are striped: the reference count a run takes on its callbacks (see
+//! `Callbacks::for_children`), the tracer's shard of a tree, which a root run's id names
+//! (see [`RunId::random`](crate::RunId::random)), and a `TracingBridge`'s map of a run's
+//! span, which the run's id names.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 

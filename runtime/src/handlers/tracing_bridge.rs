@@ -10,6 +10,7 @@ use tracing::field::Empty;
 use crate::dispatch::RegisteredHandler;
 use crate::event::{Event, IdMap, ModelOutcome, RunEnd, RunError, RunId, RunStart, Usage};
 use crate::handler::{CallbackHandler, HandlerResult};
+use crate::stripe::STRIPES;
 
 /// Set, for good, when the first [`TracingBridge`] is made: until then a traced call does not
 /// look among its handlers for a bridge, so programs without one pay nothing for it.
@@ -84,10 +85,17 @@ static BRIDGE_MADE: AtomicBool = AtomicBool::new(false);
 /// ```
 #[derive(Debug)]
 pub struct TracingBridge {
-    /// The span of each run started and not yet ended. Dropping an entry drops the bridge's
-    /// handle of the span, which closes once the body's handle is gone too.
-    spans: Mutex<IdMap<Span>>,
+    /// The span of each run started and not yet ended, in the map of the stripe its id
+    /// names (see `crate::stripe`): threads that start runs at once lock maps of their own.
+    /// Dropping an entry drops the bridge's handle of the span, which closes once the body's
+    /// handle is gone too.
+    spans: [Spans; STRIPES],
 }
+
+/// One stripe's map, on cache lines of its own.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Spans(Mutex<IdMap<Span>>);
 
 impl Default for TracingBridge {
     fn default() -> Self {
@@ -106,7 +114,7 @@ impl TracingBridge {
     #[must_use]
     pub fn new() -> Self {
         BRIDGE_MADE.store(true, Ordering::Relaxed);
-        TracingBridge { spans: Mutex::new(IdMap::default()) }
+        TracingBridge { spans: std::array::from_fn(|_| Spans::default()) }
     }
 
     /// The span of the open run `run_id`, if this bridge heard it start.
@@ -126,13 +134,14 @@ impl TracingBridge {
     /// ```
     #[must_use]
     pub fn span(&self, run_id: RunId) -> Option<Span> {
-        self.lock().get(&run_id).cloned()
+        self.lock(run_id).get(&run_id).cloned()
     }
 
-    fn lock(&self) -> MutexGuard<'_, IdMap<Span>> {
+    /// The map that holds the span of `run_id`.
+    fn lock(&self, run_id: RunId) -> MutexGuard<'_, IdMap<Span>> {
         // A panic elsewhere while holding the map leaves it whole: entries are single inserts
         // and removals.
-        self.spans.lock().unwrap_or_else(PoisonError::into_inner)
+        self.spans[run_id.stripe()].0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn record_usage(span: &Span, usage: &Usage) {
@@ -145,10 +154,10 @@ impl TracingBridge {
 impl CallbackHandler for TracingBridge {
     fn on_run_start(&self, event: &Event<'_>, start: &RunStart<'_>) -> HandlerResult {
         let run = &event.run;
-        // The map stays locked while the span is made: the parent's span cannot close before
-        // its child holds it, and its id is read without cloning the span.
-        let mut spans = self.lock();
-        let parent = match run.parent_run_id.and_then(|parent| spans.get(&parent)) {
+        // The parent's map stays locked while the span is made: the parent's span cannot
+        // close before its child holds it, and its id is read without cloning the span.
+        let parents = run.parent_run_id.map(|parent| (parent, self.lock(parent)));
+        let parent = match parents.as_ref().and_then(|(parent, spans)| spans.get(parent)) {
             Some(parent) => parent.id(),
             // A root, or a child whose parent this bridge did not hear (a remote parent, read
             // from headers), nests under what the caller is doing.
@@ -175,19 +184,21 @@ impl CallbackHandler for TracingBridge {
             gen_ai.usage.total_tokens = Empty,
             error = Empty,
         );
-        spans.insert(run.run_id, span);
+        // Released first: the run's own map may be the same one.
+        drop(parents);
+        self.lock(run.run_id).insert(run.run_id, span);
         Ok(())
     }
 
     fn on_usage(&self, event: &Event<'_>, usage: &Usage) -> HandlerResult {
-        if let Some(span) = self.lock().get(&event.run.run_id) {
+        if let Some(span) = self.lock(event.run.run_id).get(&event.run.run_id) {
             Self::record_usage(span, usage);
         }
         Ok(())
     }
 
     fn on_run_end(&self, event: &Event<'_>, end: &RunEnd<'_>) -> HandlerResult {
-        let Some(span) = self.lock().remove(&event.run.run_id) else { return Ok(()) };
+        let Some(span) = self.lock(event.run.run_id).remove(&event.run.run_id) else { return Ok(()) };
         if let Some(ModelOutcome { response, usage, .. }) = end.model.as_deref() {
             if let Some(model) = response.as_ref().and_then(|response| response.model.as_deref()) {
                 span.record("gen_ai.response.model", model);
@@ -200,7 +211,7 @@ impl CallbackHandler for TracingBridge {
     }
 
     fn on_run_error(&self, event: &Event<'_>, error: &RunError) -> HandlerResult {
-        let Some(span) = self.lock().remove(&event.run.run_id) else { return Ok(()) };
+        let Some(span) = self.lock(event.run.run_id).remove(&event.run.run_id) else { return Ok(()) };
         span.record("error", tracing::field::display(&error.message));
         tracing::error!(parent: &span, error = %error.message, cause = ?error.cause, "run failed");
         Ok(())
@@ -232,7 +243,7 @@ fn bridges(handlers: &[RegisteredHandler]) -> impl Iterator<Item = &TracingBridg
 #[inline(never)]
 pub(crate) fn on_span(handlers: &[RegisteredHandler], run_id: RunId, f: fn((&tracing::Id, &tracing::Dispatch))) {
     for bridge in bridges(handlers) {
-        if let Some(span) = bridge.lock().get(&run_id) {
+        if let Some(span) = bridge.lock(run_id).get(&run_id) {
             span.with_subscriber(f);
             return;
         }
