@@ -57,7 +57,6 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
     let guard = hidden("__runtrace_guard");
     let ret = hidden("__runtrace_ret");
     let outcome = hidden("__runtrace_outcome");
-    let error = hidden("__runtrace_error");
 
     // `Box::pin(async move { .. })` (an `async fn` after `#[async_trait]`) is traced as the
     // async fn it was: its run starts at the call, and ends in the future.
@@ -73,13 +72,13 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
     };
 
     // The start's stop returns early from the function itself, with its declared type.
-    let stop = stop(&returns, &error, krate);
-    let start = start(&options, &sig, is_async, &inputs, &parent, &stop, krate);
+    let start = start(&options, &sig, is_async, &inputs, &parent, &stopper(&returns, krate), krate);
     let ret_ty = &value.ty;
-    let bind_run = run_param.map(|(_, pat)| {
+    let run_param = run_param.map(|(_, pat)| {
         let run_ty = located(quote!(&#krate::__private::RunManager), pat.ident.span());
-        quote!(let #pat: #run_ty = &#guard;)
+        (pat, run_ty)
     });
+    let bind_run = run_param.as_ref().map(|(pat, run_ty)| quote!(let #pat: #run_ty = &#guard;));
 
     // The closure and the async block take the span of the user's body: clippy skips code it
     // sees as generated, and would otherwise no longer lint a needless `return` in the body.
@@ -109,10 +108,32 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
         // `CatchUnwind`, so that a panic is caught before it would unwind past the span.
         quote!(#krate::__private::in_run_span(&#guard, #krate::__private::CatchUnwind(#block)).await)
     } else {
-        let closure = quote_spanned!(body_span=> move || #body);
-        let closure =
-            if value.nameable { quote!(#krate::__private::typed_fn::<#ret_ty, _>(#closure)) } else { closure };
-        quote!(::std::panic::catch_unwind(::core::panic::AssertUnwindSafe(#closure)))
+        // The body's closure takes the run's manager for the `run` parameter from
+        // `__private::catch`, which holds the guard.
+        let run = hidden("__runtrace_run");
+        let (closure, call_body) = match &run_param {
+            Some((pat, run_ty)) => (quote_spanned!(body_span=> move |#pat: #run_ty| #body), quote!(#run)),
+            None => (quote_spanned!(body_span=> move || #body), TokenStream::new()),
+        };
+        let closure = match (value.nameable, &run_param) {
+            (true, Some(_)) => quote!(#krate::__private::typed_run_fn::<#ret_ty, _>(#closure)),
+            (true, None) => quote!(#krate::__private::typed_fn::<#ret_ty, _>(#closure)),
+            (false, _) => closure,
+        };
+        // Caught through a trait object (see `__private::catch`), which runs the body once and
+        // keeps its value in `ret`: the body's closure is taken out of `body` to be called.
+        // On a panic, `catch` ends the run and resumes the panic.
+        let body_var = hidden("__runtrace_body");
+        let run_body = hidden("__runtrace_run_body");
+        let redact = options.err.as_ref().is_some_and(|(render, _)| *render == ErrRender::Redact);
+        quote! {{
+            let mut #body_var = ::core::option::Option::Some(#closure);
+            #krate::__private::catch(&mut #guard, &mut |#run: &#krate::__private::RunManager| {
+                if let ::core::option::Option::Some(#run_body) = #body_var.take() {
+                    #ret = ::core::option::Option::Some(#run_body(#call_body));
+                }
+            }, #redact);
+        }}
     };
 
     // A sync body's run leaves its span (see `__private::entered`) before the run ends.
@@ -137,13 +158,27 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
     // An async fn's body never trips this lint, but the async block made of it would when
     // the function returns a future (`async fn f() -> impl Future`).
     let allow_block = is_async.then(|| quote!(#[allow(clippy::async_yields_async)]));
-    let take_outcome = take_outcome(&panicked);
-    let traced = quote! {
-        #bind_run
-        #allow_block
-        let #outcome = #call;
-        #take_outcome
-        #finish
+    let traced = if is_async {
+        let take_outcome = take_outcome(&panicked);
+        quote! {
+            #bind_run
+            #allow_block
+            let #outcome = #call;
+            #take_outcome
+            #finish
+        }
+    } else {
+        // `catch` came back with the body's value: a panic does not come back.
+        quote! {
+            let mut #guard = #guard;
+            let mut #ret = ::core::option::Option::None;
+            #call
+            let #ret = match #ret {
+                ::core::option::Option::Some(#ret) => #ret,
+                ::core::option::Option::None => #krate::__private::no_value(),
+            };
+            #finish
+        }
     };
     let block = if pinned.is_some() {
         quote!({ #start ::std::boxed::Box::pin(async move { #traced }) })
@@ -181,15 +216,14 @@ fn on_panic(options: &Options, ending: &TokenStream, krate: &Path) -> TokenStrea
 }
 
 /// Ends the run with the value `ret` holds, by `end_fn`, returning early when a handler's
-/// stop there reaches the caller. The end event, and that stop, are made out of line: see
-/// `__private::outline`.
+/// stop there reaches the caller. The check is inline (`__private::heard`); the end event,
+/// and that stop, are made out of line: see `__private::outline`.
 fn end(options: &Options, returns: &valid::Returns, end_fn: &TokenStream, krate: &Path) -> TokenStream {
     let guard = hidden("__runtrace_guard");
     let ret = hidden("__runtrace_ret");
     let error = hidden("__runtrace_error");
     let early = hidden("__runtrace_early");
     let value = hidden("__runtrace_value");
-    let stop = stop(returns, &error, krate);
     let end_ok = end_ok(options, returns, &guard, &value, krate);
     let end = if returns.is_result {
         let render = render_error(options, returns, krate);
@@ -202,12 +236,12 @@ fn end(options: &Options, returns: &valid::Returns, end_fn: &TokenStream, krate:
     } else {
         quote!({ let #value = &#ret; #end_ok })
     };
+    let stopper = stopper(returns, krate);
     quote! {
-        if let ::core::option::Option::Some(#early) = #end_fn(#guard, |#guard| match #end {
-            ::core::result::Result::Ok(()) => ::core::option::Option::None,
-            ::core::result::Result::Err(#error) => #krate::__private::stopped(#stop),
-        }) {
-            return #early;
+        if let ::core::option::Option::Some(#guard) = #krate::__private::heard(#guard) {
+            if let ::core::option::Option::Some(#early) = #end_fn(#guard, &mut |#guard: #krate::__private::RunGuard| #end, #stopper) {
+                return #early;
+            }
         }
     }
 }
@@ -229,6 +263,21 @@ pub(crate) fn stop(returns: &valid::Returns, error: &Ident, krate: &Path) -> Tok
     }
 }
 
+/// What a handler's stop becomes, as a function for `__private::outline` and `__private::end`:
+/// chosen as in [`stop`], made once per return type.
+fn stopper(returns: &valid::Returns, krate: &Path) -> TokenStream {
+    let ret_ty = &returns.ty;
+    if returns.nameable {
+        quote! {{
+            #[allow(unused_imports)]
+            use #krate::__private::{StopByReporting as _, StopByReturning as _};
+            (&#krate::__private::Stop::<#ret_ty>::new()).stopper()
+        }}
+    } else {
+        quote!(#krate::__private::reported)
+    }
+}
+
 /// `let guard = ...;`: the run's spec, its inputs, and the start, returning early when a
 /// handler that raises refused the start and the function can say so.
 fn start(
@@ -237,16 +286,12 @@ fn start(
     is_async: bool,
     inputs: &[valid::Input],
     parent: &TokenStream,
-    stop: &TokenStream,
+    stopper: &TokenStream,
     krate: &Path,
 ) -> TokenStream {
     let guard = hidden("__runtrace_guard");
-    let error = hidden("__runtrace_error");
     let early = hidden("__runtrace_early");
     let spec = hidden("__runtrace_spec");
-    // A sync body's run enters its span here, on the heard path only, and leaves it when it
-    // ends (`__private::end_sync`, `__private::left`); an async body enters it at each poll.
-    let started = if is_async { quote!(#guard) } else { quote!(#krate::__private::entered(#guard)) };
     let callbacks = hidden("__runtrace_callbacks");
     let parent_var = hidden("__runtrace_parent");
     let verbose_var = hidden("__runtrace_verbose");
@@ -348,9 +393,14 @@ fn start(
         quote!(#(#cfgs)* (#name, #value))
     });
     let entries: Vec<TokenStream> = entries.collect();
+    // A sync body's run enters its span here, on the heard path only, and leaves it when it
+    // ends (`__private::end_sync`, `__private::resume`); an async body enters it at each poll.
+    let start = quote!(#krate::__private::start(#parent_var, #spec, &[#(#entries),*]));
+    let started = if is_async { start } else { quote!(#start.map(#krate::__private::entered)) };
 
     // The check inline; the spec, the inputs and the start out of line (see
-    // `__private::outline`), so the traced function's frame does not hold them.
+    // `__private::outline`), so the traced function's frame does not hold them. The spec is
+    // built in the call, so that rustc makes a constant of it when every option is one.
     quote! {
         let #guard = {
             let #parent_var: &#krate::__private::CallbackManager = #parent;
@@ -359,9 +409,9 @@ fn start(
             if #krate::__private::unheard(#parent_var, #callbacks_field, #verbose) {
                 #krate::__private::RunGuard::noop()
             } else {
-                match #krate::__private::outline(|| {
+                match #krate::__private::outline(&mut |(): ()| {
                     #(#bind_inputs)*
-                    let #spec = #krate::__private::RunSpec {
+                    let #spec = &#krate::__private::RunSpec {
                         kind: #krate::__private::RunKind::#kind,
                         name: #name,
                         tags: &[#(#tags),*],
@@ -370,14 +420,8 @@ fn start(
                         verbose: #verbose,
                         model: #model,
                     };
-                    match #krate::__private::start(#parent_var, &#spec, &[#(#entries),*]) {
-                        ::core::result::Result::Ok(#guard) => ::core::result::Result::Ok(#started),
-                        ::core::result::Result::Err(#error) => match #krate::__private::stopped(#stop) {
-                            ::core::option::Option::Some(#early) => ::core::result::Result::Err(#early),
-                            ::core::option::Option::None => ::core::result::Result::Ok(#krate::__private::RunGuard::noop()),
-                        },
-                    }
-                }) {
+                    #started
+                }, #stopper) {
                     ::core::result::Result::Ok(#guard) => #guard,
                     ::core::result::Result::Err(#early) => return #early,
                 }
@@ -396,14 +440,13 @@ fn end_ok(options: &Options, returns: &valid::Returns, guard: &Ident, value: &Id
         (&#krate::__private::ModelProbe(#value)).model_output()
     });
     if options.skip_output.is_some() {
-        return quote!(#krate::__private::end_output(#guard, &|| #krate::__private::Value::Null, #model_output));
+        return quote!(#krate::__private::end_output(#guard, &(), #model_output));
     }
     if options.redact_output.is_some() {
-        return quote!(#krate::__private::end_output(#guard, &|| #krate::__private::Recorded::to_json(#krate::__private::REDACTED), #model_output));
+        return quote!(#krate::__private::end_output(#guard, #krate::__private::REDACTED, #model_output));
     }
     // Checked against the declared output type, named in the call, so that rustc reports a
     // type that cannot be recorded on the user's own tokens of that type.
-    let output = hidden("__runtrace_output");
     let check = match returns.output_ty() {
         Some(ty) => {
             let (first, _) = extent(ty);
@@ -412,32 +455,28 @@ fn end_ok(options: &Options, returns: &valid::Returns, guard: &Ident, value: &Id
         }
         None => quote!(#krate::__private::output(#value)),
     };
-    quote!({
-        let #output = #check;
-        #krate::__private::end_output(#guard, &|| #krate::__private::Recorded::to_json(#output), #model_output)
-    })
+    quote!(#krate::__private::end_output(#guard, #check, #model_output))
 }
 
-/// The closure that renders the error of an `Err`. Its call is placed on the declared error
-/// type, where an error type that cannot be rendered is reported.
+/// The function that renders the error of an `Err`: a function, not a closure, so that
+/// what renders it is made once per error type. It is named on the declared error type,
+/// where an error type that cannot be rendered is reported.
 pub(crate) fn render_error(options: &Options, returns: &valid::Returns, krate: &Path) -> TokenStream {
-    let error = hidden("__runtrace_error");
     let function = match options.err.as_ref().map(|(render, _)| *render) {
         Some(ErrRender::Debug) => quote!(#krate::__private::debug_error),
         Some(ErrRender::Redact) => quote!(#krate::__private::redacted_error),
         Some(ErrRender::Display) | None => quote!(#krate::__private::display_error),
     };
-    // Named in the call when written, so an error type that cannot be rendered is reported on
-    // the user's tokens of that type.
-    let call = match returns.error_ty() {
+    // Named with its type when written, so an error type that cannot be rendered is reported
+    // on the user's tokens of that type.
+    match returns.error_ty() {
         Some(ty) => {
             let (first, _) = extent(ty);
             let function = located(quote!(#function::), first);
-            quote!(#function<#ty>(#error))
+            quote!(#function<#ty>)
         }
-        None => quote!(#function(#error)),
-    };
-    quote!(|#error| #call)
+        None => function,
+    }
 }
 
 /// An identifier's name without its `r#`.

@@ -1,10 +1,12 @@
 //! What `#[traced_run]` expands to calls into. Not a public API: reach it through
 //! `runtrace::__private`, whose contents may change in any release.
 
+use std::any::Any;
 use std::borrow::Cow;
 use std::fmt::{Debug, Display};
 use std::future::Future;
 use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
@@ -65,17 +67,42 @@ pub fn unheard(parent: &CallbackManager, callbacks: Option<&CallbackManager>, ve
         && !ambient::ambient_tracer_possible()
 }
 
-/// Runs `work` in a function of its own, never inlined, and returns what it returns.
+/// A closure of the expansion, called through a trait object: one copy of the function that
+/// calls it serves every traced function. A `dyn FnMut` would do, but brings each closure
+/// two more functions (`FnOnce::call_once` and its shim for the vtable); this brings one.
+pub trait Work<A, R> {
+    /// Calls the closure.
+    fn work(&mut self, argument: A) -> R;
+}
+
+impl<F: FnMut(A) -> R, A, R> Work<A, R> for F {
+    #[inline]
+    fn work(&mut self, argument: A) -> R {
+        self(argument)
+    }
+}
+
+/// Starts, by `work`, the run of a traced call that a handler may hear (see [`unheard`]), in a
+/// function of its own, never inlined: its guard, or the early return value when a handler
+/// refused the start and `stop` (see [`Stop`]) carries that to the caller.
 ///
 /// A traced call makes its run's spec, its inputs' list, its events and their errors only
 /// when a handler hears it, but a function's frame holds every local of every path: inlined,
 /// that work made each traced call's frame ten times the plain function's, and deep traced
 /// recursion overflow the stack. Through here, it takes stack only while it runs. The
 /// benches' README has the per-level figures.
+///
+/// `work` is a trait object and `stop` a function, so this is made once per return type, not
+/// once per traced function: generic over a closure, it was one more function, with its own
+/// debug info, for every traced function (benches/codegen.sh measures the code per traced
+/// function).
 #[cold]
 #[inline(never)]
-pub fn outline<T>(work: impl FnOnce() -> T) -> T {
-    work()
+pub fn outline<R>(work: &mut dyn Work<(), Result<RunGuard, CallbackError>>, stop: Stopper<R>) -> Result<RunGuard, R> {
+    match work.work(()) {
+        Ok(guard) => Ok(guard),
+        Err(error) => stopped(stop(error)).map_or_else(|| Ok(RunGuard::noop()), Err),
+    }
 }
 
 /// Starts the run of one traced call that a handler may hear (see [`unheard`]). Inlined
@@ -112,11 +139,31 @@ fn start_configured(parent: &CallbackManager, spec: &RunSpec<'_>, inputs: Make<'
     configured.start(spec.kind, spec.name.resolve(), inputs, spec.model)
 }
 
-/// Ends the run of `guard` with `finish`, out of line, when a handler hears it; gives what
-/// `finish` gives: the early return value of a handler's stop, if any.
+/// `Some(guard)` when a handler hears its run, to be ended by [`end`] or [`end_sync`]; else
+/// `None`, the guard dropped. Inlined: this check is all that a call no handler hears pays
+/// for the end, and the expansion's early return after [`end`] sits behind it.
 #[inline]
-pub fn end<R>(guard: RunGuard, finish: impl FnOnce(RunGuard) -> Option<R>) -> Option<R> {
-    if guard.is_recording() { outline(move || finish(guard)) } else { None }
+#[must_use]
+pub fn heard(guard: RunGuard) -> Option<RunGuard> {
+    if guard.is_recording() { Some(guard) } else { None }
+}
+
+/// What ends a heard run: the expansion's closure that sends the end event.
+pub type Finish<'a> = dyn Work<RunGuard, Result<(), CallbackError>> + 'a;
+
+/// Ends the heard run of `guard` (see [`heard`]) with `finish`, out of line (see [`outline`]);
+/// gives the early return value when a handler's stop there reaches the caller by `stop`.
+/// Made once per return type, as [`outline`] is.
+#[cold]
+#[inline(never)]
+pub fn end<R>(guard: RunGuard, finish: &mut Finish<'_>, stop: Stopper<R>) -> Option<R> {
+    finished(finish.work(guard), stop)
+}
+
+/// The early return value, if any, after the end event's `outcome`.
+#[inline]
+fn finished<R>(outcome: Result<(), CallbackError>, stop: Stopper<R>) -> Option<R> {
+    outcome.err().and_then(|error| stopped(stop(error)))
 }
 
 /// `guard`, its run's span entered when a `TracingBridge` among its handlers made one, for
@@ -135,9 +182,10 @@ pub fn entered(guard: RunGuard) -> RunGuard {
 }
 
 /// [`end`] for a sync body, its run [`entered`]: leaves the run's span, then ends the run.
-#[inline]
-pub fn end_sync<R>(guard: RunGuard, finish: impl FnOnce(RunGuard) -> Option<R>) -> Option<R> {
-    if guard.is_recording() { outline(move || finish(left(guard))) } else { None }
+#[cold]
+#[inline(never)]
+pub fn end_sync<R>(guard: RunGuard, finish: &mut Finish<'_>, stop: Stopper<R>) -> Option<R> {
+    finished(finish.work(left(guard)), stop)
 }
 
 /// `guard`, its run's span left after a sync body, its run [`entered`], ended or panicked.
@@ -204,16 +252,21 @@ impl<F: Future> Future for InRunSpan<'_, F> {
 /// Fails the run with the error of an `Err`, rendered by `render`. A handler that raises
 /// cannot turn an error into another one, so its failure here is reported.
 ///
+/// `render` is a function, not a closure, so that this is made once per error type, not once
+/// per traced function.
+///
 /// # Errors
 ///
 /// Never; the signature matches the end event's, whose failure can stop a run.
-pub fn fail<E>(guard: RunGuard, error: &E, render: impl FnOnce(&E) -> String) -> Result<(), CallbackError> {
+pub fn fail<E: ?Sized>(guard: RunGuard, error: &E, render: fn(&E) -> String) -> Result<(), CallbackError> {
     let type_name = std::any::type_name::<E>();
     report_unraisable(guard.fail_with(|| RunError::new(render(error), ErrorCause::Returned).with_type_name(type_name)));
     Ok(())
 }
 
-/// Ends the run with its output, and with what `model_output` knows of a model call.
+/// Ends the run with its output (`&()` for `skip_output`, [`REDACTED`] for
+/// `redact_output`), recorded only when a handler reads it, and with what `model_output`
+/// knows of a model call.
 ///
 /// # Errors
 ///
@@ -221,10 +274,10 @@ pub fn fail<E>(guard: RunGuard, error: &E, render: impl FnOnce(&E) -> String) ->
 #[inline]
 pub fn end_output(
     guard: RunGuard,
-    outputs: &(dyn Fn() -> Value + Sync),
+    output: &dyn Recorded,
     model_output: Option<&dyn ModelOutput>,
 ) -> Result<(), CallbackError> {
-    guard.end_with_output(outputs, model_output)
+    guard.end_with_output(&|| output.to_json(), model_output)
 }
 
 /// The returned value, asked whether it is a [`ModelOutput`]: [`IsModelOutput`] answers for
@@ -259,6 +312,51 @@ impl<'a, T: ?Sized> NotModelOutput<'a> for &ModelProbe<'a, T> {}
 #[inline]
 pub fn typed_fn<R, F: FnOnce() -> R>(body: F) -> F {
     body
+}
+
+/// [`typed_fn`] for a body with a `run` parameter, which [`catch`] passes.
+#[inline]
+pub fn typed_run_fn<R, F: FnOnce(&RunManager) -> R>(body: F) -> F {
+    body
+}
+
+/// Runs a sync body, its run [`entered`]. `body` runs the user's closure once, with the run's
+/// manager for its `run` parameter, and keeps its value in a variable it captures. On a
+/// panic, ends the run of `guard` (leaving its span) as panicked, its message recorded
+/// unless `redact`, and resumes the panic.
+///
+/// A trait object, so that one copy of this function, and of the standard library's
+/// `catch_unwind` machinery under it, serves every traced function, and the panic's path is
+/// no code of the traced function's own: generic, that was five functions per traced
+/// function in a debug build. Inlined, the call through `body` becomes a direct one, and the
+/// body is inlined as before.
+#[inline]
+pub fn catch(guard: &mut RunGuard, body: &mut dyn for<'a> Work<&'a RunManager, ()>, redact: bool) {
+    let run: &RunManager = guard;
+    if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| body.work(run))) {
+        panicked(guard, panic, redact);
+    }
+}
+
+/// [`catch`]'s panic: ends the run, then resumes the panic.
+#[cold]
+#[inline(never)]
+fn panicked(guard: &mut RunGuard, panic: Box<dyn Any + Send>, redact: bool) -> ! {
+    let guard = left(std::mem::replace(guard, RunGuard::noop()));
+    if redact {
+        panicked_redacted(guard);
+    } else {
+        guard.panicked(&*panic);
+    }
+    std::panic::resume_unwind(panic)
+}
+
+/// What the expansion gives where the body left no value after [`catch`], which cannot
+/// happen: a body that returns leaves its value, and one that panics does not come back.
+#[cold]
+#[inline(never)]
+pub fn no_value() -> ! {
+    unreachable!("a traced body returned without leaving its value")
 }
 
 // The checks below are one trait per requirement, each with its own message on the user's
@@ -486,6 +584,10 @@ impl<R> Default for Stop<R> {
     }
 }
 
+/// What a handler's stop becomes for a function returning `R`, as [`Stop`] picks it:
+/// `Ok(early return value)`, or `Err(error)` to be reported.
+pub type Stopper<R> = fn(CallbackError) -> Result<R, CallbackError>;
+
 /// The `Result` arm of [`Stop`].
 pub trait StopByReturning {
     /// The function's return type.
@@ -496,6 +598,8 @@ pub trait StopByReturning {
     ///
     /// Never: this arm always carries the error to the caller.
     fn stop(&self, error: CallbackError) -> Result<Self::Output, CallbackError>;
+    /// [`stop`](Self::stop) as a function, for [`outline`] and [`end`].
+    fn stopper(&self) -> Stopper<Self::Output>;
 }
 
 impl<T, E: From<CallbackError>> StopByReturning for Stop<Result<T, E>> {
@@ -503,6 +607,10 @@ impl<T, E: From<CallbackError>> StopByReturning for Stop<Result<T, E>> {
 
     fn stop(&self, error: CallbackError) -> Result<Self::Output, CallbackError> {
         Ok(Err(E::from(error)))
+    }
+
+    fn stopper(&self) -> Stopper<Self::Output> {
+        |error| Ok(Err(E::from(error)))
     }
 }
 
@@ -516,6 +624,8 @@ pub trait StopByReporting {
     ///
     /// Always: this arm hands the error back to be reported.
     fn stop(&self, error: CallbackError) -> Result<Self::Output, CallbackError>;
+    /// [`stop`](Self::stop) as a function, for [`outline`] and [`end`].
+    fn stopper(&self) -> Stopper<Self::Output>;
 }
 
 impl<R> StopByReporting for &Stop<R> {
@@ -524,6 +634,20 @@ impl<R> StopByReporting for &Stop<R> {
     fn stop(&self, error: CallbackError) -> Result<R, CallbackError> {
         Err(error)
     }
+
+    fn stopper(&self) -> Stopper<R> {
+        reported
+    }
+}
+
+/// The stop of a function whose return type the expansion cannot name: reported, as by
+/// [`StopByReporting`].
+///
+/// # Errors
+///
+/// Always: the error goes back to be reported.
+pub fn reported<R>(error: CallbackError) -> Result<R, CallbackError> {
+    Err(error)
 }
 
 /// The early return value when the stop reaches the caller; else reports and gives `None`.
