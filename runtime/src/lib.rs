@@ -36,6 +36,7 @@ mod run;
 mod stream;
 mod stripe;
 pub mod tracer;
+mod work;
 
 pub use dispatch::{flush, flush_blocking};
 pub use error::CallbackError;

@@ -29,6 +29,7 @@ use crate::run::HeardRun;
 use crate::run::ambient;
 pub use crate::run::{AsParent, CallbackManager, RunGuard, RunManager};
 pub use crate::stream::{StreamOutput, StreamRun, TokenText, TracedStream, token_text_of, traced_stream};
+pub use crate::work::Work;
 
 /// The static description of a traced function's runs, plus its per-call options.
 #[derive(Clone, Copy)]
@@ -65,21 +66,6 @@ pub fn unheard(parent: &CallbackManager, callbacks: Option<&CallbackManager>, ve
         && callbacks.is_none_or(CallbackManager::is_empty)
         && !verbose
         && !ambient::ambient_tracer_possible()
-}
-
-/// A closure of the expansion, called through a trait object: one copy of the function that
-/// calls it serves every traced function. A `dyn FnMut` would do, but brings each closure
-/// two more functions (`FnOnce::call_once` and its shim for the vtable); this brings one.
-pub trait Work<A, R> {
-    /// Calls the closure.
-    fn work(&mut self, argument: A) -> R;
-}
-
-impl<F: FnMut(A) -> R, A, R> Work<A, R> for F {
-    #[inline]
-    fn work(&mut self, argument: A) -> R {
-        self(argument)
-    }
 }
 
 /// Starts, by `work`, the run of a traced call that a handler may hear (see [`unheard`]), in a
@@ -177,7 +163,7 @@ fn finished<R>(outcome: Result<(), CallbackError>, stop: Stopper<R>) -> Option<R
 /// and keeps the run's span until the run's end event, which comes after the span is left.
 #[inline]
 pub fn entered(guard: RunGuard) -> RunGuard {
-    on_run_span(&guard, |(id, dispatch)| dispatch.enter(id));
+    enter_run_span(&guard);
     guard
 }
 
@@ -191,8 +177,20 @@ pub fn end_sync<R>(guard: RunGuard, finish: &mut Finish<'_>, stop: Stopper<R>) -
 /// `guard`, its run's span left after a sync body, its run [`entered`], ended or panicked.
 #[inline]
 pub fn left(guard: RunGuard) -> RunGuard {
-    on_run_span(&guard, |(id, dispatch)| dispatch.exit(id));
+    exit_run_span(&guard);
     guard
+}
+
+// Functions, not closures in the generic `InRunSpan::poll`, so that they are made once, not
+// once per future type.
+#[inline]
+fn enter_run_span(guard: &RunGuard) {
+    on_run_span(guard, |(id, dispatch)| dispatch.enter(id));
+}
+
+#[inline]
+fn exit_run_span(guard: &RunGuard) {
+    on_run_span(guard, |(id, dispatch)| dispatch.exit(id));
 }
 
 /// Calls `f` with the run's span, if a bridge made one.
@@ -242,9 +240,9 @@ impl<F: Future> Future for InRunSpan<'_, F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        on_run_span(this.guard, |(id, dispatch)| dispatch.enter(id));
+        enter_run_span(this.guard);
         let poll = this.future.poll(cx);
-        on_run_span(this.guard, |(id, dispatch)| dispatch.exit(id));
+        exit_run_span(this.guard);
         poll
     }
 }
@@ -325,10 +323,10 @@ pub fn typed_run_fn<R, F: FnOnce(&RunManager) -> R>(body: F) -> F {
 /// panic, ends the run of `guard` (leaving its span) as panicked, its message recorded
 /// unless `redact`, and resumes the panic.
 ///
-/// A trait object, so that one copy of this function, and of the standard library's
-/// `catch_unwind` machinery under it, serves every traced function, and the panic's path is
-/// no code of the traced function's own: generic, that was five functions per traced
-/// function in a debug build. Inlined, the call through `body` becomes a direct one, and the
+/// Through trait objects (see `Work`), so that one copy of this, and of the standard
+/// library's `catch_unwind` machinery under it, serves every traced function, and the panic's
+/// path is no code of the traced function's own: generic, that was five functions per traced
+/// function in a debug build. Inlined, the calls through `body` become direct ones, and the
 /// body is inlined as before.
 #[inline]
 pub fn catch(guard: &mut RunGuard, body: &mut dyn for<'a> Work<&'a RunManager, ()>, redact: bool) {
