@@ -74,11 +74,10 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
     // The start's stop returns early from the function itself, with its declared type.
     let start = start(&options, &sig, is_async, &inputs, &parent, &stopper(&returns, krate), krate);
     let ret_ty = &value.ty;
-    let run_param = run_param.map(|(_, pat)| {
+    let bind_run = run_param.map(|(_, pat)| {
         let run_ty = located(quote!(&#krate::__private::RunManager), pat.ident.span());
-        (pat, run_ty)
+        quote!(let #pat: #run_ty = &#guard;)
     });
-    let bind_run = run_param.as_ref().map(|(pat, run_ty)| quote!(let #pat: #run_ty = &#guard;));
 
     // The closure and the async block take the span of the user's body: clippy skips code it
     // sees as generated, and would otherwise no longer lint a needless `return` in the body.
@@ -108,32 +107,10 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
         // `CatchUnwind`, so that a panic is caught before it would unwind past the span.
         quote!(#krate::__private::in_run_span(&#guard, #krate::__private::CatchUnwind(#block)).await)
     } else {
-        // The body's closure takes the run's manager for the `run` parameter from
-        // `__private::catch`, which holds the guard.
-        let run = hidden("__runtrace_run");
-        let (closure, call_body) = match &run_param {
-            Some((pat, run_ty)) => (quote_spanned!(body_span=> move |#pat: #run_ty| #body), quote!(#run)),
-            None => (quote_spanned!(body_span=> move || #body), TokenStream::new()),
-        };
-        let closure = match (value.nameable, &run_param) {
-            (true, Some(_)) => quote!(#krate::__private::typed_run_fn::<#ret_ty, _>(#closure)),
-            (true, None) => quote!(#krate::__private::typed_fn::<#ret_ty, _>(#closure)),
-            (false, _) => closure,
-        };
-        // Caught through a trait object (see `__private::catch`), which runs the body once and
-        // keeps its value in `ret`: the body's closure is taken out of `body` to be called.
-        // On a panic, `catch` ends the run and resumes the panic.
-        let body_var = hidden("__runtrace_body");
-        let run_body = hidden("__runtrace_run_body");
-        let redact = options.err.as_ref().is_some_and(|(render, _)| *render == ErrRender::Redact);
-        quote! {{
-            let mut #body_var = ::core::option::Option::Some(#closure);
-            #krate::__private::catch(&mut #guard, &mut |#run: &#krate::__private::RunManager| {
-                if let ::core::option::Option::Some(#run_body) = #body_var.take() {
-                    #ret = ::core::option::Option::Some(#run_body(#call_body));
-                }
-            }, #redact);
-        }}
+        let closure = quote_spanned!(body_span=> move || #body);
+        let closure =
+            if value.nameable { quote!(#krate::__private::typed_fn::<#ret_ty, _>(#closure)) } else { closure };
+        quote!(::std::panic::catch_unwind(::core::panic::AssertUnwindSafe(#closure)))
     };
 
     // A sync body's run leaves its span (see `__private::entered`) before the run ends.
@@ -168,14 +145,14 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
             #finish
         }
     } else {
-        // `catch` came back with the body's value: a panic does not come back.
+        // A panic ends the run and is resumed out of line (`__private::resume`).
+        let redact = options.err.as_ref().is_some_and(|(render, _)| *render == ErrRender::Redact);
         quote! {
-            let mut #guard = #guard;
-            let mut #ret = ::core::option::Option::None;
-            #call
-            let #ret = match #ret {
-                ::core::option::Option::Some(#ret) => #ret,
-                ::core::option::Option::None => #krate::__private::no_value(),
+            #bind_run
+            let #outcome = #call;
+            let #ret = match #outcome {
+                ::core::result::Result::Ok(#ret) => #ret,
+                ::core::result::Result::Err(#outcome) => #krate::__private::resume(#guard, #outcome, #redact),
             };
             #finish
         }

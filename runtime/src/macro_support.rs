@@ -6,7 +6,6 @@ use std::borrow::Cow;
 use std::fmt::{Debug, Display};
 use std::future::Future;
 use std::marker::PhantomData;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
@@ -312,49 +311,19 @@ pub fn typed_fn<R, F: FnOnce() -> R>(body: F) -> F {
     body
 }
 
-/// [`typed_fn`] for a body with a `run` parameter, which [`catch`] passes.
-#[inline]
-pub fn typed_run_fn<R, F: FnOnce(&RunManager) -> R>(body: F) -> F {
-    body
-}
-
-/// Runs a sync body, its run [`entered`]. `body` runs the user's closure once, with the run's
-/// manager for its `run` parameter, and keeps its value in a variable it captures. On a
-/// panic, ends the run of `guard` (leaving its span) as panicked, its message recorded
-/// unless `redact`, and resumes the panic.
-///
-/// Through trait objects (see `Work`), so that one copy of this, and of the standard
-/// library's `catch_unwind` machinery under it, serves every traced function, and the panic's
-/// path is no code of the traced function's own: generic, that was five functions per traced
-/// function in a debug build. Inlined, the calls through `body` become direct ones, and the
-/// body is inlined as before.
-#[inline]
-pub fn catch(guard: &mut RunGuard, body: &mut dyn for<'a> Work<&'a RunManager, ()>, redact: bool) {
-    let run: &RunManager = guard;
-    if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| body.work(run))) {
-        panicked(guard, panic, redact);
-    }
-}
-
-/// [`catch`]'s panic: ends the run, then resumes the panic.
+/// Ends the run of a sync body that panicked, its run [`entered`] (its message recorded
+/// unless `redact`), then resumes the panic. Out of line, so that the panic's path is no code
+/// of the traced function's own.
 #[cold]
 #[inline(never)]
-fn panicked(guard: &mut RunGuard, panic: Box<dyn Any + Send>, redact: bool) -> ! {
-    let guard = left(std::mem::replace(guard, RunGuard::noop()));
+pub fn resume(guard: RunGuard, panic: Box<dyn Any + Send>, redact: bool) -> ! {
+    let guard = left(guard);
     if redact {
         panicked_redacted(guard);
     } else {
         guard.panicked(&*panic);
     }
     std::panic::resume_unwind(panic)
-}
-
-/// What the expansion gives where the body left no value after [`catch`], which cannot
-/// happen: a body that returns leaves its value, and one that panics does not come back.
-#[cold]
-#[inline(never)]
-pub fn no_value() -> ! {
-    unreachable!("a traced body returned without leaving its value")
 }
 
 // The checks below are one trait per requirement, each with its own message on the user's

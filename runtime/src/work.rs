@@ -1,21 +1,20 @@
 //! [`Work`]: a closure called through a trait object, so that the function calling it is
 //! made once, not once per closure type.
 //!
-//! Why: `#[traced_run]` hands the runtime a few closures per traced function (the start, the
-//! end, the sync body). Taken generically, each made its own copy of the function that calls
-//! it (and, for the body, of the standard library's `catch_unwind` under it), every one with
-//! its own debug info: the code per traced function in a debug build that
-//! `benches/codegen.sh` measures. A `&mut dyn FnMut` would do as well, but brings every
-//! closure two more functions, its `FnOnce::call_once` and the shim for the vtable; `Work`
-//! brings one.
+//! Why: `#[traced_run]` hands the runtime two closures per traced function, the start and
+//! the end of its run, both on the path a handler hears. Taken generically, each made its own
+//! copy of the function that calls it, with its own debug info: the code per traced function
+//! in a debug build that `benches/codegen.sh` measures. A `&mut dyn FnMut` would do as well,
+//! but brings every closure two more functions, its `FnOnce::call_once` and the shim for the
+//! vtable; `Work` brings one.
 //!
-//! The sync body's call is inlined in an optimized build (`macro_support::catch`), where the
-//! vtable is a constant and the call a direct one, so a call no handler hears costs what it
-//! did (the no-handler row of benches/instructions.sh). The start and the end are called
-//! through the vtable, on the heard path only. `CatchUnwind` stays generic: through `Work`,
-//! the poll of an `async fn` body was no longer inlined, and a call no handler hears took 36
-//! more instructions per run. To remove it: take `impl FnMut(A) -> R` where
-//! `&mut dyn Work<A, R>` is taken, and call the closure.
+//! The cost: on the heard path, the start and the end are a call through the vtable each
+//! (about 55 instructions a run in the one-handler row of benches/instructions.sh). A call no
+//! handler hears never reaches them. The bodies themselves (the sync body's `catch_unwind`,
+//! an async body's `CatchUnwind`) stay generic: through a trait object, a sync body took twice
+//! the stack per level of traced recursion in a debug build, and an async body's poll was no
+//! longer inlined, costing a call no handler hears 36 instructions a run. To remove it: take
+//! `impl FnMut(A) -> R` where `&mut dyn Work<A, R>` is taken, and call the closure.
 
 /// A closure, called through a trait object (see the module's doc).
 pub trait Work<A, R> {
