@@ -6,6 +6,7 @@
 #   bash benches/codegen.sh                 # 200 sync functions per peer
 #   N=500 bash benches/codegen.sh           # more functions
 #   RUNTRACE=/path/to/checkout bash benches/codegen.sh   # another runtrace (an older commit)
+#   SHAPE=async bash benches/codegen.sh     # async functions, each polled once
 #
 # Scratch binaries in a temporary folder with N and with 2N functions
 # `fn f<i>(x: u64) -> u64 { x + <i> }` called from `main`: `plain` (no attribute), `runtrace`
@@ -20,6 +21,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 N=${N:-200}
+SHAPE=${SHAPE:-sync}
 RUNTRACE=$(cd "${RUNTRACE:-.}" && pwd)
 peers=(plain runtrace tracing)
 
@@ -31,6 +33,7 @@ fail() {
 command -v size >/dev/null || fail "size (binutils) is not installed"
 [[ -f $RUNTRACE/Cargo.toml && -f $RUNTRACE/Cargo.lock ]] || fail "no runtrace checkout at $RUNTRACE"
 ((N > 0)) || fail "N ($N) must be at least 1"
+[[ $SHAPE == sync || $SHAPE == async ]] || fail "SHAPE must be sync or async, not $SHAPE"
 
 host=$(rustc -vV | sed -n 's/^host: //p')
 # Whole rebuilds: incremental compilation would time and lay out what changed since the last.
@@ -41,18 +44,33 @@ trap 'rm -rf "$scratch"' EXIT
 # program PEER COUNT: main.rs with COUNT functions.
 program() {
     local count=$2
-    local attribute="" callbacks=""
+    local attribute="" callbacks="" asyncness="" call='f%d(std::hint::black_box(%d)%s)'
     case $1 in
     runtrace) attribute='#[runtrace::traced_run(kind = "chain")]' callbacks=', runtrace::CallbackManager::none()' ;;
     tracing) attribute='#[tracing::instrument]' ;;
     esac
+    if [[ $SHAPE == async ]]; then
+        asyncness="async " call="ready(std::pin::pin!($call))"
+    fi
     for ((i = 0; i < count; i++)); do
-        printf '%s\nfn f%d(x: u64) -> u64 {\n    x + %d\n}\n\n' "$attribute" "$i" "$i"
+        printf '%s\n%sfn f%d(x: u64) -> u64 {\n    x + %d\n}\n\n' "$attribute" "$asyncness" "$i" "$i"
     done
+    if [[ $SHAPE == async ]]; then
+        # Nothing in the bodies waits: one poll finishes each.
+        echo 'fn ready(future: std::pin::Pin<&mut dyn Future<Output = u64>>) -> u64 {'
+        echo '    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());'
+        echo '    match future.poll(&mut cx) {'
+        echo '        std::task::Poll::Ready(value) => value,'
+        echo '        std::task::Poll::Pending => unreachable!("nothing waits"),'
+        echo '    }'
+        echo '}'
+        echo
+    fi
     echo 'fn main() {'
     echo '    let mut sum = 0u64;'
     for ((i = 0; i < count; i++)); do
-        printf '    sum = sum.wrapping_add(f%d(std::hint::black_box(%d)%s));\n' "$i" "$i" "$callbacks"
+        # shellcheck disable=SC2059 # the call's format is ours
+        printf "    sum = sum.wrapping_add($call);\n" "$i" "$i" "$callbacks"
     done
     echo '    println!("{sum}");'
     echo '}'
@@ -104,7 +122,7 @@ build() {
 }
 
 echo "runtrace at $RUNTRACE ($(git -C "$RUNTRACE" rev-parse --short HEAD 2>/dev/null || echo "no git")), $(rustc --version)"
-echo "debug builds; bytes per function = (bytes with $((2 * N)) - bytes with $N) / $N; added = that minus plain's"
+echo "$SHAPE functions, debug builds; bytes per function = (bytes with $((2 * N)) - bytes with $N) / $N; added = that minus plain's"
 echo
 printf '%-10s %14s %14s %14s %14s %22s\n' peer ".text per fn" "debug per fn" ".text added" "debug added" "CPU, $((2 * N)) fns (s)"
 

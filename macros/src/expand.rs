@@ -71,8 +71,17 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
         None => (&returns, &shape),
     };
 
-    // The start's stop returns early from the function itself, with its declared type.
-    let start = start(&options, &sig, is_async, &inputs, &parent, &stopper(&returns, krate), krate);
+    // The start's stop returns early from the function itself, with its declared type. When
+    // the end's does too, both take one binding of it: each instance of its choice is code
+    // in every traced function of a debug build.
+    let (start_stop, end_stop, shared_stop) = if matches!(shape, Shape::Value) && pinned.is_none() {
+        let stop = hidden("__runtrace_stop");
+        let stopper = stopper(&returns, krate);
+        (quote!(#stop), quote!(#stop), Some(quote!(let #stop = #stopper;)))
+    } else {
+        (stopper(&returns, krate), stopper(value, krate), None)
+    };
+    let start = start(&options, &sig, is_async, &inputs, &parent, &start_stop, krate);
     let ret_ty = &value.ty;
     let bind_run = run_param.map(|(_, pat)| {
         let run_ty = located(quote!(&#krate::__private::RunManager), pat.ident.span());
@@ -122,12 +131,12 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
     let panicked = on_panic(&options, &ending, krate);
     let finish = match shape {
         Shape::Value => {
-            let end = end(&options, value, &end_fn, krate);
+            let end = end(&options, value, &end_fn, &end_stop, krate);
             quote!(#end #ret)
         }
         Shape::Stream(item) => stream::wrap(&options, value, item, &ending, krate),
         Shape::BoxedFuture(output) => {
-            let end = end(&options, output, &quote!(#krate::__private::end), krate);
+            let end = end(&options, output, &quote!(#krate::__private::end), &stopper(output, krate), krate);
             let panicked = on_panic(&options, &quote!(#guard), krate);
             stream::boxed_future(value, &end, &panicked, krate)
         }
@@ -160,7 +169,7 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
     let block = if pinned.is_some() {
         quote!({ #start ::std::boxed::Box::pin(async move { #traced }) })
     } else {
-        quote!({ #start #traced })
+        quote!({ #shared_stop #start #traced })
     };
     quote!(#(#attrs)* #vis #sig #block)
 }
@@ -195,7 +204,13 @@ fn on_panic(options: &Options, ending: &TokenStream, krate: &Path) -> TokenStrea
 /// Ends the run with the value `ret` holds, by `end_fn`, returning early when a handler's
 /// stop there reaches the caller. The check is inline (`__private::heard`); the end event,
 /// and that stop, are made out of line: see `__private::outline`.
-fn end(options: &Options, returns: &valid::Returns, end_fn: &TokenStream, krate: &Path) -> TokenStream {
+fn end(
+    options: &Options,
+    returns: &valid::Returns,
+    end_fn: &TokenStream,
+    stopper: &TokenStream,
+    krate: &Path,
+) -> TokenStream {
     let guard = hidden("__runtrace_guard");
     let ret = hidden("__runtrace_ret");
     let error = hidden("__runtrace_error");
@@ -213,7 +228,6 @@ fn end(options: &Options, returns: &valid::Returns, end_fn: &TokenStream, krate:
     } else {
         quote!({ let #value = &#ret; #end_ok })
     };
-    let stopper = stopper(returns, krate);
     quote! {
         if let ::core::option::Option::Some(#guard) = #krate::__private::heard(#guard) {
             if let ::core::option::Option::Some(#early) = #end_fn(#guard, &mut |#guard: #krate::__private::RunGuard| #end, #stopper) {
@@ -233,7 +247,7 @@ pub(crate) fn stop(returns: &valid::Returns, error: &Ident, krate: &Path) -> Tok
         quote! {{
             #[allow(unused_imports)]
             use #krate::__private::{StopByReporting as _, StopByReturning as _};
-            (&#krate::__private::Stop::<#ret_ty>::new()).stop(#error)
+            (&#krate::__private::Stop::<#ret_ty>::NEW).stop(#error)
         }}
     } else {
         quote!(::core::result::Result::Err(#error))
@@ -248,7 +262,7 @@ fn stopper(returns: &valid::Returns, krate: &Path) -> TokenStream {
         quote! {{
             #[allow(unused_imports)]
             use #krate::__private::{StopByReporting as _, StopByReturning as _};
-            (&#krate::__private::Stop::<#ret_ty>::new()).stopper()
+            (&#krate::__private::Stop::<#ret_ty>::NEW).stopper()
         }}
     } else {
         quote!(#krate::__private::reported)

@@ -534,21 +534,13 @@ fn last_segment(path: &str) -> &str {
 /// Picks how a handler's request to stop a run reaches the caller of a function returning
 /// `R`: as its `Err` when `R` is a `Result` whose error converts from [`CallbackError`],
 /// else as a warning, the function going on. Resolved at compile time by autoref: the
-/// expansion calls `(&Stop::<R>::new()).stop(error)` with both traits in scope.
+/// expansion calls `(&Stop::<R>::NEW).stop(error)` with both traits in scope.
 pub struct Stop<R>(PhantomData<fn() -> R>);
 
 impl<R> Stop<R> {
-    /// The selector for functions returning `R`.
-    #[must_use]
-    pub const fn new() -> Self {
-        Stop(PhantomData)
-    }
-}
-
-impl<R> Default for Stop<R> {
-    fn default() -> Self {
-        Self::new()
-    }
+    /// The selector for functions returning `R`: a constant, not a constructor, so that a
+    /// debug build makes no call for it.
+    pub const NEW: Self = Stop(PhantomData);
 }
 
 /// What a handler's stop becomes for a function returning `R`, as [`Stop`] picks it:
