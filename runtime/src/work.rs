@@ -9,11 +9,11 @@
 //! vtable; `Work` brings one.
 //!
 //! The cost: on the heard path, the start and the end are a call through the vtable each
-//! (about 55 instructions a run in the one-handler row of benches/instructions.sh). A call no
-//! handler hears never reaches them. The bodies themselves (the sync body's `catch_unwind`,
-//! an async body's `CatchUnwind`) stay generic: through a trait object, a sync body took twice
-//! the stack per level of traced recursion in a debug build, and an async body's poll was no
-//! longer inlined, costing a call no handler hears 36 instructions a run. To remove it: take
+//! (benches/README.md, "Code per traced function", has the figures). A call no handler
+//! hears never reaches them. The bodies themselves (the sync body's `catch_unwind`, an async
+//! body's `CatchUnwind`) stay generic: through a trait object, a sync body took twice the
+//! stack per level of traced recursion in a debug build, and an async body's poll was no
+//! longer inlined, which a call no handler hears paid for. To remove it: take
 //! `impl FnMut(A) -> R` where `&mut dyn Work<A, R>` is taken, and call the closure.
 
 /// A closure, called through a trait object (see the module's doc).
