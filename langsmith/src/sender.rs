@@ -242,11 +242,8 @@ pub(crate) fn run(shared: &Arc<Shared>, client: &reqwest::Client) {
 async fn info(shared: &Shared, client: &reqwest::Client) -> (Endpoint, usize, usize) {
     let config = &shared.config;
     let mut known = (Endpoint::Multipart, config.max_batch_runs, config.max_batch_bytes);
-    let mut request = client.get(config.url("info")).header("Accept", "application/json");
-    if let Some(key) = &config.api_key {
-        request = request.header("x-api-key", key);
-    }
-    let Ok(response) = request.send().await else { return known };
+    let request = client.get(config.url("info")).header("Accept", "application/json");
+    let Ok(response) = authorized(config, request).send().await else { return known };
     let Ok(body) = response.error_for_status().map(reqwest::Response::bytes) else { return known };
     let Ok(info) = body.await.map_err(drop).and_then(|body| serde_json::from_slice::<Value>(&body).map_err(drop))
     else {
@@ -328,11 +325,7 @@ async fn post(config: &Config, client: &reqwest::Client, endpoint: Endpoint, bat
             client.post(config.url("runs/batch")).header(CONTENT_TYPE, "application/json").body(payload::batch(batch))
         }
     };
-    let request = match &config.api_key {
-        Some(key) => request.header("x-api-key", key),
-        None => request,
-    };
-    let response = match request.send().await {
+    let response = match authorized(config, request).send().await {
         Ok(response) => response,
         Err(error) => {
             tracing::debug!(target: "runtrace", "LangSmith did not answer: {error}");
@@ -350,6 +343,19 @@ async fn post(config: &Config, client: &reqwest::Client, endpoint: Endpoint, bat
         413 => Answer::TooLarge,
         _ => Answer::Refused(refusal(status, response).await),
     }
+}
+
+/// `request` with the credentials of `config`: its API key, and the workspace it writes to,
+/// which LangSmith's SDK sends as `X-Tenant-Id` (a key scoped to an organization, or to
+/// several workspaces, is refused without it).
+fn authorized(config: &Config, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    if let Some(key) = &config.api_key {
+        request = request.header("x-api-key", key);
+    }
+    if let Some(workspace) = &config.workspace_id {
+        request = request.header("x-tenant-id", workspace);
+    }
+    request
 }
 
 /// What the server said when it refused, for the warning.

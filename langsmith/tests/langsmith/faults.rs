@@ -59,6 +59,29 @@ async fn runs_go_to_the_multipart_endpoint_with_the_key_and_runtrace_flush_waits
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_id_goes_as_x_tenant_id_with_every_request_and_none_goes_without_one() -> TestResult {
+    for workspace_id in [Some("9a7c3e1f-2b4d-4f6a-8c0e-1d3b5f7a9c2e"), None] {
+        let capture = Capture::start(Some(json!({})), []).await;
+        let builder = exporter(&capture);
+        let langsmith = match workspace_id {
+            Some(id) => builder.with_workspace_id(id),
+            None => builder,
+        }
+        .build()?;
+        answer(&CallbackManager::new().with_handler(langsmith.tracer()), 0)?;
+        delivered(&langsmith)?;
+        let requests = capture.requests();
+        let paths: Vec<&str> = requests.iter().map(|request| request.path.as_str()).collect();
+        assert_eq!(paths, ["/info", "/runs/multipart"]);
+        for request in &requests {
+            assert_eq!(request.header("x-tenant-id"), workspace_id, "{}", request.path);
+            assert_eq!(request.header("x-api-key"), Some("lsv2_test"), "{}", request.path);
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_with_retry_after_waits_as_told_and_without_it_drops_the_batch() -> TestResult {
     let capture =
         Capture::start(None, [Reply::StatusRetryAfter(429, "0.3".into()), Reply::Status(202), Reply::Status(429)])
