@@ -1,5 +1,5 @@
-//! What an exporter is told: where to send, with which key, into which project, and the
-//! bounds of its queue, batches and retries.
+//! What an exporter is told: where to send, with which key and workspace, into which project,
+//! and the bounds of its queue, batches and retries.
 
 use std::time::Duration;
 
@@ -10,6 +10,7 @@ pub const DEFAULT_ENDPOINT: &str = "https://api.smith.langchain.com";
 pub(crate) struct Config {
     pub(crate) endpoint: String,
     pub(crate) api_key: Option<String>,
+    pub(crate) workspace_id: Option<String>,
     pub(crate) project: Option<String>,
     pub(crate) max_queued_runs: usize,
     pub(crate) max_queued_bytes: usize,
@@ -28,6 +29,7 @@ impl Default for Config {
         Config {
             endpoint: DEFAULT_ENDPOINT.to_owned(),
             api_key: None,
+            workspace_id: None,
             project: None,
             max_queued_runs: 10_000,
             max_queued_bytes: 64 << 20,

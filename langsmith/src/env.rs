@@ -8,6 +8,7 @@
 //! | --- | --- |
 //! | `LANGSMITH_TRACING` (`LANGCHAIN_TRACING_V2`) | `true` (any case) turns the zero-code export on |
 //! | `LANGSMITH_API_KEY` (`LANGCHAIN_API_KEY`) | the API key, sent as `x-api-key` |
+//! | `LANGSMITH_WORKSPACE_ID` (`LANGCHAIN_WORKSPACE_ID`) | the workspace runs are written to, sent as `X-Tenant-Id`: needed with a key scoped to an organization or to several workspaces |
 //! | `LANGSMITH_ENDPOINT` (`LANGCHAIN_ENDPOINT`) | the API's base URL; default `https://api.smith.langchain.com` |
 //! | `LANGSMITH_PROJECT` (`LANGCHAIN_PROJECT`) | the project of runs whose trace names none; default `default`, as the SDK's |
 
@@ -36,8 +37,8 @@ fn env_value(names: &[&str]) -> Option<String> {
 
 impl LangSmithExporter {
     /// An exporter configured as LangSmith's SDK is, from `LANGSMITH_API_KEY`,
-    /// `LANGSMITH_ENDPOINT` and `LANGSMITH_PROJECT` (or their `LANGCHAIN_*` names; see the
-    /// table in the crate docs).
+    /// `LANGSMITH_WORKSPACE_ID`, `LANGSMITH_ENDPOINT` and `LANGSMITH_PROJECT` (or their
+    /// `LANGCHAIN_*` names; see the table in the crate docs).
     ///
     /// # Errors
     ///
@@ -55,6 +56,9 @@ impl LangSmithExporter {
         }
         if let Some(key) = env_value(&["LANGSMITH_API_KEY", "LANGCHAIN_API_KEY"]) {
             builder = builder.with_api_key(key);
+        }
+        if let Some(workspace_id) = env_value(&["LANGSMITH_WORKSPACE_ID", "LANGCHAIN_WORKSPACE_ID"]) {
+            builder = builder.with_workspace_id(workspace_id);
         }
         builder.build()
     }

@@ -220,6 +220,7 @@ impl std::fmt::Debug for LangSmithExporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LangSmithExporter")
             .field("endpoint", &self.shared.config.endpoint)
+            .field("workspace_id", &self.shared.config.workspace_id)
             .field("project", &self.shared.config.project)
             .field("queued_runs", &self.queued_runs())
             .field("sent_runs", &self.sent_runs())
@@ -265,6 +266,24 @@ impl LangSmithBuilder {
     /// The API key, sent as `x-api-key`.
     pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
         self.config.api_key = Some(key.into());
+        self
+    }
+
+    /// The workspace runs are written to, sent as `X-Tenant-Id` with every request, as
+    /// LangSmith's SDK does (an empty id: none). An API key scoped to an organization, or to
+    /// several workspaces, needs it; a key of one workspace writes there without it.
+    ///
+    /// ```
+    /// let langsmith = runtrace_langsmith::LangSmithExporter::builder()
+    ///     .with_api_key("lsv2_sk_...") // an organization's service key
+    ///     .with_workspace_id("9a7c3e1f-2b4d-4f6a-8c0e-1d3b5f7a9c2e")
+    ///     .with_project("support-bot")
+    ///     .build()?;
+    /// # Ok::<(), runtrace_langsmith::LangSmithError>(())
+    /// ```
+    pub fn with_workspace_id(mut self, workspace_id: impl Into<String>) -> Self {
+        let workspace_id = workspace_id.into();
+        self.config.workspace_id = (!workspace_id.is_empty()).then_some(workspace_id);
         self
     }
 

@@ -14,7 +14,8 @@
 //!   `runtrace::flush()` waits until the runs were sent.
 //! - Zero code: with the `runtrace` facade's `langsmith` feature and `LANGSMITH_TRACING=true`,
 //!   every run of the process is sent, configured by `LANGSMITH_API_KEY`,
-//!   `LANGSMITH_ENDPOINT` and `LANGSMITH_PROJECT` ([`install_from_env`]).
+//!   `LANGSMITH_WORKSPACE_ID`, `LANGSMITH_ENDPOINT` and `LANGSMITH_PROJECT`
+//!   ([`install_from_env`]).
 //! - Runs are in the shape LangSmith's SDK posts: `dotted_order`, `trace_id`,
 //!   `session_name` (the project), `extra.metadata`, LangSmith's `run_type`.
 //!

@@ -10,8 +10,9 @@
 //!   once when `/info` says the server does not take multipart.
 //! - Answers: 2xx stored; 409 stored already; 408, 425, 502, 503, 504 and transport failures
 //!   (a refused or closed connection, no answer within the timeout) retried after a backoff
-//!   (doubling), or after `Retry-After` when the server gives one; 429 and 413 retried only
-//!   when `Retry-After` says when, and a 413 without it splits the batch in two (a single
+//!   (doubling), or after `Retry-After` when the server gives one (in seconds, or as an HTTP
+//!   date: the wait until then, none once it is past); 429 and 413 retried only when
+//!   `Retry-After` says when, and a 413 without it splits the batch in two (a single
 //!   run is dropped); any other answer drops the batch. Retries and drops are counted, and
 //!   a batch is dropped after `max_attempts` tries.
 //! - Delivery is observable: every run queued has a number, and `settled` is how many have
@@ -21,7 +22,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
@@ -241,11 +242,8 @@ pub(crate) fn run(shared: &Arc<Shared>, client: &reqwest::Client) {
 async fn info(shared: &Shared, client: &reqwest::Client) -> (Endpoint, usize, usize) {
     let config = &shared.config;
     let mut known = (Endpoint::Multipart, config.max_batch_runs, config.max_batch_bytes);
-    let mut request = client.get(config.url("info")).header("Accept", "application/json");
-    if let Some(key) = &config.api_key {
-        request = request.header("x-api-key", key);
-    }
-    let Ok(response) = request.send().await else { return known };
+    let request = client.get(config.url("info")).header("Accept", "application/json");
+    let Ok(response) = authorized(config, request).send().await else { return known };
     let Ok(body) = response.error_for_status().map(reqwest::Response::bytes) else { return known };
     let Ok(info) = body.await.map_err(drop).and_then(|body| serde_json::from_slice::<Value>(&body).map_err(drop))
     else {
@@ -327,11 +325,7 @@ async fn post(config: &Config, client: &reqwest::Client, endpoint: Endpoint, bat
             client.post(config.url("runs/batch")).header(CONTENT_TYPE, "application/json").body(payload::batch(batch))
         }
     };
-    let request = match &config.api_key {
-        Some(key) => request.header("x-api-key", key),
-        None => request,
-    };
-    let response = match request.send().await {
+    let response = match authorized(config, request).send().await {
         Ok(response) => response,
         Err(error) => {
             tracing::debug!(target: "runtrace", "LangSmith did not answer: {error}");
@@ -351,6 +345,19 @@ async fn post(config: &Config, client: &reqwest::Client, endpoint: Endpoint, bat
     }
 }
 
+/// `request` with the credentials of `config`: its API key, and the workspace it writes to,
+/// which LangSmith's SDK sends as `X-Tenant-Id` (a key scoped to an organization, or to
+/// several workspaces, is refused without it).
+fn authorized(config: &Config, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    if let Some(key) = &config.api_key {
+        request = request.header("x-api-key", key);
+    }
+    if let Some(workspace) = &config.workspace_id {
+        request = request.header("x-tenant-id", workspace);
+    }
+    request
+}
+
 /// What the server said when it refused, for the warning.
 async fn refusal(status: StatusCode, response: reqwest::Response) -> String {
     let body = response.text().await.unwrap_or_default();
@@ -358,8 +365,50 @@ async fn refusal(status: StatusCode, response: reqwest::Response) -> String {
     format!("LangSmith answered {status}: {excerpt}")
 }
 
-/// `Retry-After` in seconds; an HTTP date is not read, and counts as no answer.
+/// The longest wait `Retry-After` is read as, before `max_retry_after` cuts it further: it
+/// keeps a huge number of seconds within what `Duration::from_secs_f64` takes without a panic.
+const LONGEST_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// The wait the server's `Retry-After` asks for (see [`parse_retry_after`]); `None` without
+/// one or with one that cannot be read.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let seconds: f64 = headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()?;
-    (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(3600.0)))
+    parse_retry_after(headers.get(RETRY_AFTER)?.to_str().ok()?, SystemTime::now())
+}
+
+/// A `Retry-After` value (RFC 9110 §10.2.3) as a wait from `now`: delay-seconds (fractions
+/// read too), or an HTTP date, the wait until then (none once it is past); either at most an
+/// hour. `None` for anything else, so the answer counts as one without `Retry-After`.
+fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    let wait = match value.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => {
+            Duration::from_secs_f64(seconds.min(LONGEST_RETRY_AFTER.as_secs_f64()))
+        }
+        Ok(_) => return None,
+        Err(_) => httpdate::parse_http_date(value).ok()?.duration_since(now).unwrap_or(Duration::ZERO),
+    };
+    Some(wait.min(LONGEST_RETRY_AFTER))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_reads_seconds_and_http_dates_and_nothing_else() {
+        // Wed, 21 Oct 2015 07:28:00 GMT.
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_445_412_480);
+        let read = |value| parse_retry_after(value, now);
+        assert_eq!(read("120"), Some(Duration::from_secs(120)));
+        assert_eq!(read(" 0.3 "), Some(Duration::from_millis(300)));
+        assert_eq!(read("1e30"), Some(LONGEST_RETRY_AFTER), "capped, not a panic");
+        assert_eq!(read("Wed, 21 Oct 2015 07:28:02 GMT"), Some(Duration::from_secs(2)));
+        assert_eq!(read("Wednesday, 21-Oct-15 07:29:00 GMT"), Some(Duration::from_secs(60)), "RFC 850's form");
+        assert_eq!(read("Wed Oct 21 07:28:05 2015"), Some(Duration::from_secs(5)), "asctime's form");
+        assert_eq!(read("Wed, 21 Oct 2015 07:27:00 GMT"), Some(Duration::ZERO), "a past date: at once");
+        assert_eq!(read("Thu, 22 Oct 2015 07:28:00 GMT"), Some(LONGEST_RETRY_AFTER), "a day away: capped");
+        for garbage in ["", "soon", "-1", "NaN", "inf", "Wed, 21 Oct 2015 25:00:00 GMT"] {
+            assert_eq!(read(garbage), None, "{garbage:?}");
+        }
+    }
 }

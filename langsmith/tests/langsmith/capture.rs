@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 #[derive(Clone, Debug)]
 pub enum Reply {
     Status(u16),
-    StatusRetryAfter(u16, &'static str),
+    StatusRetryAfter(u16, String),
     Hang,
     Close,
 }

@@ -2,7 +2,7 @@
 //! (counted), splits, the fallback to `/runs/batch`, and that nothing of it blocks the traced
 //! program, while the next good answer drains the queue.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use runtrace::{CallbackError, CallbackManager, RunKind};
 use runtrace_langsmith::{LangSmithBuilder, LangSmithExporter};
@@ -59,9 +59,33 @@ async fn runs_go_to_the_multipart_endpoint_with_the_key_and_runtrace_flush_waits
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_id_goes_as_x_tenant_id_with_every_request_and_none_goes_without_one() -> TestResult {
+    for workspace_id in [Some("9a7c3e1f-2b4d-4f6a-8c0e-1d3b5f7a9c2e"), None] {
+        let capture = Capture::start(Some(json!({})), []).await;
+        let builder = exporter(&capture);
+        let langsmith = match workspace_id {
+            Some(id) => builder.with_workspace_id(id),
+            None => builder,
+        }
+        .build()?;
+        answer(&CallbackManager::new().with_handler(langsmith.tracer()), 0)?;
+        delivered(&langsmith)?;
+        let requests = capture.requests();
+        let paths: Vec<&str> = requests.iter().map(|request| request.path.as_str()).collect();
+        assert_eq!(paths, ["/info", "/runs/multipart"]);
+        for request in &requests {
+            assert_eq!(request.header("x-tenant-id"), workspace_id, "{}", request.path);
+            assert_eq!(request.header("x-api-key"), Some("lsv2_test"), "{}", request.path);
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_with_retry_after_waits_as_told_and_without_it_drops_the_batch() -> TestResult {
     let capture =
-        Capture::start(None, [Reply::StatusRetryAfter(429, "0.3"), Reply::Status(202), Reply::Status(429)]).await;
+        Capture::start(None, [Reply::StatusRetryAfter(429, "0.3".into()), Reply::Status(202), Reply::Status(429)])
+            .await;
     let langsmith = exporter(&capture).build()?;
     let tracer = langsmith.tracer();
     let callbacks = CallbackManager::new().with_handler(&tracer);
@@ -86,6 +110,24 @@ async fn a_429_with_retry_after_waits_as_told_and_without_it_drops_the_batch() -
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_503_with_retry_after_as_an_http_date_waits_until_that_date() -> TestResult {
+    // A date has whole seconds: two seconds on, it is more than one second away, far past the
+    // backoff the exporter takes when it does not read the date.
+    let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(2));
+    let until = httpdate::parse_http_date(&date)?;
+    let capture = Capture::start(None, [Reply::StatusRetryAfter(503, date)]).await;
+    let langsmith = exporter(&capture).build()?;
+    answer(&CallbackManager::new().with_handler(langsmith.tracer()), 0)?;
+    delivered(&langsmith)?;
+    // The sender sleeps on the monotonic clock and the date is on the wall clock: a little
+    // leeway for the two to drift apart.
+    let leeway = Duration::from_millis(50);
+    assert!(SystemTime::now() + leeway >= until, "the retry waited for the date, not the backoff");
+    assert_eq!((langsmith.sent_runs(), langsmith.retries(), capture.ingests().len()), (1, 1, 2));
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_413_splits_the_batch_and_drops_a_single_run_too_large() -> TestResult {
     let capture = Capture::start(None, [Reply::Status(413), Reply::Status(413)]).await;
     let langsmith = exporter(&capture).build()?;
@@ -95,7 +137,7 @@ async fn a_413_splits_the_batch_and_drops_a_single_run_too_large() -> TestResult
     let runs: Vec<usize> = capture.ingests().iter().map(|request| request.runs()).collect();
     assert_eq!(runs, [2, 1, 1], "two runs refused as too large, then each alone");
     assert_eq!((langsmith.sent_runs(), langsmith.dropped_runs()), (1, 1), "the first alone was still too large");
-    let capture = Capture::start(None, [Reply::StatusRetryAfter(413, "0")]).await;
+    let capture = Capture::start(None, [Reply::StatusRetryAfter(413, "0".into())]).await;
     let langsmith = exporter(&capture).build()?;
     answer(&CallbackManager::new().with_handler(langsmith.tracer()), 1)?;
     delivered(&langsmith)?;
