@@ -9,7 +9,7 @@ pub const DEFAULT_ENDPOINT: &str = "https://api.smith.langchain.com";
 #[derive(Clone, Debug)]
 pub(crate) struct Config {
     pub(crate) endpoint: String,
-    pub(crate) api_key: Option<String>,
+    pub(crate) api_key: Option<ApiKey>,
     pub(crate) workspace_id: Option<String>,
     pub(crate) project: Option<String>,
     pub(crate) max_queued_runs: usize,
@@ -46,9 +46,32 @@ impl Default for Config {
     }
 }
 
+/// An API key, which `Debug` does not print: a builder or an exporter in a log line must not
+/// leak it.
+#[derive(Clone)]
+pub(crate) struct ApiKey(pub(crate) String);
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"<redacted>\"")
+    }
+}
+
 impl Config {
     /// `path` under the endpoint, whether or not the endpoint ends with `/`.
     pub(crate) fn url(&self, path: &str) -> String {
         format!("{}/{path}", self.endpoint.trim_end_matches('/'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Regression: a builder printed with `{:?}` showed its API key.
+    #[test]
+    fn a_builder_printed_shows_no_api_key() {
+        let builder = crate::LangSmithExporter::builder().with_api_key("lsv2_sk_secret");
+        let printed = format!("{builder:?}");
+        assert!(!printed.contains("lsv2_sk_secret"), "{printed}");
+        assert!(printed.contains(r#"api_key: Some("<redacted>")"#), "{printed}");
     }
 }

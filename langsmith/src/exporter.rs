@@ -10,7 +10,7 @@ use runtrace_runtime::handlers::{BoxFuture, HandlerResult, IntoHandler, Register
 use runtrace_runtime::tracer::{ExportError, Exporter, RunTree, Tracer};
 use runtrace_runtime::{AsyncCallbackHandler, CallbackManager, Event, EventData};
 
-use crate::config::Config;
+use crate::config::{ApiKey, Config};
 use crate::error::LangSmithError;
 use crate::payload::RunOp;
 use crate::sender::{self, Shared};
@@ -265,7 +265,7 @@ impl LangSmithBuilder {
 
     /// The API key, sent as `x-api-key`.
     pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
-        self.config.api_key = Some(key.into());
+        self.config.api_key = Some(ApiKey(key.into()));
         self
     }
 

@@ -350,7 +350,7 @@ async fn post(config: &Config, client: &reqwest::Client, endpoint: Endpoint, bat
 /// several workspaces, is refused without it).
 fn authorized(config: &Config, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
     if let Some(key) = &config.api_key {
-        request = request.header("x-api-key", key);
+        request = request.header("x-api-key", &key.0);
     }
     if let Some(workspace) = &config.workspace_id {
         request = request.header("x-tenant-id", workspace);
