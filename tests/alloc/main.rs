@@ -15,6 +15,7 @@ mod background_memory;
 mod console_memory;
 mod deep_trees;
 mod no_handler_alloc;
+mod stream_memory;
 mod tracer_memory;
 
 #[global_allocator]

@@ -32,7 +32,7 @@ pub struct StreamRun {
     /// `None` once the run ended.
     guard: Option<RunGuard>,
     output: StreamOutput,
-    items: Vec<Value>,
+    items: Items,
     /// The stream answered `None`, or ended on a handler's stop: it is not polled again.
     finished: bool,
     /// A handler's stop, raised on an item's token or usage, for the stream to hand on.
@@ -41,7 +41,7 @@ pub struct StreamRun {
 
 impl StreamRun {
     pub(super) fn new(guard: RunGuard, output: StreamOutput) -> StreamRun {
-        StreamRun { guard: Some(guard), output, items: Vec::new(), finished: false, stop: None }
+        StreamRun { guard: Some(guard), output, items: Items::default(), finished: false, stop: None }
     }
 
     /// Whether the run ended (the stream ended, yielded an `Err` or panicked).
@@ -86,8 +86,10 @@ impl StreamRun {
                 guard.report_response(response);
             }
         }
-        if matches!(self.output, StreamOutput::Items | StreamOutput::Reduce(_)) {
-            self.items.push(value.to_json());
+        match self.output {
+            StreamOutput::Items => self.items.push(value.to_json()),
+            StreamOutput::Reduce(_) => self.items.push_listed(value.to_json()),
+            StreamOutput::Skip | StreamOutput::Redact => {}
         }
     }
 
@@ -99,7 +101,7 @@ impl StreamRun {
         report_unraisable(
             guard.fail_with(|| RunError::new(render(error), ErrorCause::Returned).with_type_name(type_name)),
         );
-        self.items = Vec::new();
+        self.items = Items::default();
     }
 
     /// The stop a handler raised on the last item, if any.
@@ -123,19 +125,21 @@ impl StreamRun {
         let Some(guard) = self.guard.take() else { return };
         let items = std::mem::take(&mut self.items);
         let output = match self.output {
-            StreamOutput::Items => items_output(items),
+            StreamOutput::Items => items.output(),
             StreamOutput::Skip => Value::Null,
             StreamOutput::Redact => REDACTED.to_json(),
             // The reduction is the user's code: its panic fails the run instead of escaping
             // from a poll that a handler's presence alone made run it.
-            StreamOutput::Reduce(reduce) => match std::panic::catch_unwind(AssertUnwindSafe(|| reduce(items))) {
-                Ok(output) => output,
-                Err(panic) => {
-                    let message = format!("the stream's reduce function panicked: {}", panic_message(&*panic));
-                    report_unraisable(guard.fail(RunError::new(message, ErrorCause::Panicked)));
-                    return;
+            StreamOutput::Reduce(reduce) => {
+                match std::panic::catch_unwind(AssertUnwindSafe(|| reduce(items.into_list()))) {
+                    Ok(output) => output,
+                    Err(panic) => {
+                        let message = format!("the stream's reduce function panicked: {}", panic_message(&*panic));
+                        report_unraisable(guard.fail(RunError::new(message, ErrorCause::Panicked)));
+                        return;
+                    }
                 }
-            },
+            }
         };
         report_unraisable(guard.end_with(&|| output.clone()));
     }
@@ -148,13 +152,57 @@ impl StreamRun {
     }
 }
 
-/// The default output of a stream's items: their concatenation when every one is a string
-/// (a model's text chunks), else their list.
-fn items_output(items: Vec<Value>) -> Value {
-    if !items.is_empty() && items.iter().all(Value::is_string) {
-        Value::String(items.iter().filter_map(Value::as_str).collect())
-    } else {
-        Value::Array(items)
+/// The items kept for a stream's output. A model's stream yields thousands of text chunks,
+/// so while every item is a string only their concatenation is kept, and where each one
+/// ends in it, in case a later item is not a string and the output becomes their list.
+enum Items {
+    Text { text: String, ends: Vec<usize> },
+    List(Vec<Value>),
+}
+
+impl Default for Items {
+    fn default() -> Self {
+        Items::Text { text: String::new(), ends: Vec::new() }
+    }
+}
+
+impl Items {
+    fn push(&mut self, item: Value) {
+        match (&mut *self, item) {
+            (Items::Text { text, ends }, Value::String(item)) => {
+                text.push_str(&item);
+                ends.push(text.len());
+            }
+            (Items::List(list), item) => list.push(item),
+            (Items::Text { .. }, item) => self.push_listed(item),
+        }
+    }
+
+    /// Adds `item` to the items' list, made from the strings kept so far if need be.
+    fn push_listed(&mut self, item: Value) {
+        let mut list = std::mem::take(self).into_list();
+        list.push(item);
+        *self = Items::List(list);
+    }
+
+    /// The items, one value each.
+    fn into_list(self) -> Vec<Value> {
+        match self {
+            Items::List(list) => list,
+            Items::Text { text, ends } => {
+                let starts = std::iter::once(0).chain(ends.iter().copied());
+                starts.zip(&ends).map(|(start, &end)| Value::String(text[start..end].to_owned())).collect()
+            }
+        }
+    }
+
+    /// The default output: the items' concatenation when every one is a string (a model's
+    /// text chunks), else their list.
+    fn output(self) -> Value {
+        match self {
+            Items::Text { text, ends } if !ends.is_empty() => Value::String(text),
+            items => Value::Array(items.into_list()),
+        }
     }
 }
 
@@ -162,5 +210,38 @@ fn items_output(items: Vec<Value>) -> Value {
 fn keep_first(stop: &mut Option<CallbackError>, result: Result<(), CallbackError>) {
     if let (None, Err(error)) = (&stop, result) {
         *stop = Some(error);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn kept(values: &[Value]) -> Items {
+        let mut items = Items::default();
+        values.iter().cloned().for_each(|value| items.push(value));
+        items
+    }
+
+    #[test]
+    fn string_items_are_kept_as_one_string_and_give_their_concatenation() {
+        let items = kept(&[json!("Hel"), json!("lo"), json!(""), json!(" world")]);
+        assert!(matches!(&items, Items::Text { ends, .. } if ends.len() == 4));
+        assert_eq!(items.output(), json!("Hello world"));
+    }
+
+    #[test]
+    fn a_later_item_that_is_no_string_makes_the_output_the_list_of_every_item() {
+        let items = kept(&[json!("a"), json!(""), json!("bc"), json!(3), json!("d")]);
+        assert_eq!(items.output(), json!(["a", "", "bc", 3, "d"]));
+        assert_eq!(kept(&[json!({"x": 1}), json!("y")]).output(), json!([{"x": 1}, "y"]));
+    }
+
+    #[test]
+    fn no_items_give_an_empty_list_and_a_reduction_reads_each_item() {
+        assert_eq!(kept(&[]).output(), json!([]));
+        assert_eq!(kept(&[json!("a"), json!("b")]).into_list(), [json!("a"), json!("b")]);
     }
 }
