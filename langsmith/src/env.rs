@@ -18,7 +18,7 @@ use runtrace_runtime::exporter_support::ProcessExporter;
 
 use crate::config::DEFAULT_ENDPOINT;
 use crate::error::LangSmithError;
-use crate::exporter::LangSmithExporter;
+use crate::exporter::{LangSmithBuilder, LangSmithExporter};
 
 /// The variable that turns the zero-code export on.
 pub const TRACING_ENV: &str = "LANGSMITH_TRACING";
@@ -49,18 +49,7 @@ impl LangSmithExporter {
     /// # Ok::<(), runtrace_langsmith::LangSmithError>(())
     /// ```
     pub fn from_env() -> Result<LangSmithExporter, LangSmithError> {
-        let mut builder = LangSmithExporter::builder()
-            .with_project(env_value(&["LANGSMITH_PROJECT", "LANGCHAIN_PROJECT"]).unwrap_or_else(|| "default".into()));
-        if let Some(endpoint) = env_value(&["LANGSMITH_ENDPOINT", "LANGCHAIN_ENDPOINT"]) {
-            builder = builder.with_endpoint(endpoint);
-        }
-        if let Some(key) = env_value(&["LANGSMITH_API_KEY", "LANGCHAIN_API_KEY"]) {
-            builder = builder.with_api_key(key);
-        }
-        if let Some(workspace_id) = env_value(&["LANGSMITH_WORKSPACE_ID", "LANGCHAIN_WORKSPACE_ID"]) {
-            builder = builder.with_workspace_id(workspace_id);
-        }
-        builder.build()
+        builder_from_env().build()
     }
 
     /// Makes this exporter hear every run of the process from now on (see
@@ -77,6 +66,22 @@ impl LangSmithExporter {
     pub fn install(self) -> Option<LangSmithGuard> {
         runtrace_runtime::tracer::install_process_handlers(self.handlers()).then_some(LangSmithGuard { exporter: self })
     }
+}
+
+/// A builder configured from the environment (see [`LangSmithExporter::from_env`]).
+fn builder_from_env() -> LangSmithBuilder {
+    let mut builder = LangSmithExporter::builder()
+        .with_project(env_value(&["LANGSMITH_PROJECT", "LANGCHAIN_PROJECT"]).unwrap_or_else(|| "default".into()));
+    if let Some(endpoint) = env_value(&["LANGSMITH_ENDPOINT", "LANGCHAIN_ENDPOINT"]) {
+        builder = builder.with_endpoint(endpoint);
+    }
+    if let Some(key) = env_value(&["LANGSMITH_API_KEY", "LANGCHAIN_API_KEY"]) {
+        builder = builder.with_api_key(key);
+    }
+    if let Some(workspace_id) = env_value(&["LANGSMITH_WORKSPACE_ID", "LANGCHAIN_WORKSPACE_ID"]) {
+        builder = builder.with_workspace_id(workspace_id);
+    }
+    builder
 }
 
 /// Sends what a [`LangSmithExporter`] holds when dropped, waiting at most 5 seconds.
@@ -122,7 +127,8 @@ impl Drop for LangSmithGuard {
 /// The zero-code switch: with `LANGSMITH_TRACING=true` (or `LANGCHAIN_TRACING_V2=true`),
 /// installs an exporter configured from the environment for the whole process, once, and
 /// sends its runs when the process exits normally. The `runtrace` facade calls it, with its
-/// `langsmith` feature, before the first traced call; other code may call it at start-up.
+/// `langsmith` feature, before the first traced call, unless the program built a
+/// [`LangSmithExporter`] of its own by then; other code may call it at start-up.
 /// Tracing on with LangSmith's endpoint and no API key, or a configuration that fails, is
 /// reported once on stderr and sends nothing.
 ///
@@ -147,6 +153,15 @@ pub fn __zero_code() {
 
 static PROCESS: ProcessExporter<LangSmithGuard> = ProcessExporter::new();
 
+/// The program built a `LangSmithExporter` of its own (see
+/// [`LangSmithBuilder::build`](crate::LangSmithBuilder::build)).
+pub(crate) fn built_by_the_program() {
+    PROCESS.supersede(
+        "runtrace-langsmith: a LangSmithExporter was built after the zero-code export began, so \
+         both send every run; build it before the first traced call, or set LANGSMITH_TRACING=false",
+    );
+}
+
 fn exporter_from_env() -> Option<LangSmithExporter> {
     let on = env_value(&[TRACING_ENV, "LANGCHAIN_TRACING_V2"])?;
     if !on.eq_ignore_ascii_case("true") {
@@ -161,7 +176,7 @@ fn exporter_from_env() -> Option<LangSmithExporter> {
         eprintln!("runtrace-langsmith: {TRACING_ENV} is true but LANGSMITH_API_KEY is not set; runs are not sent");
         return None;
     }
-    match LangSmithExporter::from_env() {
+    match builder_from_env().for_zero_code().build() {
         Ok(exporter) => Some(exporter),
         Err(error) => {
             eprintln!("runtrace-langsmith: {error}; runs are not sent");

@@ -71,7 +71,7 @@ impl LangSmithExporter {
     /// let builder = runtrace_langsmith::LangSmithExporter::builder().with_api_key("lsv2_...");
     /// ```
     pub fn builder() -> LangSmithBuilder {
-        LangSmithBuilder { config: Config::default() }
+        LangSmithBuilder { config: Config::default(), zero_code: false }
     }
 
     /// A tracer exporting to this exporter, its trees in this exporter's project.
@@ -254,6 +254,8 @@ impl Exporter for LangSmithExporter {
 #[must_use]
 pub struct LangSmithBuilder {
     pub(crate) config: Config,
+    /// Built by the zero-code switch, not by the program (see [`build`](Self::build)).
+    zero_code: bool,
 }
 
 impl LangSmithBuilder {
@@ -353,14 +355,28 @@ impl LangSmithBuilder {
         self
     }
 
+    /// The zero-code switch's exporter: building it turns no switch off.
+    pub(crate) fn for_zero_code(mut self) -> Self {
+        self.zero_code = true;
+        self
+    }
+
     /// The exporter, its sending thread started.
+    ///
+    /// A program that builds its own exporter sends as it chooses, so the zero-code switch
+    /// (see [`install_from_env`](crate::install_from_env)) no longer installs one on the
+    /// first traced call, which would send every run a second time; build it before that
+    /// call, or call `install_from_env` to have both.
     ///
     /// # Errors
     ///
     /// The endpoint is not an http(s) URL, or the HTTP client or the thread could not be
     /// started.
     pub fn build(self) -> Result<LangSmithExporter, LangSmithError> {
-        let config = self.config;
+        let LangSmithBuilder { config, zero_code } = self;
+        if !zero_code {
+            crate::env::built_by_the_program();
+        }
         let endpoint = reqwest::Url::parse(&config.endpoint)
             .ok()
             .filter(|url| matches!(url.scheme(), "http" | "https"))

@@ -7,18 +7,12 @@
 #[allow(dead_code, reason = "the fault tests use the rest")]
 mod capture;
 
-use runtrace::prelude::*;
+#[path = "../../tests/common/zero_code_answer.rs"]
+mod answer;
+
+use answer::answer;
+use runtrace::CallbackManager;
 use serde_json::Value;
-
-#[traced_run(kind = "tool")]
-fn calculator(expr: String) -> f64 {
-    expr.split('+').filter_map(|n| n.trim().parse::<f64>().ok()).sum()
-}
-
-#[traced_run(kind = "chain")]
-fn answer(question: String, run: &RunManager) -> String {
-    format!("{question} {}", calculator("2 + 2".into(), run))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_langsmith_tracing_on_every_run_is_sent_without_a_line_of_code() {

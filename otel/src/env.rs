@@ -137,8 +137,9 @@ fn env_value(name: &str) -> Option<String> {
 /// The zero-code switch: with an OTLP endpoint in the environment, installs an exporting
 /// handler for the whole process, once, and delivers its spans when the process exits
 /// normally. The `runtrace` facade calls it, with its `otel` feature, before the first
-/// traced call; other code may call it at start-up. A configuration that fails is reported
-/// once on stderr and exports nothing.
+/// traced call, unless the program built an [`OtelHandler`] of its own by then; other code
+/// may call it at start-up. A configuration that fails is reported once on stderr and
+/// exports nothing.
 ///
 /// ```
 /// runtrace_otel::install_from_env(); // exports only if OTEL_EXPORTER_OTLP_ENDPOINT is set
@@ -161,13 +162,21 @@ pub fn __zero_code() {
 
 static PROCESS: ProcessExporter<OtelGuard> = ProcessExporter::new();
 
+/// The program built an `OtelHandler` of its own (see [`OtelBuilder::build`](crate::OtelBuilder::build)).
+pub(crate) fn built_by_the_program() {
+    PROCESS.supersede(
+        "runtrace-otel: an OtelHandler was built after the zero-code export began, so both export \
+         every run; build it before the first traced call, or set OTEL_SDK_DISABLED=true",
+    );
+}
+
 fn handler_from_env() -> Option<OtelHandler> {
     if env_value(SDK_DISABLED).is_some_and(|value| value.eq_ignore_ascii_case("true")) {
         return None;
     }
     env_value(TRACES_ENDPOINT).or_else(|| env_value(ENDPOINT))?;
-    match OtelHandler::from_env() {
-        Ok(handler) => Some(handler),
+    match otlp_exporter_from_env() {
+        Ok(exporter) => Some(OtelHandler::builder(exporter).for_zero_code().build()),
         Err(error) => {
             eprintln!("runtrace-otel: {error}; runs are not exported");
             None

@@ -96,12 +96,14 @@ pub struct OtelBuilder<E> {
     config: Config,
     resource: Option<Resource>,
     project: Option<String>,
+    /// Built by the zero-code switch, not by the program (see [`build`](Self::build)).
+    zero_code: bool,
 }
 
 impl OtelHandler {
     /// A builder for a handler that hands its spans to `exporter`.
     pub fn builder<E: SpanExporter + 'static>(exporter: E) -> OtelBuilder<E> {
-        OtelBuilder { exporter, config: Config::default(), resource: None, project: None }
+        OtelBuilder { exporter, config: Config::default(), resource: None, project: None, zero_code: false }
     }
 
     /// A handler with the default settings that hands its spans to `exporter`.
@@ -380,10 +382,24 @@ impl<E: SpanExporter + 'static> OtelBuilder<E> {
         self
     }
 
+    /// The zero-code switch's handler: building it turns no switch off.
+    pub(crate) fn for_zero_code(mut self) -> Self {
+        self.zero_code = true;
+        self
+    }
+
     /// The handler.
+    ///
+    /// A program that builds its own handler exports as it chooses, so the zero-code switch
+    /// (see [`install_from_env`](crate::install_from_env)) no longer installs one on the
+    /// first traced call, which would export every run a second time; build it before that
+    /// call, or call `install_from_env` to have both.
     #[must_use]
     pub fn build(self) -> OtelHandler {
-        let OtelBuilder { mut exporter, config, resource, project } = self;
+        let OtelBuilder { mut exporter, config, resource, project, zero_code } = self;
+        if !zero_code {
+            crate::env::built_by_the_program();
+        }
         let resource = resource.unwrap_or_else(|| Resource::builder().build());
         let resource = match project {
             Some(project) => Resource::builder_empty()

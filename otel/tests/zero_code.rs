@@ -2,60 +2,18 @@
 //! installs its handler for the whole process): with an OTLP endpoint set, runs started
 //! with no handler at all are exported.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use runtrace::prelude::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-#[traced_run(kind = "tool")]
-fn calculator(expr: String) -> f64 {
-    expr.split('+').filter_map(|n| n.trim().parse::<f64>().ok()).sum()
-}
+#[path = "../../tests/common/zero_code_answer.rs"]
+mod answer;
+#[path = "zero_code/backend.rs"]
+mod backend;
 
-#[traced_run(kind = "chain")]
-fn answer(question: String, run: &RunManager) -> String {
-    format!("{question} {}", calculator("2 + 2".into(), run))
-}
-
-/// Counts the spans of OTLP/JSON requests on a loopback port.
-async fn backend() -> (String, Arc<AtomicUsize>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let spans = Arc::new(AtomicUsize::new(0));
-    let counted = Arc::clone(&spans);
-    tokio::spawn(async move {
-        while let Ok((mut stream, _)) = listener.accept().await {
-            let counted = Arc::clone(&counted);
-            tokio::spawn(async move {
-                let mut data = Vec::new();
-                let mut buf = [0_u8; 8192];
-                while let Ok(n @ 1..) = stream.read(&mut buf).await {
-                    data.extend_from_slice(&buf[..n]);
-                    let text = String::from_utf8_lossy(&data);
-                    let Some((head, body)) = text.split_once("\r\n\r\n") else { continue };
-                    let length = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|n| n.trim().to_owned())
-                        })
-                        .and_then(|n| n.parse::<usize>().ok())
-                        .unwrap_or(0);
-                    if body.len() >= length {
-                        counted.fetch_add(body.matches("\"spanId\"").count(), Ordering::SeqCst);
-                        data.clear();
-                        let ok = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
-                        if stream.write_all(ok.as_bytes()).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    (url, spans)
-}
+use answer::answer;
+use backend::backend;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_an_endpoint_set_every_run_is_exported_without_a_line_of_code() {

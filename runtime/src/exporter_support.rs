@@ -12,13 +12,15 @@ pub struct ProcessExporter<G: 'static> {
     guard: OnceLock<Option<G>>,
     /// Whether the switch was read: after that, a check is one relaxed load.
     read: AtomicBool,
+    /// Whether the program built an exporter of this kind itself (see [`supersede`](Self::supersede)).
+    superseded: AtomicBool,
 }
 
 impl<G: Send + Sync + 'static> ProcessExporter<G> {
     /// An exporter not installed yet.
     #[must_use]
     pub const fn new() -> Self {
-        ProcessExporter { guard: OnceLock::new(), read: AtomicBool::new(false) }
+        ProcessExporter { guard: OnceLock::new(), read: AtomicBool::new(false), superseded: AtomicBool::new(false) }
     }
 
     /// Installs, the first time only, the exporter whose guard `install` makes, if it makes
@@ -35,12 +37,26 @@ impl<G: Send + Sync + 'static> ProcessExporter<G> {
         }
     }
 
-    /// Runs `install_from_env` unless a check already did.
+    /// Runs `install_from_env` unless a check already did, or the program built an exporter
+    /// of this kind itself.
     #[inline]
     pub fn check(&self, install_from_env: fn()) {
         if !self.read.load(Ordering::Relaxed) {
-            install_from_env();
+            if !self.superseded.load(Ordering::Relaxed) {
+                install_from_env();
+            }
             self.read.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Says that the program built an exporter of this kind itself, which the environment
+    /// configures as it does the zero-code one: from now on [`check`](Self::check) installs
+    /// none, as it would send every run a second time (an explicit `install` still does).
+    /// When the zero-code exporter is installed already it stays, and `warning` is printed
+    /// once on stderr.
+    pub fn supersede(&self, warning: &str) {
+        if !self.superseded.swap(true, Ordering::Relaxed) && self.get().is_some() {
+            eprintln!("{warning}");
         }
     }
 
@@ -81,5 +97,41 @@ extern "C" fn run_hooks() {
     for hook in hooks {
         // A panic must not unwind into libc.
         let _ = std::panic::catch_unwind(hook);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    #[test]
+    fn an_exporter_the_program_built_keeps_the_check_from_installing_but_not_an_explicit_install() {
+        static PROCESS: ProcessExporter<()> = ProcessExporter::new();
+        static CHECKS: AtomicUsize = AtomicUsize::new(0);
+        fn install_from_env() {
+            CHECKS.fetch_add(1, Ordering::Relaxed);
+            PROCESS.install("test", || Some(()), || {});
+        }
+        PROCESS.supersede("not printed: nothing was installed");
+        PROCESS.check(install_from_env);
+        PROCESS.check(install_from_env);
+        assert_eq!((CHECKS.load(Ordering::Relaxed), PROCESS.get()), (0, None), "the check installed nothing");
+        install_from_env();
+        assert_eq!(PROCESS.get(), Some(&()), "an explicit install still installs");
+    }
+
+    #[test]
+    fn without_one_the_first_check_installs_once() {
+        static PROCESS: ProcessExporter<()> = ProcessExporter::new();
+        static CHECKS: AtomicUsize = AtomicUsize::new(0);
+        fn install_from_env() {
+            CHECKS.fetch_add(1, Ordering::Relaxed);
+            PROCESS.install("test", || Some(()), || {});
+        }
+        PROCESS.check(install_from_env);
+        PROCESS.check(install_from_env);
+        assert_eq!((CHECKS.load(Ordering::Relaxed), PROCESS.get()), (1, Some(&())));
     }
 }
