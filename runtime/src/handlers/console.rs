@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -24,8 +25,9 @@ use crate::handler::{CallbackHandler, HandlerResult};
 /// lines of a deep recursion stay readable; each run's number says how deep it is.
 ///
 /// It prints as `print!` does, so `cargo test` captures its lines as it captures a test's
-/// own output (and, like `print!`, it fails if standard output is closed: the failure is
-/// reported and the runs go on).
+/// own output. If standard output is closed, it fails once (`print!` panics, and the panic
+/// hook prints that once), the failure is reported, and it prints nothing more while the runs
+/// go on.
 ///
 /// ```
 /// use runtrace_runtime::{CallbackManager, RunKind};
@@ -225,11 +227,26 @@ fn tokens(usage: &Usage) -> String {
 
 /// Standard output through `print!`, which the test harness captures; `std::io::stdout()`
 /// would bypass it and mix the handler's lines into `cargo test`'s report.
+///
+/// `print!` panics when standard output is closed (`program | head -1`), and the panic hook
+/// prints each such panic, caught or not: after the first, this writes nothing more and
+/// answers an error, so that a closed pipe costs one panic message, not one per event.
 struct Print;
+
+/// Standard output failed under `print!` once.
+static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
 
 impl Write for Print {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        print!("{}", String::from_utf8_lossy(bytes));
+        let closed = || std::io::Error::new(std::io::ErrorKind::BrokenPipe, "standard output failed");
+        if STDOUT_FAILED.load(Ordering::Relaxed) {
+            return Err(closed());
+        }
+        let printed = std::panic::catch_unwind(|| print!("{}", String::from_utf8_lossy(bytes)));
+        if printed.is_err() {
+            STDOUT_FAILED.store(true, Ordering::Relaxed);
+            return Err(closed());
+        }
         Ok(bytes.len())
     }
 
