@@ -7,10 +7,10 @@
 //! RUNTRACE_TRACE=runs.jsonl cargo run --example usage
 //! cargo run --example trace_view -- runs.jsonl --prices prices.json
 //!
-//! chain research  43.9ms
-//! ├── chat_model OpenAi::complete  21.3ms  82+8 tokens  $0.000014
-//! └── chat_model OpenAi::complete  22.0ms  82+8 tokens  $0.000014
-//! total: 164+16 tokens  $0.000028
+//! chain research  42.8ms
+//! ├── chat_model OpenAi::complete  21.3ms  62+10 tokens  $0.000013
+//! └── chat_model OpenAi::complete  21.3ms  102+19 tokens  $0.000024
+//! total: 164+29 tokens  $0.000037
 //! ```
 //!
 //! `--prices` names a JSON file of prices per million tokens by model, as a `PriceTable`

@@ -10,7 +10,9 @@
 //!   manual. The function takes its parent ([`AsParent`]): a [`CallbackManager`] to start a
 //!   root run with those callbacks, or the caller's [`RunManager`] to become its child.
 //! - A [`CallbackManager`] holds handlers, tags and metadata, inheritable or local, as
-//!   LangChain's does; [`CallbackManager::none()`] traces nothing, at next to no cost.
+//!   LangChain's does; [`CallbackManager::none()`] adds no handlers of its own, at next to no
+//!   cost (its runs are still heard by a tracer's scope, `RUNTRACE_TRACE` and the exporters'
+//!   zero-code switches).
 //! - Inside a traced function, `run: &RunManager` is the run: it streams tokens
 //!   ([`on_llm_new_token`](RunManager::on_llm_new_token)), text, agent steps and custom
 //!   events; a [`RunGuard`] gives every run started by hand exactly one end or error.
@@ -21,7 +23,9 @@
 //! - Handlers implement [`CallbackHandler`] (called inline) or [`AsyncCallbackHandler`] (run
 //!   in the [`background`]; [`flush`] waits for them). They receive [`Event`]s: the run's
 //!   identity and its [`EventData`], whose types are in [`event`].
-//! - Built-in [`handlers`]: a console printer, a recorder, a channel to a request's stream.
+//! - Built-in [`handlers`]: a console printer, a recorder, a channel to a request's stream,
+//!   token usage and cost (`UsageTracker`), a token budget (`TokenBudget`) and a `tracing`
+//!   bridge (`TracingBridge`).
 //! - [`events::stream_events`] turns one traced call into a stream of its events, then its
 //!   output (LangChain's `astream_events`): what a server sends its client.
 //! - The [`tracer`] assembles runs into LangSmith-shaped trees for an exporter (a JSON Lines

@@ -1,16 +1,7 @@
 //! Set-up from the environment, with the variables LangSmith's SDKs read, and the zero-code
 //! switch that sends every run of the process when tracing is on.
 //!
-//! Read once, when the exporter is built; each `LANGSMITH_*` name wins over its older
-//! `LANGCHAIN_*` one:
-//!
-//! | variable | effect |
-//! | --- | --- |
-//! | `LANGSMITH_TRACING` (`LANGCHAIN_TRACING_V2`) | `true` (any case) turns the zero-code export on |
-//! | `LANGSMITH_API_KEY` (`LANGCHAIN_API_KEY`) | the API key, sent as `x-api-key` |
-//! | `LANGSMITH_WORKSPACE_ID` (`LANGCHAIN_WORKSPACE_ID`) | the workspace runs are written to, sent as `X-Tenant-Id`: needed with a key scoped to an organization or to several workspaces |
-//! | `LANGSMITH_ENDPOINT` (`LANGCHAIN_ENDPOINT`) | the API's base URL; default `https://api.smith.langchain.com` |
-//! | `LANGSMITH_PROJECT` (`LANGCHAIN_PROJECT`) | the project of runs whose trace names none; default `default`, as the SDK's |
+//! The variables are listed in the crate's documentation ("Variables").
 
 use std::time::Duration;
 
@@ -38,7 +29,7 @@ fn env_value(names: &[&str]) -> Option<String> {
 impl LangSmithExporter {
     /// An exporter configured as LangSmith's SDK is, from `LANGSMITH_API_KEY`,
     /// `LANGSMITH_WORKSPACE_ID`, `LANGSMITH_ENDPOINT` and `LANGSMITH_PROJECT` (or their
-    /// `LANGCHAIN_*` names; see the table in the crate docs).
+    /// `LANGCHAIN_*` names; see "Variables" in the crate docs).
     ///
     /// # Errors
     ///

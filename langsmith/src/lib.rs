@@ -15,9 +15,23 @@
 //! - Zero code: with the `runtrace` facade's `langsmith` feature and `LANGSMITH_TRACING=true`,
 //!   every run of the process is sent, configured by `LANGSMITH_API_KEY`,
 //!   `LANGSMITH_WORKSPACE_ID`, `LANGSMITH_ENDPOINT` and `LANGSMITH_PROJECT`
-//!   ([`install_from_env`]).
+//!   ([`install_from_env`]), unless the program built a [`LangSmithExporter`] of its own
+//!   before its first traced call.
 //! - Runs are in the shape LangSmith's SDK posts: `dotted_order`, `trace_id`,
 //!   `session_name` (the project), `extra.metadata`, LangSmith's `run_type`.
+//!
+//! ## Variables
+//!
+//! Read once, when the exporter is built; each `LANGSMITH_*` name wins over its older
+//! `LANGCHAIN_*` one:
+//!
+//! | variable | effect |
+//! | --- | --- |
+//! | `LANGSMITH_TRACING` (`LANGCHAIN_TRACING_V2`) | `true` (any case) turns the zero-code export on |
+//! | `LANGSMITH_API_KEY` (`LANGCHAIN_API_KEY`) | the API key, sent as `x-api-key` |
+//! | `LANGSMITH_WORKSPACE_ID` (`LANGCHAIN_WORKSPACE_ID`) | the workspace runs are written to, sent as `X-Tenant-Id`: needed with a key scoped to an organization or to several workspaces |
+//! | `LANGSMITH_ENDPOINT` (`LANGCHAIN_ENDPOINT`) | the API's base URL; default `https://api.smith.langchain.com` |
+//! | `LANGSMITH_PROJECT` (`LANGCHAIN_PROJECT`) | the project of runs whose trace names none; default `default`, as the SDK's |
 //!
 //! ## Example
 //!

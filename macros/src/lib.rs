@@ -69,8 +69,9 @@ use proc_macro::TokenStream;
 /// - a parent's `run`: the new run is its child;
 /// - a [`CallbackManager`] with handlers for this request (`&callbacks`, or `callbacks` by
 ///   value): the new run is a root and every run nested in it reports to those handlers;
-/// - `CallbackManager::none()`: nobody listens; the call costs a few nanoseconds more than
-///   the plain function.
+/// - `CallbackManager::none()`: no handlers of its own; unless a tracer's scope,
+///   `RUNTRACE_TRACE` or an exporter's zero-code switch hears it, the call costs a few
+///   nanoseconds more than the plain function.
 ///
 /// A function without a `self` receiver takes `impl AsParent`, which all of these are. A
 /// method takes `&dyn AsParent`, so that traits with traced methods stay object-safe; callers

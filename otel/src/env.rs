@@ -2,17 +2,7 @@
 //! `OTEL_EXPORTER_OTLP_*` variables, and the zero-code switch that installs it for the whole
 //! process when an endpoint is set.
 //!
-//! Variables, read once, when the exporter is built:
-//!
-//! | variable | effect |
-//! | --- | --- |
-//! | `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | where spans go (`/v1/traces` is appended to the first); setting either turns the zero-code export on |
-//! | `OTEL_EXPORTER_OTLP_HEADERS` / `..._TRACES_HEADERS` | `key=value,key2=value2`, e.g. an API key |
-//! | `OTEL_EXPORTER_OTLP_TIMEOUT` / `..._TRACES_TIMEOUT` | milliseconds per export (default 10000) |
-//! | `OTEL_EXPORTER_OTLP_PROTOCOL` / `..._TRACES_PROTOCOL` | `http/protobuf` (default) or `http/json` |
-//! | `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` | the resource spans are exported with |
-//! | `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` | `true` records inputs, outputs and messages |
-//! | `OTEL_SDK_DISABLED` | `true` turns the zero-code export off |
+//! The variables are listed in the crate's documentation ("Variables").
 
 use std::time::Duration;
 
@@ -34,7 +24,7 @@ const EXIT_FLUSH: Duration = Duration::from_secs(5);
 
 impl OtelHandler {
     /// A handler exporting over OTLP/HTTP as the standard `OTEL_EXPORTER_OTLP_*` variables
-    /// say (see the table in the crate docs); with no endpoint set, to
+    /// say (see "Variables" in the crate docs); with no endpoint set, to
     /// `http://localhost:4318/v1/traces`.
     ///
     /// # Errors

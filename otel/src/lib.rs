@@ -11,7 +11,8 @@
 //!   OTLP/HTTP as the standard `OTEL_EXPORTER_OTLP_*` variables say; [`OtelBuilder`]
 //!   chooses conventions, message content and limits.
 //! - Zero code: with the `runtrace` facade's `otel` feature and `OTEL_EXPORTER_OTLP_ENDPOINT`
-//!   set, every run of the process is exported and delivered at exit ([`install_from_env`]).
+//!   set, every run of the process is exported and delivered at exit ([`install_from_env`]),
+//!   unless the program built an [`OtelHandler`] of its own before its first traced call.
 //! - One identity: a span's trace id is its root run's id ([`trace_id_of`]), its span id
 //!   the low half of its run id ([`span_id_of`]); start and end are the times runtrace
 //!   recorded.
@@ -24,6 +25,20 @@
 //! - Message content (inputs, outputs, messages) is recorded only when asked, by
 //!   [`CAPTURE_CONTENT_ENV`] or [`OtelBuilder::with_message_content`]; string values
 //!   longer than 32 KiB are cut ([`OtelBuilder::with_max_attribute_len`]).
+//!
+//! ## Variables
+//!
+//! Read once, when the exporter is built:
+//!
+//! | variable | effect |
+//! | --- | --- |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` / `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | where spans go (`/v1/traces` is appended to the first); setting either turns the zero-code export on |
+//! | `OTEL_EXPORTER_OTLP_HEADERS` / `..._TRACES_HEADERS` | `key=value,key2=value2`, e.g. an API key |
+//! | `OTEL_EXPORTER_OTLP_TIMEOUT` / `..._TRACES_TIMEOUT` | milliseconds per export (default 10000) |
+//! | `OTEL_EXPORTER_OTLP_PROTOCOL` / `..._TRACES_PROTOCOL` | `http/protobuf` (default) or `http/json` |
+//! | `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` | the resource spans are exported with |
+//! | `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` | `true` records inputs, outputs and messages |
+//! | `OTEL_SDK_DISABLED` | `true` turns the zero-code export off |
 //!
 //! ## Example
 //!
@@ -52,6 +67,10 @@
 //! assert_eq!(spans[1].name, "answer");
 //! assert_eq!(spans[0].span_context.trace_id(), spans[1].span_context.trace_id());
 //! ```
+//!
+//! `InMemorySpanExporter` needs `opentelemetry_sdk`'s `testing` feature: in your own crate,
+//! `opentelemetry_sdk = { version = "=0.33.1", features = ["testing"] }` among the
+//! (dev-)dependencies.
 //!
 //! [`SpanData`]: opentelemetry_sdk::trace::SpanData
 //! [`SpanExporter`]: opentelemetry_sdk::trace::SpanExporter
