@@ -11,9 +11,15 @@
 //!
 //! A cross-check of the `threads` group of `benches/overhead.rs`: divan's samples there are
 //! short and synchronised across its threads, which this bench leaves out.
+//!
+//! The rows marked *own per thread* are controls: the same handler or tracer, but one per
+//! thread, so that the threads share nothing of runtrace's. Their ratio is what two threads
+//! cost on this machine alone (the caches and memory bandwidth the cores share, the
+//! allocator); a shared row's ratio over its control's is what sharing adds.
 
 mod common;
 
+use std::cell::OnceCell;
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
 use std::time::Instant;
@@ -48,6 +54,15 @@ fn per_call(threads: usize, call: &(dyn Fn(u64) -> u64 + Sync)) -> f64 {
     })
 }
 
+/// `traced::outer(x)` under this thread's own manager, made by `make` on its first call. The
+/// timed threads are new each round, so each round makes its own.
+fn own_per_thread(make: fn() -> CallbackManager, x: u64) -> u64 {
+    thread_local! {
+        static OWN: OnceCell<CallbackManager> = const { OnceCell::new() };
+    }
+    OWN.with(|own| traced::outer(x, own.get_or_init(make)))
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -56,10 +71,16 @@ fn median(mut values: Vec<f64>) -> f64 {
 fn main() {
     let noop = CallbackManager::new().with_handler(Noop);
     let tracer = CallbackManager::new().with_handler(common::tracer());
-    let configurations: [(&str, &(dyn Fn(u64) -> u64 + Sync)); 3] = [
+    let configurations: [(&str, &(dyn Fn(u64) -> u64 + Sync)); 5] = [
         ("plain", &plain::outer),
         ("runtrace, one no-op sync handler", &|x| traced::outer(x, &noop)),
+        ("runtrace, one no-op sync handler, own per thread", &|x| {
+            own_per_thread(|| CallbackManager::new().with_handler(Noop), x)
+        }),
         ("runtrace, `Tracer`", &|x| traced::outer(x, &tracer)),
+        ("runtrace, `Tracer`, own per thread", &|x| {
+            own_per_thread(|| CallbackManager::new().with_handler(common::tracer()), x)
+        }),
     ];
     println!("| per call, {ROUNDS} rounds of {CALLS} calls | 1 thread | 2 threads | 2 / 1 |");
     println!("|---|---:|---:|---:|");
