@@ -12,6 +12,32 @@ use super::payload::Payload;
 use super::tags::{Metadata, Tags};
 
 /// What happened, with the data that belongs to it.
+///
+/// ```
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+/// use runtrace_runtime::{CallbackHandler, CallbackManager, Event, EventData, RunKind};
+/// use runtrace_runtime::handlers::HandlerResult;
+///
+/// #[derive(Default)]
+/// struct TokenCounter(AtomicUsize);
+///
+/// impl CallbackHandler for TokenCounter {
+///     fn on_event(&self, event: &Event<'_>) -> HandlerResult {
+///         if let EventData::NewToken(_) = event.data {
+///             self.0.fetch_add(1, Ordering::Relaxed);
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// let counter = std::sync::Arc::new(TokenCounter::default());
+/// let run = CallbackManager::new().with_handler(counter.clone()).start_run(RunKind::Llm, "fake_llm", &"hi")?;
+/// run.on_llm_new_token("Hel")?;
+/// run.on_llm_new_token("lo")?;
+/// run.end(&"Hello")?;
+/// assert_eq!(counter.0.load(Ordering::Relaxed), 2);
+/// # Ok::<(), runtrace_runtime::CallbackError>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum EventData<'a> {

@@ -18,6 +18,24 @@ use crate::event::{RunId, RunKind};
 use crate::run::CallbackManager;
 
 /// What an [`EventStream`] yields: the call's events, then its output, once.
+///
+/// ```
+/// use futures::StreamExt;
+/// use runtrace_runtime::events::{Item, stream_events};
+/// use runtrace_runtime::{CallbackManager, RunKind};
+///
+/// # tokio::runtime::Runtime::new()?.block_on(async {
+/// let items: Vec<_> = stream_events(CallbackManager::none(), |callbacks| async move {
+///     callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+///     Ok::<_, runtrace_runtime::CallbackError>(4)
+/// })
+/// .collect()
+/// .await;
+/// assert_eq!(items.iter().filter_map(Item::event).count(), 2); // on_tool_start, on_tool_end
+/// assert!(matches!(items.last(), Some(Item::Output(Ok(4)))));
+/// # });
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub enum Item<T> {
     /// An event of a run of the call.

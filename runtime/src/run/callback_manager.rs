@@ -73,6 +73,15 @@ pub(crate) static UNHEARD_CHILDREN: CallbackManager = CallbackManager {
 
 impl CallbackManager {
     /// An empty manager, to add handlers to.
+    ///
+    /// ```
+    /// use runtrace_runtime::CallbackManager;
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// assert!(CallbackManager::new().handlers().is_empty());
+    /// let callbacks = CallbackManager::new().with_handler(RecordingHandler::new());
+    /// assert_eq!(callbacks.handlers().len(), 1);
+    /// ```
     #[must_use]
     pub fn new() -> Self {
         Self::default()

@@ -269,6 +269,19 @@ impl RunManager {
     /// # Errors
     ///
     /// A handler that raises failed: return the error (with `?`) to stop the run.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, EventData, RunKind};
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let recorder = Arc::new(RecordingHandler::new());
+    /// let run = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Llm, "fake_llm", &"hi")?;
+    /// run.on_llm_new_token("Hel")?;
+    /// assert!(matches!(&recorder.events()[1].data, EventData::NewToken(token) if token == "Hel"));
+    /// # run.end(&"Hello")?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     pub fn on_llm_new_token(&self, token: &str) -> Result<(), CallbackError> {
         if let Some(model) = self.model() {
             model.token();
@@ -390,6 +403,19 @@ impl RunManager {
     /// # Errors
     ///
     /// A handler that raises failed.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, EventData, RunKind};
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let recorder = Arc::new(RecordingHandler::new());
+    /// let run = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Llm, "fake_llm", &"hi")?;
+    /// run.on_text("Human: hi\nAI:")?;
+    /// assert!(matches!(&recorder.events()[1].data, EventData::Text(text) if text.starts_with("Human:")));
+    /// # run.end(&"Hello")?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     pub fn on_text(&self, text: &str) -> Result<(), CallbackError> {
         self.emit(EventData::Text(Cow::Borrowed(text)))
     }
@@ -399,6 +425,20 @@ impl RunManager {
     /// # Errors
     ///
     /// A handler that raises failed.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, EventData, RunKind};
+    /// use runtrace_runtime::event::Retry;
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let recorder = Arc::new(RecordingHandler::new());
+    /// let run = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Llm, "fake_llm", &"hi")?;
+    /// run.on_retry(1, "rate limited")?;
+    /// assert!(matches!(&recorder.events()[1].data, EventData::Retry(retry) if *retry == Retry::new(1, "rate limited")));
+    /// # run.end(&"Hello")?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     pub fn on_retry(&self, attempt: u32, reason: impl std::fmt::Display) -> Result<(), CallbackError> {
         if !self.hears(Ignore::RETRIES) {
             return Ok(());
@@ -411,6 +451,20 @@ impl RunManager {
     /// # Errors
     ///
     /// A handler that raises failed.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, EventData, RunKind};
+    /// use runtrace_runtime::event::AgentAction;
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let recorder = Arc::new(RecordingHandler::new());
+    /// let agent = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Chain, "agent", &"2+2?")?;
+    /// agent.on_agent_action(AgentAction::new("calculator", serde_json::json!("2+2")))?;
+    /// assert!(matches!(&recorder.events()[1].data, EventData::AgentAction(action) if action.tool == "calculator"));
+    /// # agent.end(&4)?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     pub fn on_agent_action(&self, action: AgentAction) -> Result<(), CallbackError> {
         self.emit(EventData::AgentAction(action))
     }
@@ -420,6 +474,20 @@ impl RunManager {
     /// # Errors
     ///
     /// A handler that raises failed.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, EventData, RunKind};
+    /// use runtrace_runtime::event::AgentFinish;
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let recorder = Arc::new(RecordingHandler::new());
+    /// let agent = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Chain, "agent", &"2+2?")?;
+    /// agent.on_agent_finish(AgentFinish::new(serde_json::json!({"answer": 4})))?;
+    /// assert!(matches!(&recorder.events()[1].data, EventData::AgentFinish(finish) if finish.output["answer"] == 4));
+    /// # agent.end(&4)?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     pub fn on_agent_finish(&self, finish: AgentFinish) -> Result<(), CallbackError> {
         self.emit(EventData::AgentFinish(finish))
     }

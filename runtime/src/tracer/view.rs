@@ -38,6 +38,21 @@ pub struct TreeView<'a> {
 
 impl RunTree {
     /// This tree drawn for people, without colours; see [`TreeView`].
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::tracer::collect_runs;
+    ///
+    /// let (result, trees) = collect_runs(|| {
+    ///     let chain = CallbackManager::none().start_run(RunKind::Chain, "answer", &"2+2?")?;
+    ///     chain.children().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    ///     chain.end(&"4")
+    /// });
+    /// result?;
+    /// let drawn = trees[0].view().to_string();
+    /// assert!(drawn.contains("└── tool calculator"));
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn view(&self) -> TreeView<'_> {
         TreeView { tree: self, color: false, prices: None }
