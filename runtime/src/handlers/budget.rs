@@ -67,6 +67,19 @@ impl Spent {
 }
 
 /// The error a [`TokenBudget`] raises: the limit, and the tokens spent when it was crossed.
+///
+/// ```
+/// use runtrace_runtime::{CallbackError, CallbackManager, RunKind};
+/// use runtrace_runtime::handlers::{BudgetExceeded, TokenBudget};
+///
+/// let run = CallbackManager::new().with_handler(TokenBudget::streamed(1)).start_run(RunKind::Llm, "fake_llm", &"hi")?;
+/// run.on_llm_new_token("Hel")?;
+/// let stop = run.on_llm_new_token("lo").unwrap_err();
+/// let exceeded = stop.handler_error().and_then(|e| e.downcast_ref::<BudgetExceeded>());
+/// assert_eq!(exceeded.map(ToString::to_string).as_deref(), Some("token budget of 1 exceeded: 2 tokens spent"));
+/// run.error(&stop)?;
+/// # Ok::<(), CallbackError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BudgetExceeded {
@@ -86,12 +99,39 @@ impl std::error::Error for BudgetExceeded {}
 
 impl TokenBudget {
     /// A budget of `limit` tokens billed by model runs (their reported usage).
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackError, CallbackManager, RunKind};
+    /// use runtrace_runtime::event::Usage;
+    /// use runtrace_runtime::handlers::TokenBudget;
+    ///
+    /// let callbacks = CallbackManager::new().with_handler(TokenBudget::billed(100));
+    /// let run = callbacks.start_run(RunKind::ChatModel, "chat", &"hi")?;
+    /// run.report_usage(Usage::new(60, 20))?; // 80 tokens: within the budget
+    /// let stop = run.report_usage(Usage::new(60, 50)).unwrap_err(); // a running total of 110
+    /// run.error(&stop)?;
+    /// # Ok::<(), CallbackError>(())
+    /// ```
     #[must_use]
     pub fn billed(limit: u64) -> TokenBudget {
         TokenBudget { limit, counts: Counts::Billed, spent: Mutex::default() }
     }
 
     /// A budget of `limit` streamed tokens.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackError, CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::TokenBudget;
+    ///
+    /// let budget = Arc::new(TokenBudget::streamed(10));
+    /// let run = CallbackManager::new().with_handler(budget.clone()).start_run(RunKind::Llm, "fake_llm", &"hi")?;
+    /// run.on_llm_new_token("Hel")?;
+    /// run.on_llm_new_token("lo")?;
+    /// assert_eq!(budget.used(), 2);
+    /// # run.end(&"Hello")?;
+    /// # Ok::<(), CallbackError>(())
+    /// ```
     #[must_use]
     pub fn streamed(limit: u64) -> TokenBudget {
         TokenBudget { limit, counts: Counts::Streamed, spent: Mutex::default() }

@@ -108,6 +108,17 @@ const RESET: &str = "\x1b[0m";
 
 impl ConsoleHandler {
     /// Prints to standard output, through `print!`.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::ConsoleHandler;
+    ///
+    /// let callbacks = CallbackManager::new().with_handler(ConsoleHandler::new());
+    /// let run = callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?; // prints the start
+    /// assert!(run.is_recording());
+    /// run.end(&4)?; // prints the output
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn new() -> Self {
         let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
@@ -128,6 +139,15 @@ impl ConsoleHandler {
     }
 
     /// Turns colours on or off.
+    ///
+    /// ```
+    /// use runtrace_runtime::CallbackManager;
+    /// use runtrace_runtime::handlers::ConsoleHandler;
+    ///
+    /// // Plain text even on a terminal, for logs a person greps.
+    /// let console = ConsoleHandler::new().with_color(false);
+    /// assert_eq!(CallbackManager::new().with_handler(console).handlers().len(), 1);
+    /// ```
     #[must_use]
     pub fn with_color(mut self, color: bool) -> Self {
         self.color = color;

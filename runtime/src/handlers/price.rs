@@ -85,6 +85,15 @@ impl PriceTable {
     }
 
     /// Prices `model` (replacing an earlier price of the same name).
+    ///
+    /// ```
+    /// use runtrace_runtime::handlers::{Price, PriceTable};
+    ///
+    /// let prices = PriceTable::new()
+    ///     .with_model("gpt-4o", Price::per_million(5.00, 15.00))
+    ///     .with_model("gpt-4o", Price::per_million(2.50, 10.00)); // replaces the first
+    /// assert_eq!(prices.price("gpt-4o"), Some(&Price::per_million(2.50, 10.00)));
+    /// ```
     #[must_use]
     pub fn with_model(mut self, model: impl Into<String>, price: Price) -> PriceTable {
         self.models.insert(model.into(), price);
@@ -102,6 +111,15 @@ impl PriceTable {
     }
 
     /// What `usage` of `model` costs; `None` for a model it has no price for.
+    ///
+    /// ```
+    /// use runtrace_runtime::event::Usage;
+    /// use runtrace_runtime::handlers::{Price, PriceTable};
+    ///
+    /// let prices = PriceTable::new().with_model("gpt-4o", Price::per_million(2.50, 10.00));
+    /// assert_eq!(prices.cost("gpt-4o", &Usage::new(1_000_000, 100_000)), Some(3.50));
+    /// assert_eq!(prices.cost("o3", &Usage::new(1_000_000, 0)), None);
+    /// ```
     #[must_use]
     pub fn cost(&self, model: &str, usage: &Usage) -> Option<f64> {
         self.price(model).map(|price| price.cost(usage))

@@ -48,12 +48,39 @@ impl RecordingHandler {
     }
 
     /// A copy of the events so far.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let recorder = Arc::new(RecordingHandler::new());
+    /// let callbacks = CallbackManager::new().with_handler(recorder.clone());
+    /// callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// let events = recorder.events();
+    /// assert_eq!(events.len(), 2);
+    /// assert_eq!(events[0].run.name, "calculator");
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn events(&self) -> Vec<Event<'static>> {
         self.lock().clone()
     }
 
     /// The events so far, leaving the recorder empty.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let recorder = Arc::new(RecordingHandler::new());
+    /// let callbacks = CallbackManager::new().with_handler(recorder.clone());
+    /// callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// assert_eq!(recorder.take().len(), 2);
+    /// assert!(recorder.is_empty());
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn take(&self) -> Vec<Event<'static>> {
         std::mem::take(&mut *self.lock())
@@ -66,6 +93,21 @@ impl RecordingHandler {
     }
 
     /// The runs that started, in start order.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let recorder = Arc::new(RecordingHandler::new());
+    /// let callbacks = CallbackManager::new().with_handler(recorder.clone());
+    /// let chain = callbacks.start_run(RunKind::Chain, "answer", &"2+2?")?;
+    /// chain.children().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// chain.end(&"4")?;
+    /// let names: Vec<_> = recorder.runs().iter().map(|run| run.name.to_string()).collect();
+    /// assert_eq!(names, ["answer", "calculator"]);
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn runs(&self) -> Vec<RunInfo> {
         self.lock()

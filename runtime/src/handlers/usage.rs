@@ -57,6 +57,14 @@ impl UsageTracker {
     }
 
     /// Prices its models with `prices`, for [`cost_by_model`](Self::cost_by_model).
+    ///
+    /// ```
+    /// use runtrace_runtime::handlers::{Price, PriceTable, UsageTracker};
+    ///
+    /// let prices = PriceTable::new().with_model("gpt-4o", Price::per_million(2.50, 10.00));
+    /// let tracker = UsageTracker::new().with_prices(prices);
+    /// assert!(tracker.cost_by_model().is_empty()); // no run ended yet
+    /// ```
     #[must_use]
     pub fn with_prices(mut self, prices: PriceTable) -> UsageTracker {
         self.prices = Some(prices);
@@ -78,6 +86,22 @@ impl UsageTracker {
     /// What each model's tokens cost, by the price table given with
     /// [`with_prices`](Self::with_prices); a model it has no price for (or every model,
     /// without a table) is unpriced: [`Cost::dollars`] is `None`, never zero.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::event::{ModelRequest, Usage};
+    /// use runtrace_runtime::handlers::UsageTracker;
+    ///
+    /// let tracker = Arc::new(UsageTracker::new()); // no price table
+    /// let callbacks = CallbackManager::new().with_handler(tracker.clone());
+    /// let run = callbacks.start_model_run(RunKind::ChatModel, "chat", &"hi", &|| ModelRequest::new("gpt-4o"))?;
+    /// run.report_usage(Usage::new(12, 5))?;
+    /// run.end(&"Hello")?;
+    /// let cost = &tracker.cost_by_model()["gpt-4o"];
+    /// assert_eq!((cost.usage, cost.dollars), (Usage::new(12, 5), None)); // unpriced, not free
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn cost_by_model(&self) -> BTreeMap<String, Cost> {
         self.totals()

@@ -62,6 +62,18 @@ impl<H> Background<H> {
 impl<H: AsyncCallbackHandler> Background<H> {
     /// `handler` with a queue of [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY) events and
     /// [`Overflow::Block`].
+    ///
+    /// ```
+    /// use runtrace_runtime::CallbackManager;
+    /// use runtrace_runtime::background::Background;
+    /// # struct Exporter;
+    /// # impl runtrace_runtime::AsyncCallbackHandler for Exporter {
+    /// #     fn on_event<'a>(&'a self, _: &'a runtrace_runtime::Event<'static>)
+    /// #         -> runtrace_runtime::handlers::BoxFuture<'a, runtrace_runtime::handlers::HandlerResult> { Box::pin(async { Ok(()) }) }
+    /// # }
+    /// let callbacks = CallbackManager::new().with_handler(Background::new(Exporter));
+    /// assert!(callbacks.handlers()[0].is_background());
+    /// ```
     #[must_use]
     pub fn new(handler: H) -> Self {
         Background { handler, capacity: Self::DEFAULT_CAPACITY, overflow: Overflow::Block, block_timeout: None }
