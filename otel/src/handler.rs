@@ -280,24 +280,84 @@ impl std::fmt::Debug for OtelHandler {
 
 impl<E: SpanExporter + 'static> OtelBuilder<E> {
     /// Writes the OpenTelemetry GenAI attributes (`gen_ai.*`) and GenAI span names.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use runtrace_otel::OtelHandler;
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let spans = InMemorySpanExporter::default();
+    /// let otel = OtelHandler::builder(spans.clone()).with_genai(false).build();
+    /// otel.callbacks().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// otel.flush().await;
+    /// let span = &spans.get_finished_spans()?[0];
+    /// assert!(!span.attributes.iter().any(|kv| kv.key.as_str().starts_with("gen_ai.")));
+    /// # Ok(()) }
+    /// ```
     pub fn with_genai(mut self, on: bool) -> Self {
         self.config.genai = on;
         self
     }
 
     /// Writes the OpenInference attributes (Phoenix, Arize).
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use runtrace_otel::OtelHandler;
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let spans = InMemorySpanExporter::default();
+    /// let otel = OtelHandler::builder(spans.clone()).with_openinference(false).build();
+    /// otel.callbacks().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// otel.flush().await;
+    /// let span = &spans.get_finished_spans()?[0];
+    /// assert!(!span.attributes.iter().any(|kv| kv.key.as_str().starts_with("openinference.")));
+    /// # Ok(()) }
+    /// ```
     pub fn with_openinference(mut self, on: bool) -> Self {
         self.config.openinference = on;
         self
     }
 
     /// Writes the LangSmith attributes (`langsmith.*`).
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use runtrace_otel::OtelHandler;
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let spans = InMemorySpanExporter::default();
+    /// let otel = OtelHandler::builder(spans.clone()).with_langsmith(false).build();
+    /// otel.callbacks().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// otel.flush().await;
+    /// let span = &spans.get_finished_spans()?[0];
+    /// assert!(!span.attributes.iter().any(|kv| kv.key.as_str().starts_with("langsmith.")));
+    /// # Ok(()) }
+    /// ```
     pub fn with_langsmith(mut self, on: bool) -> Self {
         self.config.langsmith = on;
         self
     }
 
     /// Writes the Langfuse attributes (`langfuse.*`).
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use runtrace_otel::OtelHandler;
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let spans = InMemorySpanExporter::default();
+    /// let otel = OtelHandler::builder(spans.clone()).with_langfuse(false).build();
+    /// otel.callbacks().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// otel.flush().await;
+    /// let span = &spans.get_finished_spans()?[0];
+    /// assert!(!span.attributes.iter().any(|kv| kv.key.as_str().starts_with("langfuse.")));
+    /// # Ok(()) }
+    /// ```
     pub fn with_langfuse(mut self, on: bool) -> Self {
         self.config.langfuse = on;
         self
@@ -307,18 +367,68 @@ impl<E: SpanExporter + 'static> OtelBuilder<E> {
     /// [`CAPTURE_CONTENT_ENV`](crate::CAPTURE_CONTENT_ENV). Off by default, as the GenAI
     /// conventions ask; what runtrace records already leaves out `skip`ped arguments and
     /// holds `redact`ed ones as `"[REDACTED]"`.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use runtrace_otel::OtelHandler;
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let spans = InMemorySpanExporter::default();
+    /// let otel = OtelHandler::builder(spans.clone()).with_message_content(true).build();
+    /// otel.callbacks().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// otel.flush().await;
+    /// let span = &spans.get_finished_spans()?[0];
+    /// assert!(span.attributes.iter().any(|kv| kv.value.as_str().contains("2+2")));
+    /// # Ok(()) }
+    /// ```
     pub fn with_message_content(mut self, on: bool) -> Self {
         self.config.content = on;
         self
     }
 
     /// How streamed tokens appear: an event each, or only their count.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use runtrace_otel::TokenEvents;
+    /// use runtrace_otel::OtelHandler;
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let spans = InMemorySpanExporter::default();
+    /// let otel = OtelHandler::builder(spans.clone()).with_token_events(TokenEvents::CountOnly).build();
+    /// let llm = otel.callbacks().start_run(RunKind::Llm, "fake_llm", &"hi")?;
+    /// llm.on_llm_new_token("Hel")?;
+    /// llm.on_llm_new_token("lo")?;
+    /// llm.end(&"Hello")?;
+    /// otel.flush().await;
+    /// let span = &spans.get_finished_spans()?[0];
+    /// assert!(!span.events.iter().any(|event| event.name == "new_token"));
+    /// # Ok(()) }
+    /// ```
     pub fn with_token_events(mut self, token_events: TokenEvents) -> Self {
         self.config.token_events = token_events;
         self
     }
 
     /// The most bytes of one string attribute (default 32 KiB); longer ones are cut.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use runtrace_otel::OtelHandler;
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let spans = InMemorySpanExporter::default();
+    /// let otel = OtelHandler::builder(spans.clone()).with_max_attribute_len(256).with_message_content(true).build();
+    /// let long = "x".repeat(10_000);
+    /// otel.callbacks().start_run(RunKind::Tool, "echo", &long)?.end(&long)?;
+    /// otel.flush().await;
+    /// let span = &spans.get_finished_spans()?[0];
+    /// assert!(span.attributes.iter().all(|kv| kv.value.as_str().len() < 10_000));
+    /// # Ok(()) }
+    /// ```
     pub fn with_max_attribute_len(mut self, bytes: usize) -> Self {
         self.config.max_attribute_len = bytes.max(64);
         self
@@ -326,6 +436,21 @@ impl<E: SpanExporter + 'static> OtelBuilder<E> {
 
     /// How many events wait for the background part (default 16384); past that, new
     /// events are dropped and counted, never waited for.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use runtrace_otel::OtelHandler;
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let spans = InMemorySpanExporter::default();
+    /// let otel = OtelHandler::builder(spans.clone()).with_event_queue(1024).build();
+    /// otel.callbacks().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// otel.flush().await;
+    /// assert_eq!(otel.exported_spans(), 1);
+    /// assert_eq!(otel.dropped_events(), 0);
+    /// # Ok(()) }
+    /// ```
     pub fn with_event_queue(mut self, events: usize) -> Self {
         self.config.event_queue = events.max(1);
         self
@@ -333,24 +458,85 @@ impl<E: SpanExporter + 'static> OtelBuilder<E> {
 
     /// How many finished spans wait for export (default 4096); past that, the oldest are
     /// dropped and counted.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use runtrace_otel::OtelHandler;
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let spans = InMemorySpanExporter::default();
+    /// let otel = OtelHandler::builder(spans.clone()).with_max_queued_spans(1024).build();
+    /// otel.callbacks().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// otel.flush().await;
+    /// assert_eq!(otel.exported_spans(), 1);
+    /// assert_eq!(otel.dropped_spans(), 0);
+    /// # Ok(()) }
+    /// ```
     pub fn with_max_queued_spans(mut self, spans: usize) -> Self {
         self.config.max_queued_spans = spans.max(1);
         self
     }
 
     /// The most spans one export carries (default 512).
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use runtrace_otel::OtelHandler;
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let spans = InMemorySpanExporter::default();
+    /// let otel = OtelHandler::builder(spans.clone()).with_max_batch(1).build();
+    /// for question in ["2+2", "3+3"] {
+    ///     otel.callbacks().start_run(RunKind::Tool, "calculator", &question)?.end(&4)?;
+    /// }
+    /// otel.flush().await; // two exports of one span each
+    /// assert_eq!(otel.exported_spans(), 2);
+    /// # Ok(()) }
+    /// ```
     pub fn with_max_batch(mut self, spans: usize) -> Self {
         self.config.max_batch = spans.max(1);
         self
     }
 
     /// How long spans of a tree still open wait before they are exported (default 1 s).
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use std::time::Duration;
+    /// use runtrace_otel::OtelHandler;
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let spans = InMemorySpanExporter::default();
+    /// let otel = OtelHandler::builder(spans.clone()).with_scheduled_delay(Duration::from_millis(100)).build();
+    /// otel.callbacks().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// otel.flush().await;
+    /// assert_eq!(otel.exported_spans(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn with_scheduled_delay(mut self, delay: Duration) -> Self {
         self.config.scheduled_delay = delay;
         self
     }
 
     /// How long one export may take before it counts as failed (default 10 s).
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use std::time::Duration;
+    /// use runtrace_otel::OtelHandler;
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let spans = InMemorySpanExporter::default();
+    /// let otel = OtelHandler::builder(spans.clone()).with_export_timeout(Duration::from_secs(2)).build();
+    /// otel.callbacks().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// otel.flush().await;
+    /// assert_eq!(otel.exported_spans(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn with_export_timeout(mut self, timeout: Duration) -> Self {
         self.config.export_timeout = timeout;
         self
@@ -358,12 +544,42 @@ impl<E: SpanExporter + 'static> OtelBuilder<E> {
 
     /// How long the background part waits, when a tree ends, for its export to finish
     /// (default 2 s), so that `runtrace::flush()` means delivered when the backend answers.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use std::time::Duration;
+    /// use runtrace_otel::OtelHandler;
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let spans = InMemorySpanExporter::default();
+    /// let otel = OtelHandler::builder(spans.clone()).with_delivery_wait(Duration::from_millis(500)).build();
+    /// otel.callbacks().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// otel.flush().await;
+    /// assert_eq!(otel.exported_spans(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn with_delivery_wait(mut self, wait: Duration) -> Self {
         self.config.delivery_wait = wait;
         self
     }
 
     /// The longest pause after failed exports (default 15 s; the first is 1 s).
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use std::time::Duration;
+    /// use runtrace_otel::OtelHandler;
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let spans = InMemorySpanExporter::default();
+    /// let otel = OtelHandler::builder(spans.clone()).with_max_backoff(Duration::from_secs(5)).build();
+    /// otel.callbacks().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// otel.flush().await;
+    /// assert_eq!(otel.exported_spans(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn with_max_backoff(mut self, max: Duration) -> Self {
         self.config.max_backoff = max;
         self
@@ -371,12 +587,41 @@ impl<E: SpanExporter + 'static> OtelBuilder<E> {
 
     /// The resource spans are exported with (default: the SDK's, from `OTEL_SERVICE_NAME`
     /// and `OTEL_RESOURCE_ATTRIBUTES`).
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use opentelemetry_sdk::Resource;
+    /// use runtrace_otel::OtelHandler;
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let spans = InMemorySpanExporter::default();
+    /// let otel = OtelHandler::builder(spans.clone()).with_resource(Resource::builder().with_service_name("support-bot").build()).build();
+    /// otel.callbacks().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// otel.flush().await;
+    /// assert_eq!(otel.exported_spans(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn with_resource(mut self, resource: Resource) -> Self {
         self.resource = Some(resource);
         self
     }
 
     /// The Phoenix project spans go to (`openinference.project.name` on the resource).
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use runtrace_otel::OtelHandler;
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let spans = InMemorySpanExporter::default();
+    /// let otel = OtelHandler::builder(spans.clone()).with_project("support-bot").build();
+    /// otel.callbacks().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// otel.flush().await;
+    /// assert_eq!(otel.exported_spans(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn with_project(mut self, project: impl Into<String>) -> Self {
         self.project = Some(project.into());
         self
