@@ -260,12 +260,27 @@ pub struct LangSmithBuilder {
 
 impl LangSmithBuilder {
     /// The API's base URL (default [`DEFAULT_ENDPOINT`](crate::DEFAULT_ENDPOINT)).
+    ///
+    /// ```
+    /// use runtrace_langsmith::{LangSmithError, LangSmithExporter};
+    ///
+    /// let local = LangSmithExporter::builder().with_endpoint("http://127.0.0.1:1984").build()?; // a self-hosted LangSmith
+    /// let typo = LangSmithExporter::builder().with_endpoint("127.0.0.1:1984").build();
+    /// assert!(matches!(typo, Err(LangSmithError::Endpoint(_))));
+    /// # drop(local);
+    /// # Ok::<(), LangSmithError>(())
+    /// ```
     pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.config.endpoint = endpoint.into();
         self
     }
 
     /// The API key, sent as `x-api-key`.
+    ///
+    /// ```
+    /// let builder = runtrace_langsmith::LangSmithExporter::builder().with_api_key("lsv2_sk_secret");
+    /// assert!(!format!("{builder:?}").contains("lsv2_sk_secret")); // never printed, even in debug output
+    /// ```
     pub fn with_api_key(mut self, key: impl Into<String>) -> Self {
         self.config.api_key = Some(ApiKey(key.into()));
         self
@@ -290,6 +305,16 @@ impl LangSmithBuilder {
     }
 
     /// The project of the runs whose tree names none (an empty name: none).
+    ///
+    /// ```
+    /// use runtrace_langsmith::LangSmithExporter;
+    ///
+    /// let builder = LangSmithExporter::builder().with_project("support-bot");
+    /// assert!(format!("{builder:?}").contains("support-bot"));
+    /// let langsmith = builder.build()?;
+    /// # drop(langsmith);
+    /// # Ok::<(), runtrace_langsmith::LangSmithError>(())
+    /// ```
     pub fn with_project(mut self, project: impl Into<String>) -> Self {
         let project = project.into();
         self.config.project = (!project.is_empty()).then_some(project);
@@ -372,6 +397,16 @@ impl LangSmithBuilder {
     ///
     /// The endpoint is not an http(s) URL, or the HTTP client or the thread could not be
     /// started.
+    ///
+    /// ```
+    /// use runtrace_langsmith::LangSmithExporter;
+    ///
+    /// // Nothing is sent until a run ends, so nothing needs to listen yet.
+    /// let langsmith = LangSmithExporter::builder().with_endpoint("http://127.0.0.1:9").build()?;
+    /// assert_eq!((langsmith.sent_runs(), langsmith.dropped_runs()), (0, 0));
+    /// assert!(LangSmithExporter::builder().with_endpoint("ftp://example.com").build().is_err());
+    /// # Ok::<(), runtrace_langsmith::LangSmithError>(())
+    /// ```
     pub fn build(self) -> Result<LangSmithExporter, LangSmithError> {
         let LangSmithBuilder { config, zero_code } = self;
         if !zero_code {
