@@ -237,26 +237,13 @@ fn end(
     }
 }
 
-/// What a handler's stop (`error`, a `CallbackError`) becomes: `Ok(the early return)` when
-/// the function returns a `Result` whose error is `From<CallbackError>`, else `Err(error)`,
-/// to be reported. The choice is made by autoref on the return type, since a macro cannot
-/// see trait impls; a type it cannot name always reports.
-pub(crate) fn stop(returns: &valid::Returns, error: &Ident, krate: &Path) -> TokenStream {
-    let ret_ty = &returns.ty;
-    if returns.nameable {
-        quote! {{
-            #[allow(unused_imports)]
-            use #krate::__private::{StopByReporting as _, StopByReturning as _};
-            (&#krate::__private::Stop::<#ret_ty>::NEW).stop(#error)
-        }}
-    } else {
-        quote!(::core::result::Result::Err(#error))
-    }
-}
-
-/// What a handler's stop becomes, as a function for `__private::outline` and `__private::end`:
-/// chosen as in [`stop`], made once per return type.
-fn stopper(returns: &valid::Returns, krate: &Path) -> TokenStream {
+/// What a handler's stop becomes, as a function of the `CallbackError` made once per return
+/// type (for `__private::outline`, `__private::end` and a traced stream's items):
+/// `Ok(the early return)` when the function returns a `Result` whose error is
+/// `From<CallbackError>`, else `Err(error)`, to be reported. The choice is made by autoref on
+/// the return type, since a macro cannot see trait impls; a type it cannot name always
+/// reports.
+pub(crate) fn stopper(returns: &valid::Returns, krate: &Path) -> TokenStream {
     let ret_ty = &returns.ty;
     if returns.nameable {
         quote! {{

@@ -10,7 +10,7 @@ use quote::quote;
 use syn::Path;
 
 use crate::attr::Options;
-use crate::expand::{render_error, stop, take_outcome};
+use crate::expand::{render_error, stopper, take_outcome};
 use crate::respan::{extent, hidden, located};
 use crate::valid::Returns;
 
@@ -25,9 +25,7 @@ pub fn wrap(options: &Options, returns: &Returns, item: &Returns, ending: &Token
     // A handler's stop on an item's token or usage reaches the caller as an `Err` item when
     // the items are a `Result` whose error is `From<CallbackError>`: chosen by autoref on the
     // item type, as for a function's return type.
-    let error = hidden("__runtrace_error");
-    let stop = stop(item, &error, krate);
-    let stop = quote!(|#error: #krate::__private::CallbackError| #stop);
+    let stop = stopper(item, krate);
     let traced = quote!(#krate::__private::traced_stream(#ending, #ret, #output, #on_item, #stop));
     if !returns.nameable {
         return traced;

@@ -534,7 +534,7 @@ fn last_segment(path: &str) -> &str {
 /// Picks how a handler's request to stop a run reaches the caller of a function returning
 /// `R`: as its `Err` when `R` is a `Result` whose error converts from [`CallbackError`],
 /// else as a warning, the function going on. Resolved at compile time by autoref: the
-/// expansion calls `(&Stop::<R>::NEW).stop(error)` with both traits in scope.
+/// expansion takes `(&Stop::<R>::NEW).stopper()` with both traits in scope.
 pub struct Stop<R>(PhantomData<fn() -> R>);
 
 impl<R> Stop<R> {
@@ -551,22 +551,13 @@ pub type Stopper<R> = fn(CallbackError) -> Result<R, CallbackError>;
 pub trait StopByReturning {
     /// The function's return type.
     type Output;
-    /// `Ok(early return value)`.
-    ///
-    /// # Errors
-    ///
-    /// Never: this arm always carries the error to the caller.
-    fn stop(&self, error: CallbackError) -> Result<Self::Output, CallbackError>;
-    /// [`stop`](Self::stop) as a function, for [`outline`] and [`end`].
+    /// The function that gives `Ok(early return value)`: this arm always carries the error
+    /// to the caller.
     fn stopper(&self) -> Stopper<Self::Output>;
 }
 
 impl<T, E: From<CallbackError>> StopByReturning for Stop<Result<T, E>> {
     type Output = Result<T, E>;
-
-    fn stop(&self, error: CallbackError) -> Result<Self::Output, CallbackError> {
-        Ok(Err(E::from(error)))
-    }
 
     fn stopper(&self) -> Stopper<Self::Output> {
         |error| Ok(Err(E::from(error)))
@@ -577,22 +568,13 @@ impl<T, E: From<CallbackError>> StopByReturning for Stop<Result<T, E>> {
 pub trait StopByReporting {
     /// The function's return type.
     type Output;
-    /// `Err(error)`: the caller cannot be told.
-    ///
-    /// # Errors
-    ///
-    /// Always: this arm hands the error back to be reported.
-    fn stop(&self, error: CallbackError) -> Result<Self::Output, CallbackError>;
-    /// [`stop`](Self::stop) as a function, for [`outline`] and [`end`].
+    /// The function that gives `Err(error)`: this arm always hands the error back to be
+    /// reported.
     fn stopper(&self) -> Stopper<Self::Output>;
 }
 
 impl<R> StopByReporting for &Stop<R> {
     type Output = R;
-
-    fn stop(&self, error: CallbackError) -> Result<R, CallbackError> {
-        Err(error)
-    }
 
     fn stopper(&self) -> Stopper<R> {
         reported
