@@ -21,6 +21,17 @@ pub fn wrap(options: &Options, returns: &Returns, item: &Returns, ending: &Token
     let ret = hidden("__runtrace_ret");
     let boxed = hidden("__runtrace_boxed");
     let output = output(options, krate);
+    // Behind an alias the item type is unwritten, but the stream's own type names it, and
+    // what is wrong with the item is reported on the alias.
+    let named;
+    let item = if !item.written && returns.nameable {
+        let ret_ty = &returns.ty;
+        let projection = located(quote!(<#ret_ty as #krate::__private::Stream>::Item), extent(ret_ty).0);
+        named = Returns { ty: syn::parse_quote!(#projection), is_result: false, nameable: true, written: false };
+        &named
+    } else {
+        item
+    };
     let on_item = on_item(options, item, krate);
     // A handler's stop on an item's token or usage reaches the caller as an `Err` item when
     // the items are a `Result` whose error is `From<CallbackError>`: chosen by autoref on the
@@ -61,6 +72,8 @@ fn output(options: &Options, krate: &Path) -> TokenStream {
 
 /// The closure that records an item on the run: an `Err` item fails it; any other value
 /// (an `Ok` value) is checked for recording, then sent as a token and kept for the output.
+/// Items whose type is not written (`stream` on an alias) are told apart by
+/// `ItemProbe`, which sees whether they are `Result`s.
 fn on_item(options: &Options, item: &Returns, krate: &Path) -> TokenStream {
     let run = hidden("__runtrace_run");
     let item_var = hidden("__runtrace_item");
@@ -75,7 +88,8 @@ fn on_item(options: &Options, item: &Returns, krate: &Path) -> TokenStream {
                 let path = located(quote!(#krate::__private::output::), extent(ty).0);
                 quote!(#path<#ty>(#value))
             }
-            None => quote!(#krate::__private::output(#value)),
+            // An item behind an alias: reported on the alias.
+            None => located(quote!(#krate::__private::output(#value)), extent(&item.ty).0),
         }
     };
     let token = match &options.tokens {
@@ -103,16 +117,34 @@ fn on_item(options: &Options, item: &Returns, krate: &Path) -> TokenStream {
         let #recorded: &dyn #krate::__private::Recorded = #check;
         #run.item(#recorded, #token, #model);
     });
-    let body = if item.is_result {
-        let render = render_error(options, item, krate);
-        quote! {
-            match #item_var {
-                ::core::result::Result::Ok(#value) => #record,
-                ::core::result::Result::Err(#error) => #run.fail(#error, #render),
+    let split = if item.is_result {
+        Some(quote!(#item_var))
+    } else if !item.written {
+        Some(quote!({
+            #[allow(unused_imports)]
+            use #krate::__private::{SplitPlain as _, SplitResult as _};
+            (&#krate::__private::ItemProbe(#item_var)).split()
+        }))
+    } else {
+        None
+    };
+    let body = match split {
+        Some(split) => {
+            let mut render = render_error(options, item, krate);
+            if !item.written {
+                // Called, not passed, so that an error type that cannot be rendered is one
+                // error, on the alias.
+                let error = hidden("__runtrace_unseen_error");
+                render = located(quote!(|#error| #render(#error)), extent(&item.ty).0);
+            }
+            quote! {
+                match #split {
+                    ::core::result::Result::Ok(#value) => #record,
+                    ::core::result::Result::Err(#error) => #run.fail(#error, #render),
+                }
             }
         }
-    } else {
-        quote!({ let #value = #item_var; #record })
+        None => quote!({ let #value = #item_var; #record }),
     };
     quote!(|#run: &mut #krate::__private::StreamRun, #item_var| #body)
 }

@@ -306,6 +306,8 @@ pub fn mentions_impl(ty: &Type) -> bool {
 
 fn check_options(options: &Options, returns: &Returns, shape: &Shape, errors: &mut Errors) {
     // `err(..)` renders the error of what ends the run: a stream's item, a future's output.
+    // Items behind an alias may be `Result`s: the expansion sees at compile time.
+    let unseen_items = matches!(shape, Shape::Stream(item) if !item.written);
     let returns = match shape {
         Shape::Value => returns,
         Shape::Stream(item) => item,
@@ -342,7 +344,7 @@ fn check_options(options: &Options, returns: &Returns, shape: &Shape, errors: &m
     }
     if let Some((render, err)) = &options.err {
         // `err(redact)` covers panics too, which any function can have.
-        if !returns.is_result && *render != ErrRender::Redact {
+        if !returns.is_result && !unseen_items && *render != ErrRender::Redact {
             errors.add(syn::Error::new_spanned(
                 err,
                 "`err(..)` renders the error of a function returning `Result`; this one does not",

@@ -27,8 +27,12 @@ use crate::handlers::{bridge_made, on_span};
 use crate::run::HeardRun;
 use crate::run::ambient;
 pub use crate::run::{AsParent, CallbackManager, RunGuard, RunManager};
-pub use crate::stream::{StreamOutput, StreamRun, TokenText, TracedStream, token_text_of, traced_stream};
+pub use crate::stream::{
+    ItemProbe, NoError, SplitPlain, SplitResult, StreamOutput, StreamRun, TokenText, TracedStream, token_text_of,
+    traced_stream,
+};
 pub use crate::work::Work;
+pub use futures_core::Stream;
 
 /// The static description of a traced function's runs, plus its per-call options.
 #[derive(Clone, Copy)]

@@ -343,6 +343,15 @@ async fn boxed_words() -> std::pin::Pin<Box<dyn futures::Stream<Item = String> +
     Box::pin(futures::stream::iter(vec!["a".to_owned()]))
 }
 
+/// A stream behind an alias, its items `Result`s with a `Debug`-only error.
+type Answers = std::pin::Pin<Box<dyn futures::Stream<Item = Result<String, Refusal>> + Send>>;
+
+#[traced_run(kind = "llm", stream, tokens, err(Debug))]
+fn aliased_answers(refuse: bool) -> Answers {
+    let answer = if refuse { Err(Refusal { reason: "no" }) } else { Ok("yes".to_owned()) };
+    Box::pin(futures::stream::iter(vec![answer]))
+}
+
 #[async_trait::async_trait]
 trait Lookup {
     #[traced_run]
@@ -366,6 +375,16 @@ fn streams_and_async_trait_methods() {
     let words = futures::executor::block_on(boxed_words(&callbacks));
     assert_eq!(futures::executor::block_on(words.count()), 1);
     assert_eq!(futures::executor::block_on(Echo.lookup(7, &callbacks)).ok(), Some(7));
-    assert_eq!(names(&recorder), ["stream_chunks", "boxed_words", "Echo::lookup"]);
-    assert_eq!(ends(&recorder), [json!(2), json!("[REDACTED]"), json!(7)]);
+    assert_eq!(futures::executor::block_on(aliased_answers(false, &callbacks).count()), 1);
+    assert_eq!(futures::executor::block_on(aliased_answers(true, &callbacks).count()), 1);
+    assert_eq!(
+        names(&recorder),
+        ["stream_chunks", "boxed_words", "Echo::lookup", "aliased_answers", "aliased_answers"]
+    );
+    assert_eq!(ends(&recorder), [json!(2), json!("[REDACTED]"), json!(7), json!("yes")]);
+    let failed = recorder.events().into_iter().find_map(|event| match event.data {
+        EventData::Error(error) => Some(error.message),
+        _ => None,
+    });
+    assert_eq!(failed.as_deref(), Some(r#"Refusal { reason: "no" }"#));
 }

@@ -27,7 +27,35 @@ fn counts(to: u32) -> impl Stream<Item = u32> {
 
 #[traced_run]
 fn checked(items: Vec<Result<&'static str, &'static str>>) -> impl Stream<Item = Result<String, ToolError>> {
-    stream::iter(items.into_iter().map(|item| item.map(str::to_owned).map_err(|bad| ToolError::BadInput(bad.into()))))
+    stream::iter(tool_results(items))
+}
+
+/// The items of `checked` and `aliased_replies`: a `ToolError` for each `Err`.
+fn tool_results(items: Vec<Result<&'static str, &'static str>>) -> impl Iterator<Item = Result<String, ToolError>> {
+    items.into_iter().map(|item| item.map(str::to_owned).map_err(|bad| ToolError::BadInput(bad.into())))
+}
+
+/// What reading a stream of `Ok`, `Err("b")`, `Ok` leaves: the caller read every item, and
+/// the run failed with the error and never ended.
+fn assert_failed_by_its_err_item(recorder: &RecordingHandler, read: &[Result<String, ToolError>]) {
+    assert_eq!(read.len(), 3, "the caller still reads every item");
+    let error = the_error(recorder);
+    assert_eq!((error.message.as_str(), error.cause), ("bad input: b", ErrorCause::Returned));
+    assert!(error.type_name.as_deref().is_some_and(|name| name.ends_with("ToolError")), "{error:?}");
+    assert!(ends(recorder).is_empty());
+    assert_one_end_per_start(recorder);
+}
+
+/// The tokens the runs streamed, in order.
+fn tokens(recorder: &RecordingHandler) -> Vec<String> {
+    recorder
+        .events()
+        .iter()
+        .filter_map(|event| match &event.data {
+            EventData::NewToken(token) => Some(token.to_string()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn types(recorder: &RecordingHandler) -> Vec<EventType> {
@@ -65,11 +93,7 @@ fn an_err_item_fails_the_run_and_the_stream_goes_on_unrecorded() {
     let (recorder, callbacks) = recording();
     let read: Vec<Result<String, ToolError>> =
         block_on(checked(vec![Ok("a"), Err("b"), Ok("c")], &callbacks).collect());
-    assert_eq!(read.len(), 3, "the caller still reads every item");
-    let error = the_error(&recorder);
-    assert_eq!((error.message.as_str(), error.cause), ("bad input: b", ErrorCause::Returned));
-    assert!(ends(&recorder).is_empty());
-    assert_one_end_per_start(&recorder);
+    assert_failed_by_its_err_item(&recorder, &read);
 }
 
 #[test]
@@ -122,15 +146,7 @@ fn chunks() -> Pin<Box<dyn Stream<Item = Chunk> + Send>> {
 fn tokens_sends_each_item_as_a_token_and_times_the_first() {
     let (recorder, callbacks) = recording();
     let _: Vec<&str> = block_on(completion("hi", &callbacks).collect());
-    let tokens: Vec<String> = recorder
-        .events()
-        .iter()
-        .filter_map(|event| match &event.data {
-            EventData::NewToken(token) => Some(token.to_string()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(tokens, ["Hel", "lo", "!"]);
+    assert_eq!(tokens(&recorder), ["Hel", "lo", "!"]);
     let (_, end) = &ends(&recorder)[0];
     assert!(end.model.as_ref().is_some_and(|model| model.time_to_first_token.is_some()));
     assert_eq!(outputs(&recorder), [json!("Hello!")]);
@@ -196,6 +212,42 @@ fn stream_marks_a_stream_behind_an_alias() {
     assert_eq!(types(&recorder), [EventType::Start]);
     assert_eq!(block_on(stream.count()), 2);
     assert_eq!(outputs(&recorder), [json!([4, 5])]);
+}
+
+/// What a model client's streaming call returns, as `async-openai`'s
+/// `ChatCompletionResponseStream` does: the items are `Result`s, which only the alias says.
+type Replies = Pin<Box<dyn Stream<Item = Result<String, ToolError>> + Send>>;
+
+#[traced_run(kind = "llm", stream, tokens)]
+fn aliased_replies(items: Vec<Result<&'static str, &'static str>>) -> Replies {
+    Box::pin(stream::iter(tool_results(items)))
+}
+
+#[test]
+fn an_err_item_of_a_stream_behind_an_alias_fails_the_run() {
+    let (recorder, callbacks) = recording();
+    let read: Vec<Result<String, ToolError>> =
+        block_on(aliased_replies(vec![Ok("Hel"), Err("b"), Ok("c")], &callbacks).collect());
+    assert_failed_by_its_err_item(&recorder, &read);
+    assert_eq!(tokens(&recorder), ["Hel"], "the Ok values are the tokens, up to the error");
+}
+
+#[test]
+fn the_ok_items_of_a_stream_behind_an_alias_make_its_output() {
+    let (recorder, callbacks) = recording();
+    let read: Vec<Result<String, ToolError>> =
+        block_on(aliased_replies(vec![Ok("Hel"), Ok("lo")], &callbacks).collect());
+    assert_eq!(read.len(), 2);
+    assert_eq!(outputs(&recorder), [json!("Hello")], "the Ok values, concatenated as strings");
+}
+
+#[test]
+fn a_handlers_stop_reaches_the_reader_of_a_stream_behind_an_alias_as_an_err_item() {
+    let (recorder, callbacks) = refusing_tokens();
+    let read: Vec<Result<String, ToolError>> = block_on(aliased_replies(vec![Ok("a"), Ok("b")], &callbacks).collect());
+    assert!(matches!(read.as_slice(), [Err(ToolError::Callback(_))]), "{read:?}");
+    assert_eq!(the_error(&recorder).cause, ErrorCause::Stopped);
+    assert_one_end_per_start(&recorder);
 }
 
 #[test]
