@@ -166,12 +166,30 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
             #finish
         }
     };
+    let err_check = err_check(&options, shape, value, krate);
     let block = if pinned.is_some() {
-        quote!({ #start ::std::boxed::Box::pin(async move { #traced }) })
+        quote!({ #err_check #start ::std::boxed::Box::pin(async move { #traced }) })
     } else {
-        quote!({ #shared_stop #start #traced })
+        quote!({ #err_check #shared_stop #start #traced })
     };
     quote!(#(#attrs)* #vis #sig #block)
+}
+
+/// `err(..)` on a function whose run ends with a value of a type not written as a `Result`
+/// (`value`, or a boxed future's output): a check, on the option, that the type is one.
+fn err_check(options: &Options, shape: &Shape, value: &valid::Returns, krate: &Path) -> Option<TokenStream> {
+    let (render, err) = options.err.as_ref()?;
+    let ends = match shape {
+        Shape::Value => value,
+        Shape::BoxedFuture(output) => output,
+        Shape::Stream(_) => return None,
+    };
+    if *render == ErrRender::Redact || !ends.may_be_result_alias() {
+        return None;
+    }
+    let ty = &ends.ty;
+    let check = located(quote!(#krate::__private::returns_result::<#ty>), extent(err).0);
+    Some(quote!(let _ = #check;))
 }
 
 /// `let ret = ..;`: the body's value from its `outcome`, or, after `panicked` ended the run,
@@ -216,17 +234,33 @@ fn end(
     let error = hidden("__runtrace_error");
     let early = hidden("__runtrace_early");
     let value = hidden("__runtrace_value");
-    let end_ok = end_ok(options, returns, &guard, &value, krate);
-    let end = if returns.is_result {
-        let render = render_error(options, returns, krate);
-        quote! {
-            match &#ret {
-                ::core::result::Result::Ok(#value) => #end_ok,
-                ::core::result::Result::Err(#error) => #krate::__private::fail(#guard, #error, #render),
+    // A written type that is not written as a `Result` may still be one, behind an alias
+    // (`ApiResult<T>`): `ResultProbe` tells at compile time. Types that plainly are none
+    // skip it, and the code it costs a debug build.
+    let probed = returns.may_be_result_alias();
+    let end_ok = end_ok(options, returns, probed, &guard, &value, krate);
+    let split = if returns.is_result {
+        Some(quote!(&#ret))
+    } else if probed {
+        Some(split_probed(&quote!(&#ret), krate))
+    } else {
+        None
+    };
+    let end = match split {
+        Some(split) => {
+            let mut render = render_error(options, returns, krate);
+            if probed {
+                // On the declared type, where an error that cannot be rendered is reported.
+                render = located(render, extent(&returns.ty).0);
+            }
+            quote! {
+                match #split {
+                    ::core::result::Result::Ok(#value) => #end_ok,
+                    ::core::result::Result::Err(#error) => #krate::__private::fail(#guard, #error, #render),
+                }
             }
         }
-    } else {
-        quote!({ let #value = &#ret; #end_ok })
+        None => quote!({ let #value = &#ret; #end_ok }),
     };
     quote! {
         if let ::core::option::Option::Some(#guard) = #krate::__private::heard(#guard) {
@@ -410,7 +444,26 @@ fn start(
 
 /// Ends the run with the value `value` refers to (the `Ok` value of a `Result`), recorded as
 /// `skip_output` / `redact_output` say.
-fn end_ok(options: &Options, returns: &valid::Returns, guard: &Ident, value: &Ident, krate: &Path) -> TokenStream {
+/// `value`, a reference to what the run records, split by `ResultProbe` into `Ok(value)`
+/// or `Err(error)`, whether its type is a `Result` or not.
+pub(crate) fn split_probed(value: &TokenStream, krate: &Path) -> TokenStream {
+    quote!({
+        #[allow(unused_imports)]
+        use #krate::__private::{SplitPlain as _, SplitResult as _};
+        (&#krate::__private::ResultProbe(#value)).split()
+    })
+}
+
+/// Ends the run with `value`, the `Ok` value or the whole value returned; `probed` when its
+/// type was read through `ResultProbe`, so that it is not the declared type.
+fn end_ok(
+    options: &Options,
+    returns: &valid::Returns,
+    probed: bool,
+    guard: &Ident,
+    value: &Ident,
+    krate: &Path,
+) -> TokenStream {
     // A returned value that knows its model usage and response (a `ModelOutput`) hands them
     // to the run, whatever the output recording: picked at compile time by autoref.
     let model_output = quote!({
@@ -426,6 +479,7 @@ fn end_ok(options: &Options, returns: &valid::Returns, guard: &Ident, value: &Id
     // Checked against the declared output type, named in the call, so that rustc reports a
     // type that cannot be recorded on the user's own tokens of that type.
     let check = match returns.output_ty() {
+        Some(ty) if probed => located(quote!(#krate::__private::output(#value)), extent(ty).0),
         Some(ty) => {
             let (first, _) = extent(ty);
             let path = located(quote!(#krate::__private::output::), first);

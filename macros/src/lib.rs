@@ -145,8 +145,11 @@ use proc_macro::TokenStream;
 ///
 /// # Errors and handlers that stop runs
 ///
-/// A return type written as a path ending in `Result` (`Result<T, E>`, `io::Result<T>`,
-/// `anyhow::Result<T>`) ends the run by its variant. A handler that opted in to raising
+/// A function returning a `Result` ends its run by its variant: `Ok` ends it with the value,
+/// `Err` fails it. That holds behind an alias too (`type ApiResult<T> = Result<T, ApiError>`),
+/// which the compiler, not the macro, tells apart: any return type but std's scalars,
+/// strings, containers and `Option`, references and tuples is asked whether it is a
+/// `Result`. A handler that opted in to raising
 /// (`CallbackHandler::raise_error`) can stop a run: at the start (the body never runs) or at
 /// the end, its [`CallbackError`] becomes the function's `Err` when `E: From<CallbackError>`
 /// (derive it with `thiserror`'s `#[from]`; `anyhow::Error` and

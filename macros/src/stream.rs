@@ -10,7 +10,7 @@ use quote::quote;
 use syn::Path;
 
 use crate::attr::Options;
-use crate::expand::{render_error, stopper, take_outcome};
+use crate::expand::{render_error, split_probed, stopper, take_outcome};
 use crate::respan::{extent, hidden, located};
 use crate::valid::Returns;
 
@@ -73,7 +73,7 @@ fn output(options: &Options, krate: &Path) -> TokenStream {
 /// The closure that records an item on the run: an `Err` item fails it; any other value
 /// (an `Ok` value) is checked for recording, then sent as a token and kept for the output.
 /// Items whose type is not written (`stream` on an alias) are told apart by
-/// `ItemProbe`, which sees whether they are `Result`s.
+/// `ResultProbe`, which sees whether they are `Result`s.
 fn on_item(options: &Options, item: &Returns, krate: &Path) -> TokenStream {
     let run = hidden("__runtrace_run");
     let item_var = hidden("__runtrace_item");
@@ -120,11 +120,7 @@ fn on_item(options: &Options, item: &Returns, krate: &Path) -> TokenStream {
     let split = if item.is_result {
         Some(quote!(#item_var))
     } else if !item.written {
-        Some(quote!({
-            #[allow(unused_imports)]
-            use #krate::__private::{SplitPlain as _, SplitResult as _};
-            (&#krate::__private::ItemProbe(#item_var)).split()
-        }))
+        Some(split_probed(&quote!(#item_var), krate))
     } else {
         None
     };

@@ -249,9 +249,16 @@ impl Returns {
         }
     }
 
+    /// Written as a type that may be a `Result` behind an alias (`ApiResult<T>`, `Reply`),
+    /// which the expansion asks the compiler about; not for a type that plainly is none
+    /// (`String`, `u32`, `Option<T>`, a tuple), so that those carry no code for the question.
+    pub fn may_be_result_alias(&self) -> bool {
+        !self.is_result && self.written && self.nameable && !plainly_not_result(&self.ty)
+    }
+
     /// The error type, when written: `E` of `Result<T, E>`; `None` for `io::Result<T>`.
     pub fn error_ty(&self) -> Option<&Type> {
-        self.result_args().nth(1).filter(|error| !mentions_impl(error))
+        self.result_args().nth(1).filter(|error| self.is_result && !mentions_impl(error))
     }
 
     fn result_args(&self) -> impl Iterator<Item = &Type> {
@@ -293,6 +300,32 @@ fn is_result(ty: &Type) -> bool {
     }
 }
 
+/// Types that are never a `Result`: std's scalars, strings and containers, JSON values,
+/// references, tuples, arrays and the like.
+fn plainly_not_result(ty: &Type) -> bool {
+    const PLAIN: &[&str] = &[
+        "bool", "char", "str", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+        "f32", "f64", "String", "Vec", "VecDeque", "Option", "Box", "Arc", "Rc", "Cow", "HashMap", "BTreeMap",
+        "HashSet", "BTreeSet", "Value", "Duration", "PathBuf",
+    ];
+    match ty {
+        Type::Path(path) => {
+            path.qself.is_none()
+                && path.path.segments.last().is_some_and(|last| PLAIN.iter().any(|plain| last.ident == plain))
+        }
+        Type::Group(group) => plainly_not_result(&group.elem),
+        Type::Paren(paren) => plainly_not_result(&paren.elem),
+        Type::Reference(_)
+        | Type::Tuple(_)
+        | Type::Array(_)
+        | Type::Slice(_)
+        | Type::Ptr(_)
+        | Type::FnPtr(_)
+        | Type::Never(_) => true,
+        _ => false,
+    }
+}
+
 pub fn mentions_impl(ty: &Type) -> bool {
     fn walk(tokens: TokenStream) -> bool {
         tokens.into_iter().any(|token| match token {
@@ -306,7 +339,9 @@ pub fn mentions_impl(ty: &Type) -> bool {
 
 fn check_options(options: &Options, returns: &Returns, shape: &Shape, errors: &mut Errors) {
     // `err(..)` renders the error of what ends the run: a stream's item, a future's output.
-    // Items behind an alias may be `Result`s: the expansion sees at compile time.
+    // Items behind an alias may be `Result`s: the expansion sees at compile time. So may a
+    // written type that could be an alias, and the expansion asks the compiler
+    // (`__private::returns_result`).
     let unseen_items = matches!(shape, Shape::Stream(item) if !item.written);
     let returns = match shape {
         Shape::Value => returns,
@@ -344,7 +379,8 @@ fn check_options(options: &Options, returns: &Returns, shape: &Shape, errors: &m
     }
     if let Some((render, err)) = &options.err {
         // `err(redact)` covers panics too, which any function can have.
-        if !returns.is_result && !unseen_items && *render != ErrRender::Redact {
+        let maybe_result = returns.is_result || unseen_items || returns.may_be_result_alias();
+        if !maybe_result && *render != ErrRender::Redact {
             errors.add(syn::Error::new_spanned(
                 err,
                 "`err(..)` renders the error of a function returning `Result`; this one does not",
@@ -548,6 +584,34 @@ mod tests {
     #[test]
     fn stream_marks_an_alias_with_an_unknown_item() {
         assert_eq!(shape_of(quote!(Tokens), false, quote!(stream)), ("stream", "_".into()));
+    }
+
+    #[test]
+    fn only_types_that_may_be_a_result_alias_are_asked_about() {
+        let asked = |ty: TokenStream| {
+            let sig: Signature = syn::parse_quote!(fn f() -> #ty);
+            returns(&sig).may_be_result_alias()
+        };
+        for alias in [quote!(ApiResult<u8>), quote!(Fallible<u8>), quote!(Reply), quote!(Answer), quote!(T)] {
+            assert!(asked(alias.clone()), "{alias}");
+        }
+        let plain = [
+            quote!(Result<u8, E>),
+            quote!(io::Result<u8>),
+            quote!(u64),
+            quote!(String),
+            quote!(Option<Reply>),
+            quote!(Vec<ApiResult<u8>>),
+            quote!(&'a Reply),
+            quote!((Reply, u8)),
+            quote!([u8; 4]),
+            quote!(impl Iterator<Item = u8>),
+            quote!(serde_json::Value),
+        ];
+        for plain in plain {
+            assert!(!asked(plain.clone()), "{plain}");
+        }
+        assert!(!returns(&syn::parse_quote!(fn f())).may_be_result_alias(), "nothing written");
     }
 
     #[test]

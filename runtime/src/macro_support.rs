@@ -27,10 +27,7 @@ use crate::handlers::{bridge_made, on_span};
 use crate::run::HeardRun;
 use crate::run::ambient;
 pub use crate::run::{AsParent, CallbackManager, RunGuard, RunManager};
-pub use crate::stream::{
-    ItemProbe, NoError, SplitPlain, SplitResult, StreamOutput, StreamRun, TokenText, TracedStream, token_text_of,
-    traced_stream,
-};
+pub use crate::stream::{StreamOutput, StreamRun, TokenText, TracedStream, token_text_of, traced_stream};
 pub use crate::work::Work;
 pub use futures_core::Stream;
 
@@ -308,6 +305,88 @@ pub trait NotModelOutput<'a> {
 }
 
 impl<'a, T: ?Sized> NotModelOutput<'a> for &ModelProbe<'a, T> {}
+
+/// A returned value or a stream's item whose type the macro cannot read as a `Result` (an
+/// alias such as `type ApiResult<T> = Result<T, ApiError>`), split into its `Ok` value or
+/// its error as [`SplitResult`] and [`SplitPlain`] pick by autoref:
+/// `(&ResultProbe(value)).split()` with both traits in scope. The halves keep their types,
+/// so what the expansion does with them next (recording, tokens, model output) is checked
+/// and chosen for the real type, as for a written one.
+pub struct ResultProbe<'a, T>(pub &'a T);
+
+/// The `Result` arm of [`ResultProbe`]: the `Ok` value ends the run, the error fails it.
+pub trait SplitResult<'a> {
+    /// The `Ok` value's type.
+    type Value;
+    /// The error's type.
+    type Error;
+    /// The `Ok` value or the error.
+    ///
+    /// # Errors
+    ///
+    /// The error of an `Err`.
+    fn split(&self) -> Result<&'a Self::Value, &'a Self::Error>;
+}
+
+impl<'a, T, E> SplitResult<'a> for ResultProbe<'a, Result<T, E>> {
+    type Value = T;
+    type Error = E;
+
+    #[inline]
+    fn split(&self) -> Result<&'a T, &'a E> {
+        self.0.as_ref()
+    }
+}
+
+/// The fallback arm of [`ResultProbe`]: the whole value is the `Ok` value.
+pub trait SplitPlain<'a> {
+    /// The value's type.
+    type Value;
+    /// [`NoError`]: such a value is never an error.
+    type Error;
+    /// The value, as `Ok`.
+    ///
+    /// # Errors
+    ///
+    /// Never.
+    fn split(&self) -> Result<&'a Self::Value, &'a Self::Error>;
+}
+
+impl<'a, T> SplitPlain<'a> for &ResultProbe<'a, T> {
+    type Value = T;
+    type Error = NoError;
+
+    #[inline]
+    fn split(&self) -> Result<&'a T, &'a NoError> {
+        Ok(self.0)
+    }
+}
+
+/// The error of values that are not `Result`s: there is none. It renders as an error does,
+/// so that the expansion's error arm compiles for them too, and is never reached.
+#[derive(Debug)]
+pub enum NoError {}
+
+impl Display for NoError {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {}
+    }
+}
+
+/// Holds `err(..)` to functions that return a `Result`, for a return type the macro cannot
+/// read as one (an alias).
+#[diagnostic::on_unimplemented(
+    message = "`err(..)` renders the error of a function returning `Result`; `{Self}` is not one",
+    label = "given to a function returning `{Self}`",
+    note = "remove `err(..)`, or return a `Result`"
+)]
+pub trait ReturnsResult {}
+
+impl<T, E> ReturnsResult for Result<T, E> {}
+
+/// Named, not called, by a function with `err(..)` whose return type is not written as a
+/// `Result`: compiles only when it is one.
+pub const fn returns_result<R: ReturnsResult>() {}
 
 /// Gives the body's closure its return type, so `?` and errors see the declared type.
 #[inline]

@@ -238,3 +238,42 @@ async fn err_whose_debug_panics_or_fails_under_err_debug_is_returned_in_async_fn
         ["<unrenderable: its Debug impl panicked>", "<unrenderable: its Debug impl returned an error>"]
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// A `Result` behind an alias that the macro cannot read as one
+
+/// A crate's own result alias, the common kind whose name is not `Result`.
+type ToolResult<T> = Result<T, ToolError>;
+
+#[traced_run(kind = "tool")]
+fn by_alias(input: String) -> ToolResult<f64> {
+    input.parse().map_err(|_| ToolError::Parse { input })
+}
+
+#[traced_run(kind = "tool", err(Debug))]
+async fn by_alias_later(input: String) -> ToolResult<f64> {
+    tokio::task::yield_now().await;
+    input.parse().map_err(|_| ToolError::Parse { input })
+}
+
+#[test]
+fn an_err_behind_a_result_alias_fails_the_run_and_an_ok_ends_it_with_its_value() {
+    let (recorder, callbacks) = recording();
+
+    assert!(by_alias("two".into(), &callbacks).is_err());
+    assert_eq!(by_alias("2".into(), &callbacks).ok(), Some(2.0));
+
+    let error = the_error(&recorder);
+    assert_eq!((error.message.as_str(), error.cause), ("the calculator cannot parse `two`", ErrorCause::Returned));
+    assert_eq!(error.type_name.as_deref(), Some(std::any::type_name::<ToolError>()));
+    assert_eq!(crate::common::outputs(&recorder), [serde_json::json!(2.0)], "the Ok value, not {{\"Ok\": 2.0}}");
+}
+
+#[tokio::test]
+async fn err_debug_renders_the_error_behind_a_result_alias_in_async_fns() {
+    let (recorder, callbacks) = recording();
+
+    assert!(by_alias_later("two".into(), &callbacks).await.is_err());
+
+    assert_eq!(the_error(&recorder).message, r#"Parse { input: "two" }"#);
+}

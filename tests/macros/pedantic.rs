@@ -343,6 +343,27 @@ async fn boxed_words() -> std::pin::Pin<Box<dyn futures::Stream<Item = String> +
     Box::pin(futures::stream::iter(vec!["a".to_owned()]))
 }
 
+/// A result alias, whose name the macro cannot read as a `Result`.
+type Checked<T> = Result<T, ToolError>;
+
+#[traced_run(kind = "tool", err(Debug))]
+fn halve(x: f64) -> Checked<f64> {
+    if x == 0.0 { Err(ToolError::DivisionByZero(x)) } else { Ok(x / 2.0) }
+}
+
+#[test]
+fn a_result_alias_fails_the_run_on_err() {
+    let (recorder, callbacks) = recording();
+    assert!(halve(0.0, &callbacks).is_err());
+    assert_eq!(halve(3.0, &callbacks).ok(), Some(1.5));
+    assert_eq!(ends(&recorder), [json!(1.5)]);
+    let failed = recorder.events().into_iter().find_map(|event| match event.data {
+        EventData::Error(error) => Some(error.message),
+        _ => None,
+    });
+    assert_eq!(failed.as_deref(), Some("DivisionByZero(0.0)"));
+}
+
 /// A stream behind an alias, its items `Result`s with a `Debug`-only error.
 type Answers = std::pin::Pin<Box<dyn futures::Stream<Item = Result<String, Refusal>> + Send>>;
 

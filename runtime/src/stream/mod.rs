@@ -14,7 +14,7 @@ use std::task::{Context, Poll};
 
 use futures_core::Stream;
 
-pub use item::{ItemProbe, NoError, SplitPlain, SplitResult, TokenText, token_text_of};
+pub use item::{TokenText, token_text_of};
 pub use run::{StreamOutput, StreamRun};
 
 use crate::dispatch::report::warn_once;
