@@ -1,6 +1,6 @@
 //! The runs the tests trace, and helpers to read spans back.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use opentelemetry::Value;
 use opentelemetry_sdk::trace::InMemorySpanExporter;
@@ -90,4 +90,13 @@ pub fn chat(prompt: String, run: &RunManager) -> Result<ChatCompletion, Callback
 pub fn answer(question: String, run: &RunManager) -> Result<String, CallbackError> {
     let sum = calculator("2 + 2".into(), run);
     Ok(chat(format!("{question} ({sum})"), run)?.text)
+}
+
+/// Traces `n` quickstart requests (`answer`); how long the traced calls took.
+pub fn trace_requests(callbacks: &CallbackManager, n: usize) -> Duration {
+    let started = Instant::now();
+    for i in 0..n {
+        answer(format!("question {i}"), callbacks).expect("the quickstart answers");
+    }
+    started.elapsed()
 }

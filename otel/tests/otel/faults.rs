@@ -123,16 +123,6 @@ fn loopback() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
 }
 
-/// Traces `n` quickstart requests; how long the traced calls took.
-fn trace_requests(otel: &OtelHandler, n: usize) -> Duration {
-    let callbacks = otel.callbacks();
-    let started = Instant::now();
-    for i in 0..n {
-        answer(format!("question {i}"), &callbacks).unwrap();
-    }
-    started.elapsed()
-}
-
 async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !done() {
@@ -145,19 +135,19 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 async fn the_exporter_recovers_when_the_backend_comes_back() {
     let backend = Backend::start(loopback(), Answer::Ok, Arc::default()).await;
     let otel = otel_to(backend.addr, |b| b);
-    trace_requests(&otel, 5);
+    trace_requests(&otel.callbacks(), 5);
     otel.flush().await;
     assert_eq!(backend.spans.load(Ordering::SeqCst), 15);
 
     let (addr, spans) = backend.stop();
     tokio::time::sleep(Duration::from_millis(50)).await;
-    trace_requests(&otel, 5);
+    trace_requests(&otel.callbacks(), 5);
     otel.flush().await;
     assert!(otel.dropped_spans() > 0, "spans sent to a dead backend are counted as dropped");
 
     let backend = Backend::start(addr, Answer::Ok, spans).await;
     let before = backend.spans.load(Ordering::SeqCst);
-    trace_requests(&otel, 5);
+    trace_requests(&otel.callbacks(), 5);
     // Within the backoff window spans wait in the queue; then they go out.
     wait_for("the spans after the restart arrived", || backend.spans.load(Ordering::SeqCst) >= before + 15).await;
     assert_eq!(otel.open_runs(), 0);
@@ -170,7 +160,7 @@ async fn a_backend_that_never_answers_never_holds_up_the_traced_program() {
     let otel = otel_to(backend.addr, |b| b.with_event_queue(64).with_max_queued_spans(32));
     let took = tokio::task::spawn_blocking({
         let otel = otel.clone();
-        move || trace_requests(&otel, 300)
+        move || trace_requests(&otel.callbacks(), 300)
     })
     .await
     .unwrap();
@@ -190,7 +180,7 @@ async fn refused_batches_are_dropped_counted_and_the_program_goes_on() {
     for code in [400, 500, 503] {
         let backend = Backend::start(loopback(), Answer::Status(code), Arc::default()).await;
         let otel = otel_to(backend.addr, |b| b);
-        trace_requests(&otel, 3);
+        trace_requests(&otel.callbacks(), 3);
         otel.flush().await;
         assert!(otel.dropped_spans() >= 3, "HTTP {code}: dropped {}", otel.dropped_spans());
         assert_eq!(otel.exported_spans(), 0);
@@ -207,7 +197,7 @@ async fn a_backend_that_is_down_from_the_start_costs_the_program_nothing() {
     let otel = otel_to(addr, |b| b);
     let took = tokio::task::spawn_blocking({
         let otel = otel.clone();
-        move || trace_requests(&otel, 100)
+        move || trace_requests(&otel.callbacks(), 100)
     })
     .await
     .unwrap();

@@ -1,5 +1,6 @@
 //! runtrace-otel's tests: runs into spans with the SDK's in-memory exporter, faults against a
-//! loopback backend, and the end-to-end test against a real Arize Phoenix.
+//! loopback backend, and the end-to-end tests against a real Arize Phoenix, one of them
+//! restarting it.
 
 mod common;
 mod content;
@@ -8,4 +9,5 @@ mod conventions;
 mod errors;
 mod faults;
 mod phoenix;
+mod phoenix_restart;
 mod spans;

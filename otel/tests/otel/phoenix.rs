@@ -73,6 +73,25 @@ async fn agent(question: String, run: &RunManager) -> Result<String, CallbackErr
     }
 }
 
+/// The spans of `project` in the Phoenix at `url`, once it holds at least `expected` of them
+/// or a minute has passed: Phoenix ingests in the background.
+pub(crate) async fn spans_of(client: &reqwest::Client, url: &str, project: &str, expected: usize) -> Vec<Value> {
+    let spans_url = format!("{url}/v1/projects/{project}/spans?limit=1000");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answer = client.get(&spans_url).send().await.ok();
+        let page = match answer {
+            Some(response) if response.status().is_success() => response.json::<Value>().await.ok(),
+            _ => None,
+        };
+        let spans = page.and_then(|page| page["data"].as_array().cloned()).unwrap_or_default();
+        if spans.len() >= expected || Instant::now() > deadline {
+            return spans;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// A span's attribute, whether Phoenix gives attributes flat (`"llm.model_name"`) or nested.
 fn attribute<'a>(span: &'a Value, key: &str) -> Option<&'a Value> {
     let attributes = &span["attributes"];
@@ -107,21 +126,7 @@ async fn runs_arrive_in_phoenix_as_spans_with_their_tree_kinds_models_and_errors
     assert_eq!(runs.len(), 3 + 4 + 1);
     assert_eq!(otel.exported_spans(), runs.len() as u64, "dropped {}", otel.dropped_spans());
 
-    // Phoenix ingests in the background: poll until every span is there.
-    let spans_url = format!("{url}/v1/projects/{project}/spans?limit=1000");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let spans = loop {
-        let answer = client.get(&spans_url).send().await.ok();
-        let page = match answer {
-            Some(response) if response.status().is_success() => response.json::<Value>().await.ok(),
-            _ => None,
-        };
-        let spans = page.and_then(|page| page["data"].as_array().cloned()).unwrap_or_default();
-        if spans.len() >= runs.len() || Instant::now() > deadline {
-            break spans;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let spans = spans_of(&client, &url, &project, runs.len()).await;
     assert_eq!(spans.len(), runs.len(), "one span per run in project {project}: {spans:#?}");
     let by_span_id: HashMap<String, &Value> =
         spans.iter().map(|span| (span["context"]["span_id"].as_str().unwrap_or_default().to_owned(), span)).collect();
