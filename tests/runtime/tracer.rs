@@ -725,6 +725,8 @@ fn env_opt_in_traces_root_runs_to_the_named_file() -> TestResult {
         .args([child, "--exact", "--ignored", "--test-threads=1", "--nocapture"])
         .env(Tracer::TRACE_ENV, &path)
         .env("RUNTRACE_TEST_MOVED_PATH", &moved)
+        .env("LANGSMITH_PROJECT", "env-traced")
+        .env("LANGCHAIN_PROJECT", "the-older-name")
         .output()?;
     assert!(output.status.success(), "child failed:\n{}", String::from_utf8_lossy(&output.stdout));
 
@@ -733,6 +735,10 @@ fn env_opt_in_traces_root_runs_to_the_named_file() -> TestResult {
     assert_eq!(names, ["answer", "fake_llm"]);
     assert_eq!(trees[0].child_runs[0].name, "calculator");
     assert_eq!(trees[0].inputs["question"], "What is 2+2?");
+    assert!(
+        trees.iter().all(|tree| tree.session_name.as_deref() == Some("env-traced")),
+        "LANGSMITH_PROJECT names the project, over LANGCHAIN_PROJECT"
+    );
     assert!(!moved.exists(), "the variable was read once, at the first run");
     std::fs::remove_file(&path)?;
     Ok(())

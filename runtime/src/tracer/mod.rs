@@ -109,8 +109,9 @@ impl Tracer {
     /// Read once, at the first run the process starts; empty or unset means off. The file
     /// is created if missing and appended to, and opened again at the same path if it is
     /// renamed or deleted (log rotation). If it cannot be opened, a warning says why
-    /// and the program runs untraced. Draw the file with
-    /// `cargo run --example trace_view -- runs.jsonl`.
+    /// and the program runs untraced. The trees' project (`session_name`) is
+    /// `LANGSMITH_PROJECT` (or `LANGCHAIN_PROJECT`) when set, as LangSmith's SDK takes it.
+    /// Draw the file with `cargo run --example trace_view -- runs.jsonl`.
     ///
     /// ```
     /// assert_eq!(runtrace_runtime::tracer::Tracer::TRACE_ENV, "RUNTRACE_TRACE");

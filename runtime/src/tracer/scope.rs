@@ -31,7 +31,15 @@ pub(crate) fn env_tracer() -> Option<&'static Tracer> {
         if tracer.is_none() {
             ambient::unwatch_env();
         }
-        tracer.map(Tracer::new)
+        // Named as LangSmith's SDK names the project of the runs it traces, so that the
+        // file's trees carry the project a LangSmith export of the same program would.
+        let project = ["LANGSMITH_PROJECT", "LANGCHAIN_PROJECT"]
+            .into_iter()
+            .find_map(|name| std::env::var(name).ok().filter(|project| !project.is_empty()));
+        tracer.map(Tracer::new).map(|tracer| match project {
+            Some(project) => tracer.with_project(project),
+            None => tracer,
+        })
     })
     .as_ref()
 }
