@@ -149,7 +149,7 @@ use proc_macro::TokenStream;
 /// `Err` fails it. That holds behind an alias too (`type ApiResult<T> = Result<T, ApiError>`),
 /// which the compiler, not the macro, tells apart: any return type but std's scalars,
 /// strings, containers and `Option`, references and tuples is asked whether it is a
-/// `Result`. A handler that opted in to raising
+/// `Result` (a generic `T` is none, whatever it is at a call). A handler that opted in to raising
 /// (`CallbackHandler::raise_error`) can stop a run: at the start (the body never runs) or at
 /// the end, its [`CallbackError`] becomes the function's `Err` when `E: From<CallbackError>`
 /// (derive it with `thiserror`'s `#[from]`; `anyhow::Error` and

@@ -75,6 +75,29 @@ fn outcome<'e>(end: &'e RunEnd<'_>) -> &'e ModelOutcome {
     end.model.as_deref().expect("a model run's end carries its outcome")
 }
 
+/// A model call that cannot fail, returning its `ModelOutput` bare: the macro cannot tell
+/// it from a `Result` alias, so the compiler is asked (`ResultProbe`), and the answer must
+/// still let the output's usage through.
+#[traced_run(kind = "llm", model = "local-echo")]
+fn echo_locally(prompt: &str) -> Completion {
+    Completion {
+        model: "local-echo-1".into(),
+        id: "local-1".into(),
+        text: prompt.into(),
+        prompt_tokens: 2,
+        completion_tokens: 1,
+    }
+}
+
+#[test]
+fn a_model_output_returned_bare_reaches_the_end_event_too() {
+    let recorder = Arc::new(RecordingHandler::new());
+    echo_locally("hi", &CallbackManager::new().with_handler(recorder.clone()));
+    let ends = ends(&recorder);
+    assert_eq!(outcome(&ends[0].1).usage, Some(Usage::new(2, 1)));
+    assert_eq!(ends[0].1.outputs.get()["text"], "hi", "the value itself is the output");
+}
+
 #[test]
 fn a_returned_model_output_reaches_the_end_event_with_no_code_at_the_call() -> Result<(), CallbackError> {
     let recorder = Arc::new(RecordingHandler::new());
