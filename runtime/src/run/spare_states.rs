@@ -29,7 +29,9 @@ pub(super) fn share(state: RunInner) -> Arc<RunInner> {
     match spare {
         Some(mut shared) => match Arc::get_mut(&mut shared) {
             Some(slot) => {
-                *slot = state;
+                // A kept state was emptied by `give_back` and owns nothing: forgetting it
+                // skips its drop glue.
+                std::mem::forget(std::mem::replace(slot, state));
                 shared
             }
             None => Arc::new(state),
