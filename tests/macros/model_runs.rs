@@ -92,7 +92,7 @@ fn echo_locally(prompt: &str) -> Completion {
 #[test]
 fn a_model_output_returned_bare_reaches_the_end_event_too() {
     let recorder = Arc::new(RecordingHandler::new());
-    echo_locally("hi", &CallbackManager::new().with_handler(recorder.clone()));
+    echo_locally("hi", CallbackManager::new().with_handler(recorder.clone()));
     let ends = ends(&recorder);
     assert_eq!(outcome(&ends[0].1).usage, Some(Usage::new(2, 1)));
     assert_eq!(ends[0].1.outputs.get()["text"], "hi", "the value itself is the output");
