@@ -1,9 +1,39 @@
 //! What handlers hear: one [`Event`] per thing that happens to a run.
-
 //!
 //! An [`Event`] carries the run it belongs to ([`RunInfo`]) and what happened
 //! ([`EventData`]); inputs and outputs are [`Payload`]s, made into JSON only when a handler
 //! reads them, and the event's time is read only when a handler asks for it.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use runtrace_runtime::{CallbackManager, RunKind};
+//! use runtrace_runtime::handlers::{RecordingHandler, TokenBudget};
+//!
+//! static SERIALIZED: AtomicUsize = AtomicUsize::new(0);
+//!
+//! /// A prompt that counts how often it is turned into JSON.
+//! struct Prompt(&'static str);
+//!
+//! impl serde::Serialize for Prompt {
+//!     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+//!         SERIALIZED.fetch_add(1, Ordering::Relaxed);
+//!         serializer.serialize_str(self.0)
+//!     }
+//! }
+//!
+//! // A token budget never reads inputs: the prompt is not serialized.
+//! let budgeted = CallbackManager::new().with_handler(TokenBudget::streamed(100));
+//! budgeted.start_run(RunKind::Llm, "fake_llm", &Prompt("Say hello"))?.end(&"Hello")?;
+//! assert_eq!(SERIALIZED.load(Ordering::Relaxed), 0);
+//!
+//! // A recorder keeps every event, inputs included: the prompt is serialized once.
+//! let recorder = Arc::new(RecordingHandler::new());
+//! let recorded = CallbackManager::new().with_handler(recorder.clone());
+//! recorded.start_run(RunKind::Llm, "fake_llm", &Prompt("Say hello"))?.end(&"Hello")?;
+//! assert_eq!(SERIALIZED.load(Ordering::Relaxed), 1);
+//! # Ok::<(), runtrace_runtime::CallbackError>(())
+//! ```
 
 mod data;
 mod depth;
