@@ -43,6 +43,19 @@ pub(crate) struct Inline {
 
 impl RegisteredHandler {
     /// Wraps a sync handler.
+    ///
+    /// One handler shared by the managers of a request and of a component hears each run once:
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::{RecordingHandler, RegisteredHandler};
+    ///
+    /// let audit = RegisteredHandler::new(RecordingHandler::new());
+    /// let request = CallbackManager::new().with_handler(audit.clone());
+    /// let component = CallbackManager::new().with_handler(audit);
+    /// let configured = CallbackManager::configure(&request, &component);
+    /// assert_eq!(configured.handlers().len(), 1);
+    /// ```
     #[must_use]
     pub fn new<H: CallbackHandler>(handler: H) -> Self {
         Self::inline(Arc::new(handler))
@@ -83,6 +96,27 @@ impl RegisteredHandler {
     }
 
     /// The handler's name, as used in fault reports.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackHandler, Event};
+    /// use runtrace_runtime::handlers::{HandlerResult, RecordingHandler, RegisteredHandler};
+    ///
+    /// struct AuditLog;
+    ///
+    /// impl CallbackHandler for AuditLog {
+    ///     fn on_event(&self, _event: &Event<'_>) -> HandlerResult {
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn name(&self) -> &str {
+    ///         "audit_log"
+    ///     }
+    /// }
+    ///
+    /// assert_eq!(RegisteredHandler::new(AuditLog).name(), "audit_log");
+    /// let recorder = RegisteredHandler::new(RecordingHandler::new());
+    /// assert!(recorder.name().ends_with("RecordingHandler"), "by default, the type's name");
+    /// ```
     #[must_use]
     pub fn name(&self) -> &str {
         match &self.0 {
@@ -92,6 +126,23 @@ impl RegisteredHandler {
     }
 
     /// Whether this handler runs in the background.
+    ///
+    /// ```
+    /// use runtrace_runtime::{AsyncCallbackHandler, CallbackManager, Event};
+    /// use runtrace_runtime::handlers::{BoxFuture, HandlerResult, RecordingHandler};
+    ///
+    /// struct Exporter;
+    ///
+    /// impl AsyncCallbackHandler for Exporter {
+    ///     fn on_event<'a>(&'a self, _event: &'a Event<'static>) -> BoxFuture<'a, HandlerResult> {
+    ///         Box::pin(async { Ok(()) })
+    ///     }
+    /// }
+    ///
+    /// let callbacks = CallbackManager::new().with_handler(RecordingHandler::new()).with_handler(Exporter);
+    /// let background: Vec<bool> = callbacks.handlers().iter().map(|handler| handler.is_background()).collect();
+    /// assert_eq!(background, [false, true]);
+    /// ```
     #[must_use]
     pub fn is_background(&self) -> bool {
         matches!(self.0, HandlerRepr::Background(_))
@@ -130,6 +181,32 @@ impl fmt::Debug for RegisteredHandler {
 /// handler (by value or wrapped in [`Background`]), or a [`RegisteredHandler`].
 ///
 /// The `Marker` parameter only keeps the sync and async conversions apart; it is inferred.
+///
+/// A helper that takes any handler, as `with_handler` does:
+///
+/// ```
+/// use std::sync::Arc;
+/// use runtrace_runtime::{AsyncCallbackHandler, CallbackManager, Event};
+/// use runtrace_runtime::handlers::{BoxFuture, HandlerResult, IntoHandler, RecordingHandler};
+///
+/// /// The callbacks of one request of this service, with the handler the caller chose.
+/// fn request_callbacks<M>(request_id: &str, handler: impl IntoHandler<M>) -> CallbackManager {
+///     CallbackManager::new().with_handler(handler).with_metadata([("request_id", request_id)])
+/// }
+///
+/// struct Exporter;
+///
+/// impl AsyncCallbackHandler for Exporter {
+///     fn on_event<'a>(&'a self, _event: &'a Event<'static>) -> BoxFuture<'a, HandlerResult> {
+///         Box::pin(async { Ok(()) })
+///     }
+/// }
+///
+/// let recorded = request_callbacks("req-1", Arc::new(RecordingHandler::new()));
+/// let exported = request_callbacks("req-2", Exporter);
+/// assert!(!recorded.handlers()[0].is_background());
+/// assert!(exported.handlers()[0].is_background());
+/// ```
 pub trait IntoHandler<Marker> {
     /// The handler, ready for a manager.
     fn into_handler(self) -> RegisteredHandler;

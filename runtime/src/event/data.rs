@@ -67,6 +67,26 @@ pub enum EventData<'a> {
 }
 
 /// A start: the run's inputs, tags and metadata.
+///
+/// ```
+/// use std::sync::Arc;
+/// use runtrace_runtime::{CallbackManager, EventData, RunKind};
+/// use runtrace_runtime::handlers::RecordingHandler;
+///
+/// let recorder = Arc::new(RecordingHandler::new());
+/// let callbacks = CallbackManager::new()
+///     .with_handler(recorder.clone())
+///     .with_tags(["prod"])
+///     .with_metadata([("user", "ada")]);
+/// callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+///
+/// let events = recorder.events();
+/// let EventData::Start(start) = &events[0].data else { unreachable!() };
+/// assert_eq!(start.inputs.get(), "2+2");
+/// assert_eq!(&start.tags[..], ["prod"]);
+/// assert_eq!(start.metadata.get("user"), Some(&serde_json::json!("ada")));
+/// # Ok::<(), runtrace_runtime::CallbackError>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct RunStart<'a> {
@@ -97,6 +117,15 @@ impl<'a> RunStart<'a> {
     }
 
     /// Sets the run's tags.
+    ///
+    /// A tag given twice is kept once, where it first appears:
+    ///
+    /// ```
+    /// use runtrace_runtime::event::{Payload, RunStart};
+    ///
+    /// let start = RunStart::new(Payload::omitted()).with_tags(["eval", "nightly", "eval"]);
+    /// assert_eq!(&start.tags[..], ["eval", "nightly"]);
+    /// ```
     #[must_use]
     pub fn with_tags<I, S>(mut self, tags: I) -> Self
     where
@@ -108,6 +137,16 @@ impl<'a> RunStart<'a> {
     }
 
     /// Sets the run's metadata.
+    ///
+    /// A key given twice keeps its last value:
+    ///
+    /// ```
+    /// use runtrace_runtime::event::{Payload, RunStart};
+    ///
+    /// let start = RunStart::new(Payload::omitted()).with_metadata([("user", "ada"), ("user", "grace")]);
+    /// assert_eq!(start.metadata.len(), 1);
+    /// assert_eq!(start.metadata.get("user"), Some(&serde_json::json!("grace")));
+    /// ```
     #[must_use]
     pub fn with_metadata<I, K, V>(mut self, metadata: I) -> Self
     where
@@ -120,6 +159,16 @@ impl<'a> RunStart<'a> {
     }
 
     /// Sets what a model run was asked.
+    ///
+    /// ```
+    /// use runtrace_runtime::event::{ModelRequest, Payload, RunStart};
+    ///
+    /// let start = RunStart::new(Payload::new(serde_json::json!({"prompt": "Say hello"})))
+    ///     .with_model(ModelRequest::new("gpt-4o-mini").with_provider("openai"));
+    /// let request = start.model.as_deref().expect("set by with_model");
+    /// assert_eq!(request.model.as_deref(), Some("gpt-4o-mini"));
+    /// assert_eq!(request.provider.as_deref(), Some("openai"));
+    /// ```
     #[must_use]
     pub fn with_model(mut self, request: ModelRequest) -> Self {
         self.model = Some(Arc::new(request));
@@ -128,6 +177,22 @@ impl<'a> RunStart<'a> {
 }
 
 /// An end: the run's output.
+///
+/// ```
+/// use std::sync::Arc;
+/// use runtrace_runtime::{CallbackManager, EventData, RunKind};
+/// use runtrace_runtime::handlers::RecordingHandler;
+///
+/// let recorder = Arc::new(RecordingHandler::new());
+/// let callbacks = CallbackManager::new().with_handler(recorder.clone());
+/// callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+///
+/// let events = recorder.events();
+/// let EventData::End(end) = &events[1].data else { unreachable!() };
+/// assert_eq!(end.outputs.get(), 4);
+/// assert!(end.model.is_none(), "a tool is not a model run");
+/// # Ok::<(), runtrace_runtime::CallbackError>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct RunEnd<'a> {
@@ -151,6 +216,17 @@ impl<'a> RunEnd<'a> {
     }
 
     /// Sets what a model run ended with.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runtrace_runtime::event::{ModelOutcome, Payload, RunEnd, Usage};
+    ///
+    /// let mut outcome = ModelOutcome::default();
+    /// outcome.usage = Some(Usage::new(9, 2));
+    /// outcome.time_to_first_token = Some(Duration::from_millis(180));
+    /// let end = RunEnd::new(Payload::new(serde_json::json!("Hello!"))).with_model(outcome);
+    /// assert_eq!(end.model.as_ref().and_then(|model| model.usage).map(|usage| usage.total_tokens), Some(11));
+    /// ```
     #[must_use]
     pub fn with_model(mut self, outcome: ModelOutcome) -> Self {
         self.model = Some(Arc::new(outcome));
@@ -159,6 +235,19 @@ impl<'a> RunEnd<'a> {
 }
 
 /// A failure of a run.
+///
+/// It serializes as exporters write it, the cause in snake_case:
+///
+/// ```
+/// use runtrace_runtime::event::{ErrorCause, RunError};
+///
+/// let error = RunError::new("rate limited", ErrorCause::Returned).with_type_name("HttpError");
+/// assert_eq!(
+///     serde_json::to_value(&error)?,
+///     serde_json::json!({"message": "rate limited", "type_name": "HttpError", "cause": "returned"}),
+/// );
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct RunError {
@@ -184,6 +273,17 @@ impl RunError {
     }
 
     /// Records the Rust type of the error.
+    ///
+    /// ```
+    /// use runtrace_runtime::event::{ErrorCause, RunError};
+    ///
+    /// #[derive(Debug)]
+    /// struct RateLimited;
+    ///
+    /// let error = RunError::new("rate limited", ErrorCause::Returned)
+    ///     .with_type_name(std::any::type_name::<RateLimited>());
+    /// assert!(error.type_name.as_deref().is_some_and(|name| name.ends_with("RateLimited")));
+    /// ```
     #[must_use]
     pub fn with_type_name(mut self, type_name: impl Into<Cow<'static, str>>) -> Self {
         self.type_name = Some(type_name.into());
@@ -198,6 +298,26 @@ impl fmt::Display for RunError {
 }
 
 /// How a run failed.
+///
+/// A run whose guard is dropped before it ends, as when its future is cancelled, fails as
+/// [`Cancelled`](ErrorCause::Cancelled):
+///
+/// ```
+/// use std::sync::Arc;
+/// use runtrace_runtime::{CallbackManager, EventData, RunKind};
+/// use runtrace_runtime::event::ErrorCause;
+/// use runtrace_runtime::handlers::RecordingHandler;
+///
+/// let recorder = Arc::new(RecordingHandler::new());
+/// let callbacks = CallbackManager::new().with_handler(recorder.clone());
+/// drop(callbacks.start_run(RunKind::Retriever, "search", &"rust")?);
+///
+/// let events = recorder.events();
+/// let EventData::Error(error) = &events[1].data else { unreachable!() };
+/// assert_eq!(error.cause, ErrorCause::Cancelled);
+/// assert_eq!(serde_json::to_value(error.cause).ok(), Some(serde_json::json!("cancelled")));
+/// # Ok::<(), runtrace_runtime::CallbackError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
@@ -215,6 +335,22 @@ pub enum ErrorCause {
 }
 
 /// A retry of a run after a failed attempt.
+///
+/// ```
+/// use std::sync::Arc;
+/// use runtrace_runtime::{CallbackManager, EventData, RunKind};
+/// use runtrace_runtime::handlers::RecordingHandler;
+///
+/// let recorder = Arc::new(RecordingHandler::new());
+/// let run = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Llm, "fake_llm", &"hi")?;
+/// run.on_retry(1, "429 Too Many Requests")?;
+/// run.end(&"Hello")?;
+///
+/// let events = recorder.events();
+/// let EventData::Retry(retry) = &events[1].data else { unreachable!() };
+/// assert_eq!((retry.attempt, retry.reason.as_str()), (1, "429 Too Many Requests"));
+/// # Ok::<(), runtrace_runtime::CallbackError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Retry {
@@ -294,6 +430,24 @@ impl AgentFinish {
     }
 
     /// Adds the agent's reasoning.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, EventData, RunKind};
+    /// use runtrace_runtime::event::AgentFinish;
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let recorder = Arc::new(RecordingHandler::new());
+    /// let callbacks = CallbackManager::new().with_handler(recorder.clone());
+    /// let agent = callbacks.start_run(RunKind::Agent, "math_agent", &"2+2?")?;
+    /// agent.on_agent_finish(AgentFinish::new(serde_json::json!({"answer": 4})).with_log("The calculator said 4."))?;
+    /// agent.end(&4)?;
+    ///
+    /// let events = recorder.events();
+    /// let EventData::AgentFinish(finish) = &events[1].data else { unreachable!() };
+    /// assert_eq!(finish.log, "The calculator said 4.");
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn with_log(mut self, log: impl Into<String>) -> Self {
         self.log = log.into();
@@ -302,6 +456,23 @@ impl AgentFinish {
 }
 
 /// A user-defined event, sent with [`RunManager::on_custom_event`](crate::RunManager::on_custom_event).
+///
+/// ```
+/// use std::sync::Arc;
+/// use runtrace_runtime::{CallbackManager, EventData, RunKind};
+/// use runtrace_runtime::handlers::RecordingHandler;
+///
+/// let recorder = Arc::new(RecordingHandler::new());
+/// let callbacks = CallbackManager::new().with_handler(recorder.clone());
+/// let run = callbacks.start_run(RunKind::Chain, "index_docs", &["a.md", "b.md"])?;
+/// run.on_custom_event("progress", &serde_json::json!({"done": 1, "of": 2}))?;
+/// run.end(&2)?;
+///
+/// let events = recorder.events();
+/// let EventData::Custom(custom) = &events[1].data else { unreachable!() };
+/// assert_eq!((custom.name.as_str(), &custom.data["done"]), ("progress", &serde_json::json!(1)));
+/// # Ok::<(), runtrace_runtime::CallbackError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct CustomEvent {

@@ -42,6 +42,15 @@ pub enum RunKind {
 
 impl RunKind {
     /// Every kind, in declaration order.
+    ///
+    /// ```
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// for kind in RunKind::ALL {
+    ///     assert_eq!(kind.as_str().parse::<RunKind>()?, kind, "every kind parses from its name");
+    /// }
+    /// # Ok::<(), runtrace_runtime::event::UnknownRunKind>(())
+    /// ```
     pub const ALL: [RunKind; 10] = [
         RunKind::Chain,
         RunKind::Llm,
@@ -118,6 +127,11 @@ pub struct UnknownRunKind(String);
 
 impl UnknownRunKind {
     /// The name that is not a run kind.
+    ///
+    /// ```
+    /// let err = "chatmodel".parse::<runtrace_runtime::RunKind>().unwrap_err();
+    /// assert_eq!(err.name(), "chatmodel");
+    /// ```
     #[must_use]
     pub fn name(&self) -> &str {
         &self.0

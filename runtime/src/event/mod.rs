@@ -1,9 +1,39 @@
 //! What handlers hear: one [`Event`] per thing that happens to a run.
-
 //!
 //! An [`Event`] carries the run it belongs to ([`RunInfo`]) and what happened
 //! ([`EventData`]); inputs and outputs are [`Payload`]s, made into JSON only when a handler
 //! reads them, and the event's time is read only when a handler asks for it.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicUsize, Ordering};
+//! use runtrace_runtime::{CallbackManager, RunKind};
+//! use runtrace_runtime::handlers::{RecordingHandler, TokenBudget};
+//!
+//! static SERIALIZED: AtomicUsize = AtomicUsize::new(0);
+//!
+//! /// A prompt that counts how often it is turned into JSON.
+//! struct Prompt(&'static str);
+//!
+//! impl serde::Serialize for Prompt {
+//!     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+//!         SERIALIZED.fetch_add(1, Ordering::Relaxed);
+//!         serializer.serialize_str(self.0)
+//!     }
+//! }
+//!
+//! // A token budget never reads inputs: the prompt is not serialized.
+//! let budgeted = CallbackManager::new().with_handler(TokenBudget::streamed(100));
+//! budgeted.start_run(RunKind::Llm, "fake_llm", &Prompt("Say hello"))?.end(&"Hello")?;
+//! assert_eq!(SERIALIZED.load(Ordering::Relaxed), 0);
+//!
+//! // A recorder keeps every event, inputs included: the prompt is serialized once.
+//! let recorder = Arc::new(RecordingHandler::new());
+//! let recorded = CallbackManager::new().with_handler(recorder.clone());
+//! recorded.start_run(RunKind::Llm, "fake_llm", &Prompt("Say hello"))?.end(&"Hello")?;
+//! assert_eq!(SERIALIZED.load(Ordering::Relaxed), 1);
+//! # Ok::<(), runtrace_runtime::CallbackError>(())
+//! ```
 
 mod data;
 mod depth;
@@ -122,6 +152,20 @@ impl EventType {
 impl EventType {
     /// The event's name, as messages and logs show it: `start`, `end`, `error`, `new_token`,
     /// `text`, `retry`, `agent_action`, `agent_finish`, `custom_event`, `usage`, `metadata`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let recorder = Arc::new(RecordingHandler::new());
+    /// let run = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Chain, "prompt", &"hi")?;
+    /// run.on_text("Q: hi\nA:")?;
+    /// run.end(&"hello")?;
+    /// let names: Vec<_> = recorder.event_types().into_iter().map(|event| event.name()).collect();
+    /// assert_eq!(names, ["start", "text", "end"]);
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub const fn name(self) -> &'static str {
         match self {
@@ -210,6 +254,16 @@ impl<'a> Event<'a> {
     }
 
     /// Which event this is.
+    ///
+    /// ```
+    /// use runtrace_runtime::{Event, EventData, RunKind};
+    /// use runtrace_runtime::event::{EventType, RunInfo};
+    ///
+    /// let llm = RunInfo::new(RunKind::Llm, "fake_llm");
+    /// let token = Event::new(&llm, EventData::NewToken("Hel".into()));
+    /// assert_eq!(token.event_type(), EventType::NewToken);
+    /// assert_eq!(token.event_type().method(), "on_llm_new_token");
+    /// ```
     #[must_use]
     pub fn event_type(&self) -> EventType {
         match &self.data {
@@ -229,6 +283,38 @@ impl<'a> Event<'a> {
 
     /// An owned copy, making any payload that was not made yet. Payloads are shared with
     /// `self`, not copied: see [`Payload::to_static`].
+    ///
+    /// A handler keeps what it hears past the call with an owned copy:
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// use runtrace_runtime::{CallbackHandler, Event, EventData, RunKind};
+    /// use runtrace_runtime::event::{ErrorCause, RunError, RunInfo};
+    /// use runtrace_runtime::handlers::HandlerResult;
+    ///
+    /// #[derive(Default)]
+    /// struct LastFailure(Mutex<Option<Event<'static>>>);
+    ///
+    /// impl CallbackHandler for LastFailure {
+    ///     fn on_event(&self, event: &Event<'_>) -> HandlerResult {
+    ///         if let EventData::Error(_) = event.data {
+    ///             *self.0.lock().unwrap() = Some(event.to_static());
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let handler = LastFailure::default();
+    /// let search = RunInfo::new(RunKind::Retriever, "search");
+    /// let failed = Event::new(&search, EventData::Error(RunError::new("index offline", ErrorCause::Returned)));
+    /// handler.on_event(&failed)?;
+    /// drop(failed);
+    ///
+    /// let kept = handler.0.lock().unwrap().take().expect("kept by the handler");
+    /// assert_eq!(kept.run.name, "search");
+    /// assert!(matches!(&kept.data, EventData::Error(error) if error.message == "index offline"));
+    /// # Ok::<(), runtrace_runtime::handlers::HandlerError>(())
+    /// ```
     #[must_use]
     pub fn to_static(&self) -> Event<'static> {
         self.owned(Payload::to_static)

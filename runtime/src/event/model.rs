@@ -60,6 +60,17 @@ impl Usage {
     }
 
     /// The provider's own total, kept as reported.
+    ///
+    /// A total that disagrees with its parts is kept, and [`is_consistent`](Usage::is_consistent)
+    /// tells:
+    ///
+    /// ```
+    /// use runtrace_runtime::event::Usage;
+    ///
+    /// let usage = Usage::new(10, 5).with_total(16);
+    /// assert_eq!(usage.total_tokens, 16);
+    /// assert!(!usage.is_consistent());
+    /// ```
     #[must_use]
     pub const fn with_total(mut self, total: u64) -> Usage {
         self.total_tokens = total;
@@ -74,6 +85,16 @@ impl Usage {
     }
 
     /// Input tokens written to the prompt cache.
+    ///
+    /// ```
+    /// use runtrace_runtime::event::Usage;
+    ///
+    /// let first_call = Usage::new(1_200, 40).with_cache_creation(1_000);
+    /// let second_call = Usage::new(1_210, 35).with_cache_read(1_000);
+    /// let both = first_call + second_call;
+    /// assert_eq!((both.cache_creation_tokens, both.cache_read_tokens), (Some(1_000), Some(1_000)));
+    /// assert!(both.is_consistent());
+    /// ```
     #[must_use]
     pub const fn with_cache_creation(mut self, tokens: u64) -> Usage {
         self.cache_creation_tokens = Some(tokens);
@@ -81,6 +102,15 @@ impl Usage {
     }
 
     /// Output tokens spent on reasoning.
+    ///
+    /// ```
+    /// use runtrace_runtime::event::Usage;
+    ///
+    /// let mut total = Usage::new(50, 300).with_reasoning(256);
+    /// total += Usage::new(20, 10); // a call that reports no reasoning
+    /// assert_eq!(total.reasoning_tokens, Some(256));
+    /// assert_eq!(total.output_tokens, 310);
+    /// ```
     #[must_use]
     pub const fn with_reasoning(mut self, tokens: u64) -> Usage {
         self.reasoning_tokens = Some(tokens);
@@ -89,6 +119,14 @@ impl Usage {
 
     /// Whether the total is the sum of input and output tokens, and no part exceeds its
     /// whole (cached tokens within the input, reasoning tokens within the output).
+    ///
+    /// ```
+    /// use runtrace_runtime::event::Usage;
+    ///
+    /// assert!(Usage::new(100, 5).with_cache_read(80).is_consistent());
+    /// // 80 read and 40 written cannot both be within 100 input tokens.
+    /// assert!(!Usage::new(100, 5).with_cache_read(80).with_cache_creation(40).is_consistent());
+    /// ```
     #[must_use]
     pub fn is_consistent(&self) -> bool {
         let cached = self.cache_read_tokens.unwrap_or(0).saturating_add(self.cache_creation_tokens.unwrap_or(0));
@@ -165,6 +203,17 @@ impl Message {
 }
 
 /// A tool call a model asked for.
+///
+/// ```
+/// use runtrace_runtime::event::ToolCall;
+///
+/// let call = ToolCall::new("calculator", serde_json::json!({"expr": "2+2"})).with_id("call_abc123");
+/// assert_eq!(serde_json::to_value(&call)?["id"], "call_abc123");
+/// // Without an id, none is written.
+/// let call = ToolCall::new("calculator", serde_json::json!({"expr": "2+2"}));
+/// assert_eq!(serde_json::to_value(&call)?, serde_json::json!({"name": "calculator", "arguments": {"expr": "2+2"}}));
+/// # Ok::<(), serde_json::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ToolCall {
@@ -316,6 +365,30 @@ impl ModelResponse {
 
 /// What a model run ended with, beside its output: the response, the usage (the last one
 /// reported), and the time from its start to its first streamed token.
+///
+/// ```
+/// use std::sync::Arc;
+/// use runtrace_runtime::{CallbackManager, EventData, RunKind};
+/// use runtrace_runtime::event::{ModelResponse, Usage};
+/// use runtrace_runtime::handlers::RecordingHandler;
+///
+/// let recorder = Arc::new(RecordingHandler::new());
+/// let callbacks = CallbackManager::new().with_handler(recorder.clone());
+/// let run = callbacks.start_run(RunKind::ChatModel, "chat", &"Say hello")?;
+/// run.on_llm_new_token("Hello")?;
+/// run.report_usage(Usage::new(9, 2))?;
+/// run.report_response(ModelResponse::new().with_model("gpt-4o-mini-2024-07-18").with_finish_reason("stop"));
+/// run.end(&"Hello!")?;
+///
+/// let events = recorder.events();
+/// let EventData::End(end) = &events.last().expect("the end").data else { unreachable!() };
+/// let outcome = end.model.as_deref().expect("a chat model run");
+/// assert_eq!(outcome.usage, Some(Usage::new(9, 2)));
+/// let response = outcome.response.as_ref().expect("reported");
+/// assert_eq!(response.model.as_deref(), Some("gpt-4o-mini-2024-07-18"));
+/// assert!(outcome.time_to_first_token.is_some(), "it streamed");
+/// # Ok::<(), runtrace_runtime::CallbackError>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ModelOutcome {

@@ -84,11 +84,27 @@ impl Metadata {
     }
 
     /// The entries in key order.
+    ///
+    /// ```
+    /// use runtrace_runtime::CallbackManager;
+    ///
+    /// let callbacks = CallbackManager::new().with_metadata([("user", "ada"), ("tier", "pro")]);
+    /// let keys: Vec<&str> = callbacks.metadata().iter().map(|(key, _)| key.as_str()).collect();
+    /// assert_eq!(keys, ["tier", "user"]);
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
         self.0.as_deref().into_iter().flatten()
     }
 
     /// How many entries there are.
+    ///
+    /// ```
+    /// use runtrace_runtime::CallbackManager;
+    ///
+    /// assert!(CallbackManager::new().metadata().is_empty());
+    /// let callbacks = CallbackManager::new().with_metadata([("user", "ada")]).with_metadata([("user", "grace")]);
+    /// assert_eq!(callbacks.metadata().len(), 1, "the later value replaced the earlier");
+    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         self.0.as_deref().map_or(0, Map::len)
@@ -101,6 +117,15 @@ impl Metadata {
     }
 
     /// A copy of the entries as a JSON map.
+    ///
+    /// ```
+    /// use runtrace_runtime::CallbackManager;
+    ///
+    /// let callbacks = CallbackManager::new().with_metadata([("user", "ada")]);
+    /// let mut extra = callbacks.metadata().to_map();
+    /// extra.insert("request_id".into(), "req-7".into());
+    /// assert_eq!(serde_json::Value::Object(extra), serde_json::json!({"user": "ada", "request_id": "req-7"}));
+    /// ```
     #[must_use]
     pub fn to_map(&self) -> Map<String, Value> {
         self.0.as_deref().cloned().unwrap_or_default()

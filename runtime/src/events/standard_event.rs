@@ -61,6 +61,24 @@ pub struct StandardEvent {
     /// The run's metadata, as its start carried it.
     pub metadata: Metadata,
     /// What happened: `input`, `chunk`, `output` or `error`, as a JSON object.
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use runtrace_runtime::events::{Item, stream_events};
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    ///
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let items: Vec<_> = stream_events(CallbackManager::none(), |callbacks| async move {
+    ///     callbacks.start_run(RunKind::Tool, "search", &"rust")?.error("the index is offline")
+    /// })
+    /// .collect()
+    /// .await;
+    /// let failed = items.iter().filter_map(Item::event).find(|event| event.event == "on_tool_error");
+    /// let failed = failed.expect("the tool's error event");
+    /// assert_eq!(failed.data, serde_json::json!({"error": "the index is offline", "cause": "returned"}));
+    /// # });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub data: Value,
 }
 

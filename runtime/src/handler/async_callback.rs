@@ -37,6 +37,39 @@ pub trait AsyncCallbackHandler: Send + Sync + 'static {
     fn on_event<'a>(&'a self, event: &'a Event<'static>) -> BoxFuture<'a, HandlerResult>;
 
     /// The events this handler never wants; read once, when it is added to a manager.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use runtrace_runtime::{AsyncCallbackHandler, CallbackManager, Event, RunKind};
+    /// use runtrace_runtime::handlers::{BoxFuture, HandlerResult, Ignore};
+    ///
+    /// /// Counts model runs' events in the background; it never reads inputs and outputs, so
+    /// /// none are copied for it.
+    /// struct ModelMetrics(Arc<AtomicUsize>);
+    ///
+    /// impl AsyncCallbackHandler for ModelMetrics {
+    ///     fn on_event<'a>(&'a self, _event: &'a Event<'static>) -> BoxFuture<'a, HandlerResult> {
+    ///         Box::pin(async move {
+    ///             self.0.fetch_add(1, Ordering::Relaxed);
+    ///             Ok(())
+    ///         })
+    ///     }
+    ///
+    ///     fn ignore(&self) -> Ignore {
+    ///         Ignore::NON_MODEL_RUNS | Ignore::PAYLOADS
+    ///     }
+    /// }
+    ///
+    /// let events = Arc::new(AtomicUsize::new(0));
+    /// let callbacks = CallbackManager::new().with_handler(ModelMetrics(events.clone()));
+    /// let chain = callbacks.start_run(RunKind::Chain, "answer", &"hi")?;
+    /// chain.children().start_run(RunKind::Llm, "fake_llm", &"hi")?.end(&"hello")?;
+    /// chain.end(&"hello")?;
+    /// callbacks.flush_blocking();
+    /// assert_eq!(events.load(Ordering::Relaxed), 2, "the llm's start and end");
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     fn ignore(&self) -> Ignore {
         Ignore::NONE
     }

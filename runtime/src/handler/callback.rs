@@ -34,6 +34,32 @@ use crate::event::{
 /// ```
 pub trait CallbackHandler: Any + Send + Sync {
     /// A run started.
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// use runtrace_runtime::{CallbackHandler, CallbackManager, Event, RunKind};
+    /// use runtrace_runtime::event::RunStart;
+    /// use runtrace_runtime::handlers::HandlerResult;
+    ///
+    /// /// Remembers what each tool was asked.
+    /// #[derive(Default)]
+    /// struct ToolInputs(Mutex<Vec<String>>);
+    ///
+    /// impl CallbackHandler for ToolInputs {
+    ///     fn on_run_start(&self, event: &Event<'_>, start: &RunStart<'_>) -> HandlerResult {
+    ///         if event.run.kind == RunKind::Tool {
+    ///             self.0.lock().map_err(|_| "poisoned")?.push(format!("{}({})", event.run.name, start.inputs.get()));
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let inputs = std::sync::Arc::new(ToolInputs::default());
+    /// let callbacks = CallbackManager::new().with_handler(inputs.clone());
+    /// callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// assert_eq!(*inputs.0.lock().unwrap(), [r#"calculator("2+2")"#]);
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     fn on_run_start(&self, event: &Event<'_>, start: &RunStart<'_>) -> HandlerResult {
         let _ = start;
         self.on_event(event)
@@ -46,6 +72,33 @@ pub trait CallbackHandler: Any + Send + Sync {
     }
 
     /// A run failed.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use runtrace_runtime::{CallbackHandler, CallbackManager, Event, RunKind};
+    /// use runtrace_runtime::event::{ErrorCause, RunError};
+    /// use runtrace_runtime::handlers::HandlerResult;
+    ///
+    /// /// Counts the runs that were cancelled, apart from those that failed.
+    /// #[derive(Default)]
+    /// struct Cancellations(AtomicUsize);
+    ///
+    /// impl CallbackHandler for Cancellations {
+    ///     fn on_run_error(&self, _event: &Event<'_>, error: &RunError) -> HandlerResult {
+    ///         if error.cause == ErrorCause::Cancelled {
+    ///             self.0.fetch_add(1, Ordering::Relaxed);
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let cancelled = std::sync::Arc::new(Cancellations::default());
+    /// let callbacks = CallbackManager::new().with_handler(cancelled.clone());
+    /// callbacks.start_run(RunKind::Tool, "search", &"rust")?.error("the index is offline")?;
+    /// drop(callbacks.start_run(RunKind::Tool, "search", &"rust")?); // its caller gave up
+    /// assert_eq!(cancelled.0.load(Ordering::Relaxed), 1);
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     fn on_run_error(&self, event: &Event<'_>, error: &RunError) -> HandlerResult {
         let _ = error;
         self.on_event(event)
@@ -88,6 +141,34 @@ pub trait CallbackHandler: Any + Send + Sync {
     }
 
     /// A model run reported its usage so far (each report replaces the previous one).
+    ///
+    /// Each report replaces the last, so a handler that totals tokens adds them at the run's end,
+    /// not here: this one only watches a run's growth.
+    ///
+    /// ```
+    /// use std::sync::Mutex;
+    /// use runtrace_runtime::{CallbackHandler, CallbackManager, Event, RunKind};
+    /// use runtrace_runtime::event::Usage;
+    /// use runtrace_runtime::handlers::HandlerResult;
+    ///
+    /// #[derive(Default)]
+    /// struct LatestUsage(Mutex<Option<Usage>>);
+    ///
+    /// impl CallbackHandler for LatestUsage {
+    ///     fn on_usage(&self, _event: &Event<'_>, usage: &Usage) -> HandlerResult {
+    ///         *self.0.lock().map_err(|_| "poisoned")? = Some(*usage);
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let latest = std::sync::Arc::new(LatestUsage::default());
+    /// let llm = CallbackManager::new().with_handler(latest.clone()).start_run(RunKind::Llm, "fake_llm", &"hi")?;
+    /// llm.report_usage(Usage::new(5, 1))?;
+    /// llm.report_usage(Usage::new(5, 3))?;
+    /// assert_eq!(*latest.0.lock().unwrap(), Some(Usage::new(5, 3)));
+    /// llm.end(&"Hello")?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     fn on_usage(&self, event: &Event<'_>, usage: &Usage) -> HandlerResult {
         let _ = usage;
         self.on_event(event)
@@ -106,6 +187,34 @@ pub trait CallbackHandler: Any + Send + Sync {
     }
 
     /// The events this handler never wants; read once, when it is added to a manager.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use runtrace_runtime::{CallbackHandler, CallbackManager, Event, RunKind};
+    /// use runtrace_runtime::handlers::{HandlerResult, Ignore};
+    ///
+    /// /// Counts the events of model runs, and is never called for the rest.
+    /// #[derive(Default)]
+    /// struct ModelEvents(AtomicUsize);
+    ///
+    /// impl CallbackHandler for ModelEvents {
+    ///     fn on_event(&self, _event: &Event<'_>) -> HandlerResult {
+    ///         self.0.fetch_add(1, Ordering::Relaxed);
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn ignore(&self) -> Ignore {
+    ///         Ignore::NON_MODEL_RUNS
+    ///     }
+    /// }
+    ///
+    /// let counter = std::sync::Arc::new(ModelEvents::default());
+    /// let chain = CallbackManager::new().with_handler(counter.clone()).start_run(RunKind::Chain, "answer", &"hi")?;
+    /// chain.children().start_run(RunKind::Llm, "fake_llm", &"hi")?.end(&"hello")?;
+    /// chain.end(&"hello")?;
+    /// assert_eq!(counter.0.load(Ordering::Relaxed), 2, "the llm's start and end");
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     fn ignore(&self) -> Ignore {
         Ignore::NONE
     }
@@ -113,6 +222,34 @@ pub trait CallbackHandler: Any + Send + Sync {
     /// Whether a failure of this handler stops the run with a
     /// [`CallbackError`](crate::CallbackError) instead of being reported. Read once, when
     /// the handler is added to a manager.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackError, CallbackHandler, CallbackManager, Event, RunKind};
+    /// use runtrace_runtime::event::{EventType, RunStart};
+    /// use runtrace_runtime::handlers::HandlerResult;
+    ///
+    /// /// Refuses to let an agent run a shell.
+    /// struct NoShell;
+    ///
+    /// impl CallbackHandler for NoShell {
+    ///     fn on_run_start(&self, event: &Event<'_>, _start: &RunStart<'_>) -> HandlerResult {
+    ///         if event.run.name == "shell" {
+    ///             return Err("the shell tool is disabled".into());
+    ///         }
+    ///         Ok(())
+    ///     }
+    ///
+    ///     fn raise_error(&self) -> bool {
+    ///         true
+    ///     }
+    /// }
+    ///
+    /// let callbacks = CallbackManager::new().with_handler(NoShell);
+    /// let refused = callbacks.start_run(RunKind::Tool, "shell", &"rm -rf /").unwrap_err();
+    /// assert!(matches!(refused, CallbackError::Raised { event: EventType::Start, .. }));
+    /// assert!(refused.to_string().ends_with("the shell tool is disabled"));
+    /// assert!(callbacks.start_run(RunKind::Tool, "calculator", &"2+2").is_ok());
+    /// ```
     fn raise_error(&self) -> bool {
         false
     }
@@ -154,6 +291,33 @@ pub trait CallbackHandler: Any + Send + Sync {
     }
 
     /// The name used in fault reports.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackError, CallbackHandler, CallbackManager, Event, RunKind};
+    /// use runtrace_runtime::handlers::HandlerResult;
+    ///
+    /// struct AuditLog;
+    ///
+    /// impl CallbackHandler for AuditLog {
+    ///     fn on_event(&self, _event: &Event<'_>) -> HandlerResult {
+    ///         Err("the audit database is read-only".into())
+    ///     }
+    ///
+    ///     fn raise_error(&self) -> bool {
+    ///         true
+    ///     }
+    ///
+    ///     fn name(&self) -> &str {
+    ///         "audit_log"
+    ///     }
+    /// }
+    ///
+    /// let callbacks = CallbackManager::new().with_handler(AuditLog);
+    /// let Err(CallbackError::Raised { handler, .. }) = callbacks.start_run(RunKind::Chain, "answer", &"hi") else {
+    ///     panic!("the audit log raises");
+    /// };
+    /// assert_eq!(handler, "audit_log");
+    /// ```
     fn name(&self) -> &str {
         std::any::type_name::<Self>()
     }

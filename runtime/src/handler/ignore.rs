@@ -25,6 +25,13 @@ pub struct Ignore(u16);
 
 impl Ignore {
     /// Nothing ignored.
+    ///
+    /// ```
+    /// use runtrace_runtime::handlers::Ignore;
+    ///
+    /// assert_eq!(Ignore::default(), Ignore::NONE);
+    /// assert!(Ignore::NONE.is_empty());
+    /// ```
     pub const NONE: Ignore = Ignore(0);
     /// Chain runs.
     pub const CHAIN: Ignore = Ignore::kind(RunKind::Chain);
@@ -37,6 +44,22 @@ impl Ignore {
     /// Retriever runs.
     pub const RETRIEVER: Ignore = Ignore::kind(RunKind::Retriever);
     /// Agent runs, agent actions and agent finishes.
+    ///
+    /// Agent actions and finishes are silenced whatever run sends them:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::event::{AgentAction, EventType};
+    /// use runtrace_runtime::handlers::{Ignore, RecordingHandler};
+    ///
+    /// let recorder = Arc::new(RecordingHandler::new().with_ignore(Ignore::AGENT));
+    /// let chain = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Chain, "loop", &"2+2?")?;
+    /// chain.on_agent_action(AgentAction::new("calculator", serde_json::json!("2+2")))?;
+    /// chain.end(&4)?;
+    /// assert_eq!(recorder.event_types(), [EventType::Start, EventType::End]);
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     pub const AGENT: Ignore = Ignore::kind(RunKind::Agent);
     /// Embedding runs.
     pub const EMBEDDING: Ignore = Ignore::kind(RunKind::Embedding);
@@ -45,8 +68,25 @@ impl Ignore {
     /// Prompt runs.
     pub const PROMPT: Ignore = Ignore::kind(RunKind::Prompt);
     /// Runs of kind `custom` (not custom events: see [`CUSTOM_EVENTS`](Self::CUSTOM_EVENTS)).
+    ///
+    /// ```
+    /// use runtrace_runtime::RunKind;
+    /// use runtrace_runtime::handlers::Ignore;
+    ///
+    /// assert_eq!(Ignore::CUSTOM_RUNS, Ignore::kind(RunKind::Custom));
+    /// assert!(!Ignore::CUSTOM_RUNS.contains(Ignore::CUSTOM_EVENTS));
+    /// ```
     pub const CUSTOM_RUNS: Ignore = Ignore::kind(RunKind::Custom);
     /// Every run that is not a model run: all but `llm`, `chat_model` and `embedding`.
+    ///
+    /// ```
+    /// use runtrace_runtime::RunKind;
+    /// use runtrace_runtime::handlers::Ignore;
+    ///
+    /// let heard: Vec<RunKind> =
+    ///     RunKind::ALL.into_iter().filter(|&kind| !Ignore::NON_MODEL_RUNS.contains(Ignore::kind(kind))).collect();
+    /// assert_eq!(heard, [RunKind::Llm, RunKind::ChatModel, RunKind::Embedding]);
+    /// ```
     pub const NON_MODEL_RUNS: Ignore = Ignore(
         Ignore::CHAIN.0
             | Ignore::TOOL.0
@@ -57,8 +97,36 @@ impl Ignore {
             | Ignore::CUSTOM_RUNS.0,
     );
     /// Retry events, of runs of any kind.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::event::EventType;
+    /// use runtrace_runtime::handlers::{Ignore, RecordingHandler};
+    ///
+    /// let recorder = Arc::new(RecordingHandler::new().with_ignore(Ignore::RETRIES));
+    /// let llm = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Llm, "fake_llm", &"hi")?;
+    /// llm.on_retry(1, "429 Too Many Requests")?;
+    /// llm.end(&"hello")?;
+    /// assert_eq!(recorder.event_types(), [EventType::Start, EventType::End]);
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     pub const RETRIES: Ignore = Ignore(1 << 10);
     /// Custom events (`on_custom_event`), of runs of any kind.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::event::EventType;
+    /// use runtrace_runtime::handlers::{Ignore, RecordingHandler};
+    ///
+    /// let recorder = Arc::new(RecordingHandler::new().with_ignore(Ignore::CUSTOM_EVENTS));
+    /// let run = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Chain, "index_docs", &())?;
+    /// run.on_custom_event("progress", &50)?;
+    /// run.end(&())?;
+    /// assert_eq!(recorder.event_types(), [EventType::Start, EventType::End]);
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     pub const CUSTOM_EVENTS: Ignore = Ignore(1 << 11);
     /// Not an event family: the handler hears every event its other flags let through, but
     /// never reads their inputs and outputs ([`RunStart::inputs`], [`RunEnd::outputs`]).
@@ -121,12 +189,34 @@ impl Ignore {
     pub const PAYLOADS: Ignore = Ignore(1 << 12);
 
     /// The flag of one run kind.
+    ///
+    /// ```
+    /// use runtrace_runtime::RunKind;
+    /// use runtrace_runtime::handlers::Ignore;
+    ///
+    /// // From a configuration that names the kinds to leave out.
+    /// let ignore = ["chain", "parser"]
+    ///     .into_iter()
+    ///     .map(|name| name.parse::<RunKind>().map(Ignore::kind))
+    ///     .try_fold(Ignore::NONE, |all, kind| kind.map(|kind| all | kind))?;
+    /// assert_eq!(ignore, Ignore::CHAIN | Ignore::PARSER);
+    /// # Ok::<(), runtrace_runtime::event::UnknownRunKind>(())
+    /// ```
     #[must_use]
     pub const fn kind(kind: RunKind) -> Ignore {
         Ignore(1 << kind as u16)
     }
 
     /// Whether every flag of `other` is set in `self`.
+    ///
+    /// ```
+    /// use runtrace_runtime::handlers::Ignore;
+    ///
+    /// let ignore = Ignore::LLM | Ignore::CHAT_MODEL;
+    /// assert!(ignore.contains(Ignore::LLM));
+    /// assert!(!ignore.contains(Ignore::LLM | Ignore::TOOL), "every flag of the argument");
+    /// assert!(ignore.contains(Ignore::NONE));
+    /// ```
     #[must_use]
     pub const fn contains(self, other: Ignore) -> bool {
         self.0 & other.0 == other.0
@@ -143,6 +233,13 @@ impl Ignore {
     }
 
     /// Whether no flag is set.
+    ///
+    /// ```
+    /// use runtrace_runtime::handlers::Ignore;
+    ///
+    /// assert!(Ignore::NONE.is_empty());
+    /// assert!(!Ignore::PAYLOADS.is_empty(), "a flag, though it silences no event");
+    /// ```
     #[must_use]
     pub const fn is_empty(self) -> bool {
         self.0 == 0

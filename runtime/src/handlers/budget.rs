@@ -138,6 +138,23 @@ impl TokenBudget {
     }
 
     /// The tokens spent so far, as this budget counts them.
+    ///
+    /// A model run's usage reports are running totals: only its last one counts.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::event::Usage;
+    /// use runtrace_runtime::handlers::TokenBudget;
+    ///
+    /// let budget = Arc::new(TokenBudget::billed(1_000));
+    /// let run = CallbackManager::new().with_handler(budget.clone()).start_run(RunKind::ChatModel, "chat", &"hi")?;
+    /// run.report_usage(Usage::new(60, 20))?;
+    /// run.report_usage(Usage::new(60, 50))?;
+    /// run.end(&"Hello")?;
+    /// assert_eq!(budget.used(), 110);
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn used(&self) -> u64 {
         self.spent().total()

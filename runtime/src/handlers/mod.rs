@@ -12,6 +12,25 @@
 //!
 //! A handler returns a [`HandlerResult`], opts out of events with [`Ignore`], and is held by
 //! managers as a [`RegisteredHandler`] (what [`IntoHandler`] makes of it).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use runtrace_runtime::{CallbackManager, RunKind};
+//! use runtrace_runtime::event::Usage;
+//! use runtrace_runtime::handlers::{ConsoleHandler, TokenBudget, UsageTracker};
+//!
+//! // A request's handlers: a log, its token totals, and a limit.
+//! let usage = Arc::new(UsageTracker::new());
+//! let callbacks = CallbackManager::new()
+//!     .with_handler(ConsoleHandler::new().with_writer(std::io::sink()))
+//!     .with_handler(usage.clone())
+//!     .with_handler(TokenBudget::billed(10_000));
+//! let llm = callbacks.start_run(RunKind::Llm, "fake_llm", &"Say hello")?;
+//! llm.report_usage(Usage::new(9, 2))?;
+//! llm.end(&"Hello")?;
+//! assert_eq!(usage.total(), Usage::new(9, 2));
+//! # Ok::<(), runtrace_runtime::CallbackError>(())
+//! ```
 
 mod budget;
 mod channel;

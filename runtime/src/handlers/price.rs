@@ -28,6 +28,15 @@ pub struct Price {
 
 impl Price {
     /// `input` and `output` per million tokens.
+    ///
+    /// ```
+    /// use runtrace_runtime::event::Usage;
+    /// use runtrace_runtime::handlers::Price;
+    ///
+    /// let gpt_4o = Price::per_million(2.50, 10.00);
+    /// let dollars = gpt_4o.cost(&Usage::new(1_000, 500)); // 0.0025 for the prompt, 0.005 for the answer
+    /// assert!((dollars - 0.0075).abs() < 1e-12);
+    /// ```
     #[must_use]
     pub const fn per_million(input: f64, output: f64) -> Price {
         Price { input, output, cached_input: None }
@@ -42,6 +51,16 @@ impl Price {
 
     /// What `usage` costs at these prices. Cached tokens are part of the input count, priced
     /// at the cached price; reasoning tokens are part of the output count.
+    ///
+    /// ```
+    /// use runtrace_runtime::event::Usage;
+    /// use runtrace_runtime::handlers::Price;
+    ///
+    /// let price = Price::per_million(2.50, 10.00).with_cached_input(1.25);
+    /// let usage = Usage::new(1_000_000, 0).with_cache_read(800_000);
+    /// // 200,000 fresh input tokens at 2.50, 800,000 cached ones at 1.25.
+    /// assert!((price.cost(&usage) - 1.50).abs() < 1e-9);
+    /// ```
     #[must_use]
     pub fn cost(&self, usage: &Usage) -> f64 {
         let cached = usage.cache_read_tokens.unwrap_or(0).min(usage.input_tokens);
@@ -101,6 +120,18 @@ impl PriceTable {
     }
 
     /// The price of `model`: its own, or that of the longest name it starts with.
+    ///
+    /// ```
+    /// use runtrace_runtime::handlers::{Price, PriceTable};
+    ///
+    /// let prices: PriceTable = serde_json::from_str(
+    ///     r#"{"gpt-4o": {"input": 2.5, "output": 10.0}, "gpt-4o-mini": {"input": 0.15, "output": 0.6}}"#,
+    /// )?;
+    /// assert_eq!(prices.price("gpt-4o-mini-2024-07-18"), Some(&Price::per_million(0.15, 0.6)), "the longest prefix");
+    /// assert_eq!(prices.price("gpt-4o-2024-08-06"), Some(&Price::per_million(2.5, 10.0)));
+    /// assert_eq!(prices.price("o3"), None);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     #[must_use]
     pub fn price(&self, model: &str) -> Option<&Price> {
         // Of the names `model` starts with, each is a prefix of the next in the map's order, so
@@ -127,6 +158,27 @@ impl PriceTable {
 }
 
 /// Tokens and what they cost.
+///
+/// ```
+/// use std::sync::Arc;
+/// use runtrace_runtime::{CallbackManager, RunKind};
+/// use runtrace_runtime::event::{ModelRequest, Usage};
+/// use runtrace_runtime::handlers::{Price, PriceTable, UsageTracker};
+///
+/// let prices = PriceTable::new().with_model("gpt-4o-mini", Price::per_million(0.15, 0.60));
+/// let tracker = Arc::new(UsageTracker::new().with_prices(prices));
+/// let callbacks = CallbackManager::new().with_handler(tracker.clone());
+/// for model in ["gpt-4o-mini", "claude-sonnet-4"] {
+///     let run = callbacks.start_model_run(RunKind::ChatModel, "chat", &"hi", &|| ModelRequest::new(model))?;
+///     run.report_usage(Usage::new(1_000, 100))?;
+///     run.end(&"Hello")?;
+/// }
+/// let costs = tracker.cost_by_model();
+/// assert!(costs["gpt-4o-mini"].dollars.is_some());
+/// assert_eq!(costs["claude-sonnet-4"].dollars, None, "unpriced, not free");
+/// assert_eq!(costs["claude-sonnet-4"].usage, Usage::new(1_000, 100));
+/// # Ok::<(), runtrace_runtime::CallbackError>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Cost {

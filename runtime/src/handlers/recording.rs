@@ -118,6 +118,21 @@ impl RecordingHandler {
     }
 
     /// How many events were recorded.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let recorder = Arc::new(RecordingHandler::new());
+    /// assert!(recorder.is_empty());
+    /// let llm = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Llm, "fake_llm", &"hi")?;
+    /// llm.on_llm_new_token("Hel")?;
+    /// llm.on_llm_new_token("lo")?;
+    /// llm.end(&"Hello")?;
+    /// assert_eq!(recorder.len(), 4, "start, two tokens, end");
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         self.lock().len()

@@ -72,12 +72,54 @@ impl UsageTracker {
     }
 
     /// The tokens billed so far, per model.
+    ///
+    /// A run is filed under the model its response names, which may be a dated version of the one
+    /// it asked for:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::event::{ModelRequest, ModelResponse, Usage};
+    /// use runtrace_runtime::handlers::UsageTracker;
+    ///
+    /// let tracker = Arc::new(UsageTracker::new());
+    /// let callbacks = CallbackManager::new().with_handler(tracker.clone());
+    /// let run = callbacks.start_model_run(RunKind::ChatModel, "chat", &"hi", &|| ModelRequest::new("gpt-4o-mini"))?;
+    /// run.report_response(ModelResponse::new().with_model("gpt-4o-mini-2024-07-18"));
+    /// run.report_usage(Usage::new(12, 5))?;
+    /// run.end(&"Hello")?;
+    /// let embed = callbacks.start_run(RunKind::Embedding, "embed", &["hi"])?;
+    /// embed.report_usage(Usage::new(2, 0))?;
+    /// embed.end(&[[0.1, 0.2]])?;
+    ///
+    /// let by_model = tracker.usage_by_model();
+    /// assert_eq!(by_model["gpt-4o-mini-2024-07-18"], Usage::new(12, 5));
+    /// assert_eq!(by_model["unknown"], Usage::new(2, 0), "the embedding named no model");
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn usage_by_model(&self) -> BTreeMap<String, Usage> {
         self.totals().by_model.clone()
     }
 
     /// The tokens billed so far, all models together.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::event::{ModelRequest, Usage};
+    /// use runtrace_runtime::handlers::UsageTracker;
+    ///
+    /// let tracker = Arc::new(UsageTracker::new());
+    /// let callbacks = CallbackManager::new().with_handler(tracker.clone());
+    /// for (model, usage) in [("gpt-4o", Usage::new(100, 20)), ("gpt-4o-mini", Usage::new(40, 10))] {
+    ///     let run = callbacks.start_model_run(RunKind::Llm, "fake_llm", &"hi", &|| ModelRequest::new(model))?;
+    ///     run.report_usage(usage)?;
+    ///     run.end(&"hello")?;
+    /// }
+    /// assert_eq!(tracker.total(), Usage::new(140, 30));
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn total(&self) -> Usage {
         self.totals().by_model.values().fold(Usage::default(), |total, usage| total + *usage)

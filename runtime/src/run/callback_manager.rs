@@ -275,42 +275,105 @@ impl CallbackManager {
     }
 
     /// The handlers passed on to child runs.
+    ///
+    /// ```
+    /// use runtrace_runtime::CallbackManager;
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let callbacks = CallbackManager::new()
+    ///     .with_handler(RecordingHandler::new())
+    ///     .with_local_handler(RecordingHandler::new());
+    /// assert_eq!((callbacks.handlers().len(), callbacks.inheritable_handlers().len()), (2, 1));
+    /// ```
     #[must_use]
     pub fn inheritable_handlers(&self) -> &[RegisteredHandler] {
         self.callbacks.get().inheritable_handlers.as_slice()
     }
 
     /// The tags of the runs this manager starts.
+    ///
+    /// ```
+    /// use runtrace_runtime::CallbackManager;
+    ///
+    /// let callbacks = CallbackManager::new().with_tags(["prod"]).with_local_tags(["entry"]);
+    /// assert_eq!(&callbacks.tags()[..], ["prod", "entry"]);
+    /// ```
     #[must_use]
     pub fn tags(&self) -> &Tags {
         &self.callbacks.get().tags
     }
 
     /// The tags passed on to child runs.
+    ///
+    /// ```
+    /// use runtrace_runtime::CallbackManager;
+    ///
+    /// let callbacks = CallbackManager::new().with_tags(["prod"]).with_local_tags(["entry"]);
+    /// assert_eq!(&callbacks.inheritable_tags()[..], ["prod"]);
+    /// ```
     #[must_use]
     pub fn inheritable_tags(&self) -> &Tags {
         &self.callbacks.get().inheritable_tags
     }
 
     /// The metadata of the runs this manager starts.
+    ///
+    /// ```
+    /// use runtrace_runtime::CallbackManager;
+    ///
+    /// let callbacks =
+    ///     CallbackManager::new().with_metadata([("user", "ada")]).with_local_metadata([("route", "/answer")]);
+    /// assert_eq!(callbacks.metadata().len(), 2);
+    /// assert_eq!(callbacks.metadata().get("route"), Some(&serde_json::json!("/answer")));
+    /// ```
     #[must_use]
     pub fn metadata(&self) -> &Metadata {
         &self.callbacks.get().metadata
     }
 
     /// The metadata passed on to child runs.
+    ///
+    /// ```
+    /// use runtrace_runtime::CallbackManager;
+    ///
+    /// let callbacks =
+    ///     CallbackManager::new().with_metadata([("user", "ada")]).with_local_metadata([("route", "/answer")]);
+    /// assert_eq!(callbacks.inheritable_metadata().get("route"), None, "local to this manager's runs");
+    /// assert_eq!(callbacks.inheritable_metadata().get("user"), Some(&serde_json::json!("ada")));
+    /// ```
     #[must_use]
     pub fn inheritable_metadata(&self) -> &Metadata {
         &self.callbacks.get().inheritable_metadata
     }
 
     /// The run the runs started from this manager are children of.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let callbacks = CallbackManager::new().with_handler(RecordingHandler::new());
+    /// assert_eq!(callbacks.parent_run_id(), None, "its runs are roots");
+    /// let chain = callbacks.start_run(RunKind::Chain, "answer", &"hi")?;
+    /// assert_eq!(chain.children().parent_run_id(), chain.run_id());
+    /// # chain.end(&"hello")?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn parent_run_id(&self) -> Option<RunId> {
         self.parent.as_ref().map(|parent| parent.run_id)
     }
 
     /// Whether this manager has no handlers, so its runs are not recorded at all.
+    ///
+    /// ```
+    /// use runtrace_runtime::CallbackManager;
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// assert!(CallbackManager::none().is_empty());
+    /// assert!(CallbackManager::new().with_tags(["prod"]).is_empty(), "tags alone hear nothing");
+    /// assert!(!CallbackManager::new().with_handler(RecordingHandler::new()).is_empty());
+    /// ```
     #[must_use]
     #[inline]
     pub fn is_empty(&self) -> bool {

@@ -49,11 +49,52 @@ impl RunGuard {
     }
 
     /// The guard of a run that no handler hears.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackError, CallbackManager, RunGuard, RunKind};
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// /// Traces a step only when asked to.
+    /// fn start_step(callbacks: &CallbackManager, traced: bool) -> Result<RunGuard, CallbackError> {
+    ///     if !traced {
+    ///         return Ok(RunGuard::noop());
+    ///     }
+    ///     callbacks.start_run(RunKind::Tool, "calculator", &"2+2")
+    /// }
+    ///
+    /// let callbacks = CallbackManager::new().with_handler(RecordingHandler::new());
+    /// let step = start_step(&callbacks, false)?;
+    /// assert!(!step.is_recording());
+    /// step.end(&4)?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     pub const fn noop() -> Self {
         RunGuard { run: RunManager::noop(), open: false }
     }
 
     /// The run's manager.
+    ///
+    /// Helpers take the `&RunManager`, which the guard also derefs to; the guard itself stays with
+    /// the code that ends the run:
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind, RunManager};
+    ///
+    /// fn stream_answer(run: &RunManager) -> Result<String, runtrace_runtime::CallbackError> {
+    ///     let mut answer = String::new();
+    ///     for token in ["Hel", "lo"] {
+    ///         run.on_llm_new_token(token)?;
+    ///         answer += token;
+    ///     }
+    ///     Ok(answer)
+    /// }
+    ///
+    /// let llm = CallbackManager::none().start_run(RunKind::Llm, "fake_llm", &"hi")?;
+    /// let answer = stream_answer(llm.run())?;
+    /// llm.end(&answer)?;
+    /// assert_eq!(answer, "Hello");
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn run(&self) -> &RunManager {
         &self.run

@@ -183,6 +183,25 @@ impl RunManager {
     }
 
     /// Whether any handler hears this run; `false` for a no-op run.
+    ///
+    /// Skip work that only handlers would see when none listens:
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let unheard = CallbackManager::none().start_run(RunKind::Retriever, "search", &"rust")?;
+    /// assert!(!unheard.is_recording());
+    /// let callbacks = CallbackManager::new().with_handler(RecordingHandler::new());
+    /// let heard = callbacks.start_run(RunKind::Retriever, "search", &"rust")?;
+    /// if heard.is_recording() {
+    ///     heard.on_text("3 of 1,204 documents matched")?; // a summary worth building only for a listener
+    /// }
+    /// assert!(heard.is_recording());
+    /// # unheard.end(&())?;
+    /// # heard.end(&())?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     #[inline]
     pub fn is_recording(&self) -> bool {
@@ -190,48 +209,174 @@ impl RunManager {
     }
 
     /// The run's identity, or `None` for a no-op run.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind, RunManager};
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// /// A log line naming the run it comes from.
+    /// fn log_line(run: &RunManager, message: &str) -> String {
+    ///     match run.info() {
+    ///         Some(info) => format!("[{} {}] {message}", info.kind, info.name),
+    ///         None => message.to_owned(),
+    ///     }
+    /// }
+    ///
+    /// let callbacks = CallbackManager::new().with_handler(RecordingHandler::new());
+    /// let tool = callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?;
+    /// assert_eq!(log_line(&tool, "adding"), "[tool calculator] adding");
+    /// assert_eq!(log_line(&RunManager::noop(), "adding"), "adding");
+    /// # tool.end(&4)?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn info(&self) -> Option<&RunInfo> {
         self.inner.as_ref().and_then(|inner| inner.child.parent.as_ref())
     }
 
     /// The run's id; `None` for a no-op run, which draws none.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let recorder = Arc::new(RecordingHandler::new());
+    /// let callbacks = CallbackManager::new().with_handler(recorder.clone());
+    /// let tool = callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?;
+    /// let id = tool.run_id().expect("a handler hears the run");
+    /// tool.end(&4)?;
+    /// assert!(recorder.events().iter().all(|event| event.run.run_id == id));
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn run_id(&self) -> Option<RunId> {
         self.info().map(|info| info.run_id)
     }
 
     /// The parent run's id; `None` for a root or a no-op run.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let callbacks = CallbackManager::new().with_handler(RecordingHandler::new());
+    /// let chain = callbacks.start_run(RunKind::Chain, "answer", &"2+2?")?;
+    /// let tool = chain.children().start_run(RunKind::Tool, "calculator", &"2+2")?;
+    /// assert_eq!((chain.parent_run_id(), tool.parent_run_id()), (None, chain.run_id()));
+    /// # tool.end(&4)?;
+    /// # chain.end(&"4")?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn parent_run_id(&self) -> Option<RunId> {
         self.info().and_then(|info| info.parent_run_id)
     }
 
     /// The id of the root of this run's tree.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let callbacks = CallbackManager::new().with_handler(RecordingHandler::new());
+    /// let agent = callbacks.start_run(RunKind::Agent, "math_agent", &"2+2?")?;
+    /// let llm = agent.children().start_run(RunKind::Llm, "planner", &"2+2?")?;
+    /// let tool = llm.children().start_run(RunKind::Tool, "calculator", &"2+2")?;
+    /// assert_eq!(tool.trace_id(), agent.run_id(), "the root's id, however deep");
+    /// # tool.end(&4)?;
+    /// # llm.end(&"4")?;
+    /// # agent.end(&4)?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn trace_id(&self) -> Option<RunId> {
         self.info().map(|info| info.trace_id)
     }
 
     /// The run's kind, or `None` for a no-op run.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind, RunManager};
+    /// use runtrace_runtime::event::Usage;
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// /// Reports usage only where it is recorded: on model runs.
+    /// fn report(run: &RunManager, usage: Usage) -> Result<(), runtrace_runtime::CallbackError> {
+    ///     match run.kind() {
+    ///         Some(RunKind::Llm | RunKind::ChatModel | RunKind::Embedding) => run.report_usage(usage),
+    ///         _ => Ok(()),
+    ///     }
+    /// }
+    ///
+    /// let callbacks = CallbackManager::new().with_handler(RecordingHandler::new());
+    /// let chat = callbacks.start_run(RunKind::ChatModel, "chat", &"hi")?;
+    /// assert_eq!(chat.kind(), Some(RunKind::ChatModel));
+    /// report(&chat, Usage::new(9, 2))?;
+    /// chat.end(&"hello")?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn kind(&self) -> Option<RunKind> {
         self.info().map(|info| info.kind)
     }
 
     /// The handlers of this run (its inheritable and local ones).
+    ///
+    /// A local handler hears the run it was given to, not its children:
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let callbacks = CallbackManager::new()
+    ///     .with_handler(RecordingHandler::new())
+    ///     .with_local_handler(RecordingHandler::new());
+    /// let chain = callbacks.start_run(RunKind::Chain, "answer", &"2+2?")?;
+    /// let tool = chain.children().start_run(RunKind::Tool, "calculator", &"2+2")?;
+    /// assert_eq!((chain.handlers().len(), tool.handlers().len()), (2, 1));
+    /// # tool.end(&4)?;
+    /// # chain.end(&"4")?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn handlers(&self) -> &[RegisteredHandler] {
         self.callbacks().handlers()
     }
 
     /// The tags of this run.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let callbacks = CallbackManager::new().with_handler(RecordingHandler::new()).with_tags(["prod"]);
+    /// let chain = callbacks.start_run(RunKind::Chain, "map", &())?;
+    /// let step = chain.get_child("step:1").start_run(RunKind::Tool, "calculator", &"2+2")?;
+    /// assert_eq!(&step.tags()[..], ["prod", "step:1"]);
+    /// # step.end(&4)?;
+    /// # chain.end(&())?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn tags(&self) -> &Tags {
         self.callbacks().tags()
     }
 
     /// The metadata of this run.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::RecordingHandler;
+    ///
+    /// let callbacks = CallbackManager::new().with_handler(RecordingHandler::new()).with_metadata([("user", "ada")]);
+    /// let chain = callbacks.start_run(RunKind::Chain, "answer", &"hi")?;
+    /// let tool = chain.children().start_run(RunKind::Tool, "calculator", &"2+2")?;
+    /// assert_eq!(tool.metadata().get("user"), Some(&serde_json::json!("ada")), "inherited");
+    /// # tool.end(&4)?;
+    /// # chain.end(&"4")?;
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn metadata(&self) -> &Metadata {
         self.callbacks().metadata()

@@ -62,6 +62,31 @@ pub enum ExportError {
 
 impl ExportError {
     /// Wraps an error of your own exporter.
+    ///
+    /// ```
+    /// use runtrace_runtime::tracer::{ExportError, Exporter, RunTree};
+    ///
+    /// /// Keeps traces only from the names it was told about.
+    /// struct Allowlist(Vec<&'static str>);
+    ///
+    /// impl Exporter for Allowlist {
+    ///     fn export(&self, tree: &RunTree) -> Result<(), ExportError> {
+    ///         if !self.0.contains(&tree.name.as_str()) {
+    ///             return Err(ExportError::other(format!("`{}` is not on the allowlist", tree.name)));
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// # use runtrace_runtime::{CallbackManager, RunKind};
+    /// # let (_, trees) = runtrace_runtime::tracer::collect_runs(|| {
+    /// #     CallbackManager::none().start_run(RunKind::Tool, "shell", &"ls")?.end(&"a.md")
+    /// # });
+    /// let refused = Allowlist(vec!["calculator"]).export(&trees[0]).unwrap_err();
+    /// assert_eq!(refused.to_string(), "`shell` is not on the allowlist");
+    /// assert!(matches!(refused, ExportError::Other(_)));
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn other(error: impl Into<HandlerError>) -> Self {
         ExportError::Other(error.into())
@@ -260,6 +285,22 @@ impl RunCollector {
     }
 
     /// A copy of the trees so far, in the order their roots ended.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::tracer::{RunCollector, Tracer};
+    ///
+    /// let collector = RunCollector::new();
+    /// let callbacks = CallbackManager::new().with_handler(Tracer::new(collector.clone()));
+    /// let slow = callbacks.start_run(RunKind::Chain, "slow", &())?;
+    /// callbacks.start_run(RunKind::Tool, "fast", &())?.end(&())?;
+    /// slow.end(&())?;
+    ///
+    /// let names: Vec<_> = collector.trees().iter().map(|tree| tree.name.clone()).collect();
+    /// assert_eq!(names, ["fast", "slow"]);
+    /// assert_eq!(collector.len(), 2, "trees() copies, it does not take");
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn trees(&self) -> Vec<RunTree> {
         self.lock().clone()
@@ -272,6 +313,22 @@ impl RunCollector {
     }
 
     /// How many trees were collected.
+    ///
+    /// Trees, not runs: a root and its children are one tree.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::tracer::{RunCollector, Tracer};
+    ///
+    /// let collector = RunCollector::new();
+    /// let callbacks = CallbackManager::new().with_handler(Tracer::new(collector.clone()));
+    /// let chain = callbacks.start_run(RunKind::Chain, "answer", &"2+2?")?;
+    /// chain.children().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// assert_eq!(collector.len(), 0, "the root has not ended");
+    /// chain.end(&"4")?;
+    /// assert_eq!(collector.len(), 1);
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     #[must_use]
     pub fn len(&self) -> usize {
         self.lock().len()

@@ -102,20 +102,80 @@ pub struct RunTree {
     /// Its outputs; `None` when it failed or did not end.
     pub outputs: Option<Map<String, Value>>,
     /// The error it failed with.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::tracer::collect_runs;
+    ///
+    /// let (_, trees) = collect_runs(|| -> Result<(), runtrace_runtime::CallbackError> {
+    ///     let search = CallbackManager::none().start_run(RunKind::Retriever, "search", &"rust")?;
+    ///     search.error("the index is offline")
+    /// });
+    /// assert_eq!(trees[0].error.as_deref(), Some("the index is offline"));
+    /// assert!(trees[0].outputs.is_none());
+    /// ```
     pub error: Option<String>,
     /// Its tags.
     pub tags: Vec<String>,
     /// Its metadata (`extra.metadata` in JSON). A model run's holds `ls_model_name` and
     /// `ls_provider` (LangSmith's keys) when its request named them.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::event::ModelRequest;
+    /// use runtrace_runtime::tracer::collect_runs;
+    ///
+    /// let (_, trees) = collect_runs(|| -> Result<(), runtrace_runtime::CallbackError> {
+    ///     let callbacks = CallbackManager::new().with_metadata([("user", "ada")]);
+    ///     let request = || ModelRequest::new("gpt-4o-mini").with_provider("openai");
+    ///     callbacks.start_model_run(RunKind::ChatModel, "chat", &"hi", &request)?.end(&"hello")
+    /// });
+    /// let metadata = &trees[0].metadata;
+    /// assert_eq!((&metadata["user"], &metadata["ls_model_name"]), (&"ada".into(), &"gpt-4o-mini".into()));
+    /// assert_eq!(metadata["ls_provider"], "openai");
+    /// ```
     pub metadata: Map<String, Value>,
     /// For a model run, the tokens it billed, in LangSmith's `usage_metadata` shape
     /// (`input_tokens`, `output_tokens`, `total_tokens`, `input_token_details.cache_read`, ...):
     /// the last usage it reported, kept when it failed. In JSON, `extra.metadata.usage_metadata`.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::event::Usage;
+    /// use runtrace_runtime::tracer::collect_runs;
+    ///
+    /// let (_, trees) = collect_runs(|| -> Result<(), runtrace_runtime::CallbackError> {
+    ///     let llm = CallbackManager::none().start_run(RunKind::Llm, "fake_llm", &"hi")?;
+    ///     llm.report_usage(Usage::new(120, 30).with_cache_read(100))?;
+    ///     llm.end(&"hello")
+    /// });
+    /// assert_eq!(trees[0].usage_metadata, Some(Usage::new(120, 30).with_cache_read(100)));
+    /// let json = serde_json::to_value(&trees[0])?;
+    /// let usage = &json["extra"]["metadata"]["usage_metadata"];
+    /// assert_eq!((&usage["total_tokens"], &usage["input_token_details"]["cache_read"]), (&150.into(), &100.into()));
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     pub usage_metadata: Option<Usage>,
     /// What else a run knew, besides its metadata (which is `extra.metadata` in JSON). A
     /// model run's: `invocation_params` (its request's parameters),
     /// `response` (the provider's model, id, finish reasons, messages), `input_messages`,
     /// and `time_to_first_token` (seconds).
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::event::ModelRequest;
+    /// use runtrace_runtime::tracer::collect_runs;
+    ///
+    /// let (_, trees) = collect_runs(|| -> Result<(), runtrace_runtime::CallbackError> {
+    ///     let request = || ModelRequest::new("gpt-4o-mini").with_param("temperature", 0.2);
+    ///     let llm = CallbackManager::none().start_model_run(RunKind::Llm, "fake_llm", &"hi", &request)?;
+    ///     llm.on_llm_new_token("hel")?;
+    ///     llm.end(&"hello")
+    /// });
+    /// let extra = &trees[0].extra;
+    /// assert_eq!(extra["invocation_params"]["temperature"], 0.2);
+    /// assert!(extra["time_to_first_token"].as_f64().is_some_and(|seconds| seconds >= 0.0));
+    /// ```
     pub extra: Map<String, Value>,
     /// What it streamed, in order.
     pub events: Vec<RunEvent>,
@@ -284,6 +344,21 @@ impl RunTree {
 
     /// This run without its children, in the same JSON shape: what LangSmith's ingest API
     /// takes for each run of a trace (see [`RunFields`](crate::tracer::RunFields)).
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::tracer::collect_runs;
+    ///
+    /// let (_, trees) = collect_runs(|| -> Result<(), runtrace_runtime::CallbackError> {
+    ///     let chain = CallbackManager::none().start_run(RunKind::Chain, "answer", &"2+2?")?;
+    ///     chain.children().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    ///     chain.end(&"4")
+    /// });
+    /// let mut whole = serde_json::to_value(&trees[0])?;
+    /// whole.as_object_mut().expect("an object").remove("child_runs");
+    /// assert_eq!(serde_json::to_value(trees[0].fields())?, whole);
+    /// # Ok::<(), serde_json::Error>(())
+    /// ```
     #[must_use]
     pub fn fields(&self) -> super::run_json::RunFields<'_> {
         super::run_json::RunFields(self)

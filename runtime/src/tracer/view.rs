@@ -61,6 +61,21 @@ impl RunTree {
 
 impl<'a> TreeView<'a> {
     /// Turns ANSI colours on or off.
+    ///
+    /// ```
+    /// use std::io::IsTerminal;
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::tracer::collect_runs;
+    ///
+    /// let (_, trees) = collect_runs(|| -> Result<(), runtrace_runtime::CallbackError> {
+    ///     CallbackManager::none().start_run(RunKind::Tool, "search", &"rust")?.error("the index is offline")
+    /// });
+    /// let plain = trees[0].view().to_string();
+    /// assert!(plain.contains("the index is offline") && !plain.contains('\x1b'));
+    /// assert!(trees[0].view().with_color(true).to_string().contains("\x1b["));
+    /// // Colours only where a person reads them.
+    /// println!("{}", trees[0].view().with_color(std::io::stdout().is_terminal()));
+    /// ```
     #[must_use]
     pub fn with_color(mut self, color: bool) -> Self {
         self.color = color;

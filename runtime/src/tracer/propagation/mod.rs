@@ -77,9 +77,36 @@ pub struct TraceContext {
 
 impl TraceContext {
     /// The header carrying the dotted order of the parent run.
+    ///
+    /// ```
+    /// use runtrace_runtime::CallbackManager;
+    /// use runtrace_runtime::RunKind;
+    /// use runtrace_runtime::propagation::TraceContext;
+    /// use runtrace_runtime::tracer::{RunCollector, Tracer};
+    ///
+    /// let callbacks = CallbackManager::new().with_handler(Tracer::new(RunCollector::new()));
+    /// let chain = callbacks.start_run(RunKind::Chain, "answer", &"2+2?")?;
+    /// let headers = TraceContext::from_run(&chain)?.to_headers();
+    /// let trace = headers.iter().find(|(name, _)| *name == TraceContext::TRACE_HEADER).expect("always sent");
+    /// assert!(trace.1.ends_with(&chain.run_id().expect("a handler listens").to_string()));
+    /// # chain.end(&4)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub const TRACE_HEADER: &'static str = "langsmith-trace";
 
     /// The W3C baggage header, carrying inheritable tags and metadata, and the project.
+    ///
+    /// ```
+    /// use runtrace_runtime::propagation::TraceContext;
+    ///
+    /// let root = "20240506T070809123456Z0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10";
+    /// let context = TraceContext::from_dotted_order(root)?.with_project("evals");
+    /// let headers = context.to_headers();
+    /// let baggage = headers.iter().find(|(name, _)| *name == TraceContext::BAGGAGE_HEADER);
+    /// let baggage = baggage.expect("sent: there is a project");
+    /// assert!(baggage.1.contains("langsmith-project=evals"));
+    /// # Ok::<(), runtrace_runtime::propagation::HeaderError>(())
+    /// ```
     pub const BAGGAGE_HEADER: &'static str = "baggage";
 
     /// The longest `langsmith-trace` value accepted, in bytes: the dotted order of a run
@@ -284,36 +311,102 @@ impl TraceContext {
     }
 
     /// The run this context belongs to: the remote parent.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::propagation::TraceContext;
+    /// use runtrace_runtime::tracer::{RunCollector, Tracer};
+    ///
+    /// let callbacks = CallbackManager::new().with_handler(Tracer::new(RunCollector::new()));
+    /// let chain = callbacks.start_run(RunKind::Chain, "answer", &"2+2?")?;
+    /// let context = TraceContext::from_run(&chain)?;
+    /// assert_eq!(Some(context.run_id()), chain.run_id());
+    /// # chain.end(&4)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn run_id(&self) -> RunId {
         self.run_id
     }
 
     /// The id of its trace's root.
+    ///
+    /// ```
+    /// let root = "20240506T070809123456Z0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10";
+    /// let child = format!("{root}.20240506T070809123999Z5f0e52a4-8a8e-4d6b-b1a4-6f4f5b4b2d77");
+    /// let context = runtrace_runtime::propagation::TraceContext::from_dotted_order(&child)?;
+    /// assert_eq!(context.trace_id().to_string(), "0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10");
+    /// assert_eq!(context.run_id().to_string(), "5f0e52a4-8a8e-4d6b-b1a4-6f4f5b4b2d77");
+    /// # Ok::<(), runtrace_runtime::propagation::HeaderError>(())
+    /// ```
     #[must_use]
     pub fn trace_id(&self) -> RunId {
         self.trace_id
     }
 
     /// The id of its own parent, if it is not the root.
+    ///
+    /// ```
+    /// let root = "20240506T070809123456Z0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10";
+    /// let context = runtrace_runtime::propagation::TraceContext::from_dotted_order(root)?;
+    /// assert_eq!(context.parent_run_id(), None, "a root has no parent");
+    /// # Ok::<(), runtrace_runtime::propagation::HeaderError>(())
+    /// ```
     #[must_use]
     pub fn parent_run_id(&self) -> Option<RunId> {
         self.parent_run_id
     }
 
     /// Its dotted order, which its children's extend.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::propagation::TraceContext;
+    /// use runtrace_runtime::tracer::{RunCollector, Tracer};
+    ///
+    /// let root = "20240506T070809123456Z0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10";
+    /// let parent = TraceContext::from_dotted_order(root)?;
+    /// let server = RunCollector::new();
+    /// let callbacks = CallbackManager::from(&parent).with_handler(Tracer::new(server.clone()));
+    /// callbacks.start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// let tool = &server.trees()[0];
+    /// assert!(tool.dotted_order.starts_with(&format!("{}.", parent.dotted_order())));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn dotted_order(&self) -> &str {
         &self.dotted_order
     }
 
     /// The tags its children inherit.
+    ///
+    /// ```
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::propagation::TraceContext;
+    /// use runtrace_runtime::tracer::{RunCollector, Tracer};
+    ///
+    /// let callbacks = CallbackManager::new().with_handler(Tracer::new(RunCollector::new())).with_tags(["eval"]);
+    /// let chain = callbacks.start_run(RunKind::Chain, "answer", &"2+2?")?;
+    /// assert_eq!(TraceContext::from_run(&chain)?.tags(), ["eval"]);
+    /// # chain.end(&4)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[must_use]
     pub fn tags(&self) -> &[String] {
         &self.tags
     }
 
     /// The metadata its children inherit.
+    ///
+    /// ```
+    /// use runtrace_runtime::propagation::TraceContext;
+    ///
+    /// let root = "20240506T070809123456Z0b3a8c7e-0d5c-4a43-9d3a-2f1d6e1c9a10";
+    /// let baggage = "langsmith-metadata=%7B%22user%22%3A%22ada%22%7D";
+    /// let context = TraceContext::from_headers([("langsmith-trace", root), ("baggage", baggage)])?;
+    /// assert_eq!(context.metadata()["user"], "ada");
+    /// # Ok::<(), runtrace_runtime::propagation::HeaderError>(())
+    /// ```
     #[must_use]
     pub fn metadata(&self) -> &Map<String, Value> {
         &self.metadata
