@@ -13,7 +13,7 @@ use syn::{Ident, Path};
 use crate::attr::{ErrRender, Options};
 use crate::errors::Errors;
 use crate::fallback;
-use crate::respan::{call_on, extent, group, hidden, located, spread};
+use crate::respan::{call_about, call_as, call_on, extent, group, hidden, located, spread};
 use crate::signature;
 use crate::stream;
 use crate::valid::{self, Item, Plan, Shape};
@@ -166,7 +166,12 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
             #finish
         }
     };
-    let err_check = err_check(&options, shape, value, krate);
+    let err_check = match shape {
+        Shape::Value => err_check(&options, value, krate),
+        Shape::BoxedFuture(output) => err_check(&options, output, krate),
+        // On each item, in the stream's own code.
+        Shape::Stream(_) => None,
+    };
     let block = if pinned.is_some() {
         quote!({ #err_check #start ::std::boxed::Box::pin(async move { #traced }) })
     } else {
@@ -175,16 +180,12 @@ fn expand(plan: Plan, krate: &Path) -> TokenStream {
     quote!(#(#attrs)* #vis #sig #block)
 }
 
-/// `err(..)` on a function whose run ends with a value of a type not written as a `Result`
-/// (`value`, or a boxed future's output): a check, on the option, that the type is one.
-fn err_check(options: &Options, shape: &Shape, value: &valid::Returns, krate: &Path) -> Option<TokenStream> {
+/// `err(..)` where the run ends with a value of a type not written as a `Result` (`ends`: the
+/// value, a boxed future's output, a stream's item) but may be one: a check, on the option,
+/// that the type is one. A type that cannot be named goes unchecked.
+pub(crate) fn err_check(options: &Options, ends: &valid::Returns, krate: &Path) -> Option<TokenStream> {
     let (render, err) = options.err.as_ref()?;
-    let ends = match shape {
-        Shape::Value => value,
-        Shape::BoxedFuture(output) => output,
-        Shape::Stream(_) => return None,
-    };
-    if *render == ErrRender::Redact || !ends.may_be_result_alias() {
+    if *render == ErrRender::Redact || !ends.probed || !ends.nameable {
         return None;
     }
     let ty = &ends.ty;
@@ -234,10 +235,9 @@ fn end(
     let error = hidden("__runtrace_error");
     let early = hidden("__runtrace_early");
     let value = hidden("__runtrace_value");
-    // A written type that is not written as a `Result` may still be one, behind an alias
-    // (`ApiResult<T>`): `ResultProbe` tells at compile time. Types that plainly are none
-    // skip it, and the code it costs a debug build.
-    let probed = returns.may_be_result_alias();
+    // A type not written as a `Result` may still be one, behind an alias (`ApiResult<T>`):
+    // `ResultProbe` tells at compile time.
+    let probed = returns.probed;
     let end_ok = end_ok(options, returns, probed, &guard, &value, krate);
     let split = if returns.is_result {
         Some(quote!(&#ret))
@@ -251,7 +251,8 @@ fn end(
             let mut render = render_error(options, returns, krate);
             if probed {
                 // On the declared type, where an error that cannot be rendered is reported.
-                render = located(render, extent(&returns.ty).0);
+                let (first, last) = extent(&returns.ty);
+                render = spread(render, first, last);
             }
             quote! {
                 match #split {
@@ -478,14 +479,11 @@ fn end_ok(
     }
     // Checked against the declared output type, named in the call, so that rustc reports a
     // type that cannot be recorded on the user's own tokens of that type.
+    let output = quote!(#krate::__private::output);
     let check = match returns.output_ty() {
-        Some(ty) if probed => located(quote!(#krate::__private::output(#value)), extent(ty).0),
-        Some(ty) => {
-            let (first, _) = extent(ty);
-            let path = located(quote!(#krate::__private::output::), first);
-            quote!(#path<#ty>(#value))
-        }
-        None => quote!(#krate::__private::output(#value)),
+        Some(ty) if probed => call_about(output, value, ty),
+        Some(ty) => call_as(output, ty, value),
+        None => quote!(#output(#value)),
     };
     quote!(#krate::__private::end_output(#guard, #check, #model_output))
 }

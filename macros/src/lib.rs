@@ -370,9 +370,10 @@ use proc_macro::TokenStream;
 /// `Pin<Box<dyn Stream<Item = T> ..>>`, `BoxStream<'a, T>`, `LocalBoxStream<'a, T>`; add
 /// `stream` for an alias of a boxed stream, such as a model client's
 /// `type ChatStream = Pin<Box<dyn Stream<Item = Result<Chunk, ApiError>> + Send>>`. Its
-/// items are told apart at compile time: when they are `Result`s, `Err` items fail the run
-/// and the `Ok` values are what is recorded and streamed as tokens, as for a written
-/// `Result` item type.
+/// items are told apart at compile time, as are written items that may be a `Result` behind
+/// an alias (`impl Stream<Item = ApiResult<Chunk>>`): when they are `Result`s, `Err` items
+/// fail the run and the `Ok` values are what is recorded and streamed as tokens, as for a
+/// written `Result` item type.
 ///
 /// - The output is the items' concatenation when they are all strings, else their list;
 ///   `reduce = path` makes it from the list of their JSON; `skip_output` and

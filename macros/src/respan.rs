@@ -24,6 +24,26 @@ pub fn call_on(function: TokenStream, node: &impl ToTokens) -> TokenStream {
     quote!(#function #args)
 }
 
+/// `function::<ty>(value)`: the check of our `value` as the user's type `ty`, whose unmet
+/// bound rustc reports on `ty` where it is written.
+pub fn call_as(function: TokenStream, ty: &impl ToTokens, value: &Ident) -> TokenStream {
+    let function = located(quote!(#function::), extent(ty).0);
+    quote!(#function<#ty>(#value))
+}
+
+/// `function(value)`, spread over `node`'s tokens though `value` is ours (its type, or what
+/// it came of, is `node`), so that an unmet bound of `function` is reported on the whole of
+/// `node`.
+pub fn call_about(function: TokenStream, value: &Ident, node: &impl ToTokens) -> TokenStream {
+    let (first, last) = extent(node);
+    let function = spread(function, first, last);
+    // `*&(value)` is `value`, as an expression that starts at `first` and ends at `last`.
+    let reborrow = located(quote!(*&), first);
+    let value = group(Delimiter::Parenthesis, quote!(#value), last);
+    let args = group(Delimiter::Parenthesis, quote!(#reborrow #value), last);
+    quote!(#function #args)
+}
+
 /// The first and last tokens' spans of `node`. A span cannot be joined on stable, but
 /// generated code that starts at `first` and ends at `last` reads to rustc as covering the
 /// whole of the user's expression or type.

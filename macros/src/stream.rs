@@ -10,8 +10,8 @@ use quote::quote;
 use syn::Path;
 
 use crate::attr::Options;
-use crate::expand::{render_error, split_probed, stopper, take_outcome};
-use crate::respan::{extent, hidden, located};
+use crate::expand::{err_check, render_error, split_probed, stopper, take_outcome};
+use crate::respan::{call_about, call_as, extent, hidden, located};
 use crate::valid::Returns;
 
 /// The stream `__runtrace_ret`, wrapped so that it ends the run (`ending` hands over the
@@ -27,7 +27,13 @@ pub fn wrap(options: &Options, returns: &Returns, item: &Returns, ending: &Token
     let item = if !item.written && returns.nameable {
         let ret_ty = &returns.ty;
         let projection = located(quote!(<#ret_ty as #krate::__private::Stream>::Item), extent(ret_ty).0);
-        named = Returns { ty: syn::parse_quote!(#projection), is_result: false, nameable: true, written: false };
+        named = Returns {
+            ty: syn::parse_quote!(#projection),
+            is_result: false,
+            nameable: true,
+            written: false,
+            probed: true,
+        };
         &named
     } else {
         item
@@ -72,8 +78,8 @@ fn output(options: &Options, krate: &Path) -> TokenStream {
 
 /// The closure that records an item on the run: an `Err` item fails it; any other value
 /// (an `Ok` value) is checked for recording, then sent as a token and kept for the output.
-/// Items whose type is not written (`stream` on an alias) are told apart by
-/// `ResultProbe`, which sees whether they are `Result`s.
+/// Items that may be `Result`s behind an alias (`SearchResult<Hit>`, or any item of a
+/// stream behind an alias) are told apart by `ResultProbe`.
 fn on_item(options: &Options, item: &Returns, krate: &Path) -> TokenStream {
     let run = hidden("__runtrace_run");
     let item_var = hidden("__runtrace_item");
@@ -83,24 +89,20 @@ fn on_item(options: &Options, item: &Returns, krate: &Path) -> TokenStream {
     let check = if options.skip_output.is_some() || options.redact_output.is_some() {
         quote!(#krate::__private::REDACTED)
     } else {
+        let output = quote!(#krate::__private::output);
         match item.output_ty() {
-            Some(ty) => {
-                let path = located(quote!(#krate::__private::output::), extent(ty).0);
-                quote!(#path<#ty>(#value))
-            }
-            // An item behind an alias: reported on the alias.
-            None => located(quote!(#krate::__private::output(#value)), extent(&item.ty).0),
+            Some(ty) if !item.probed => call_as(output, ty, &value),
+            // An item that may be a `Result` (or behind an alias, reported on the alias).
+            _ => call_about(output, &value, &item.ty),
         }
     };
     let token = match &options.tokens {
         None => quote!(::core::option::Option::None),
         Some((name, None)) => {
+            let token_text_of = quote!(#krate::__private::token_text_of);
             let text = match item.output_ty() {
-                Some(ty) => {
-                    let path = located(quote!(#krate::__private::token_text_of::), extent(ty).0);
-                    quote!(#path<#ty>(#value))
-                }
-                None => located(quote!(#krate::__private::token_text_of(#value)), name.span()),
+                Some(ty) if !item.probed => call_as(token_text_of, ty, &value),
+                _ => call_about(token_text_of, &value, name),
             };
             quote!(#text.as_deref())
         }
@@ -119,7 +121,7 @@ fn on_item(options: &Options, item: &Returns, krate: &Path) -> TokenStream {
     });
     let split = if item.is_result {
         Some(quote!(#item_var))
-    } else if !item.written {
+    } else if item.probed {
         Some(split_probed(&quote!(#item_var), krate))
     } else {
         None
@@ -127,11 +129,12 @@ fn on_item(options: &Options, item: &Returns, krate: &Path) -> TokenStream {
     let body = match split {
         Some(split) => {
             let mut render = render_error(options, item, krate);
-            if !item.written {
+            if item.probed {
                 // Called, not passed, so that an error type that cannot be rendered is one
-                // error, on the alias.
+                // error, on the item type (the alias, when it is not written).
                 let error = hidden("__runtrace_unseen_error");
-                render = located(quote!(|#error| #render(#error)), extent(&item.ty).0);
+                let call = call_about(render, &error, &item.ty);
+                render = quote!(|#error| #call);
             }
             quote! {
                 match #split {
@@ -142,7 +145,8 @@ fn on_item(options: &Options, item: &Returns, krate: &Path) -> TokenStream {
         }
         None => quote!({ let #value = #item_var; #record }),
     };
-    quote!(|#run: &mut #krate::__private::StreamRun, #item_var| #body)
+    let err_check = err_check(options, item, krate);
+    quote!(|#run: &mut #krate::__private::StreamRun, #item_var| { #err_check #body })
 }
 
 /// The boxed future `__runtrace_ret`, boxed again in one that ends the run when it finishes:

@@ -3,7 +3,7 @@
 //! which arguments are inputs, what the function returns.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
-use syn::{Attribute, FnArg, Ident, Pat, PatIdent, ReturnType, Signature, Type};
+use syn::{Attribute, FnArg, Generics, Ident, Pat, PatIdent, ReturnType, Signature, Type};
 
 use crate::attr::{ErrRender, Options};
 use crate::errors::{self, Errors, OptionName};
@@ -104,6 +104,12 @@ pub struct Returns {
     pub nameable: bool,
     /// Written by the user, so its tokens can carry errors about it.
     pub written: bool,
+    /// Not written as a `Result`, but may be one, which the expansion asks the compiler
+    /// (`__private::ResultProbe`): a written type that may be an alias (`ApiResult<T>`,
+    /// `Reply`), or the unwritten items of a stream behind an alias. Not a type that plainly is
+    /// none (`String`, `u32`, `Option<T>`, a tuple, a generic parameter), so that those carry
+    /// no code for the question.
+    pub probed: bool,
 }
 
 /// Validates `item` against `options`, reporting every broken rule at once.
@@ -249,11 +255,11 @@ impl Returns {
         }
     }
 
-    /// Written as a type that may be a `Result` behind an alias (`ApiResult<T>`, `Reply`),
-    /// which the expansion asks the compiler about; not for a type that plainly is none
-    /// (`String`, `u32`, `Option<T>`, a tuple), so that those carry no code for the question.
-    pub fn may_be_result_alias(&self) -> bool {
-        !self.is_result && self.written && self.nameable && !plainly_not_result(&self.ty)
+    /// A type the user wrote, in a signature with `generics`.
+    fn written(ty: &Type, generics: &Generics) -> Returns {
+        let is_result = is_result(ty);
+        let probed = !is_result && !plainly_not_result(ty, generics);
+        Returns { ty: ty.clone(), is_result, nameable: !mentions_impl(ty), written: true, probed }
     }
 
     /// The error type, when written: `E` of `Result<T, E>`; `None` for `io::Result<T>`.
@@ -282,10 +288,10 @@ impl Returns {
 
 fn returns(sig: &Signature) -> Returns {
     match &sig.output {
-        ReturnType::Default => Returns { ty: syn::parse_quote!(()), is_result: false, nameable: true, written: false },
-        ReturnType::Type(_, ty) => {
-            Returns { ty: (**ty).clone(), is_result: is_result(ty), nameable: !mentions_impl(ty), written: true }
+        ReturnType::Default => {
+            Returns { ty: syn::parse_quote!(()), is_result: false, nameable: true, written: false, probed: false }
         }
+        ReturnType::Type(_, ty) => Returns::written(ty, &sig.generics),
     }
 }
 
@@ -301,8 +307,10 @@ fn is_result(ty: &Type) -> bool {
 }
 
 /// Types that are never a `Result`: std's scalars, strings and containers, JSON values,
-/// references, tuples, arrays and the like.
-fn plainly_not_result(ty: &Type) -> bool {
+/// references, tuples, arrays and the like. A generic parameter of `generics` (and a path
+/// from it, `T::Output`) counts as none: the probe cannot see through one, so it would always
+/// answer no.
+fn plainly_not_result(ty: &Type, generics: &Generics) -> bool {
     const PLAIN: &[&str] = &[
         "bool", "char", "str", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
         "f32", "f64", "String", "Vec", "VecDeque", "Option", "Box", "Arc", "Rc", "Cow", "HashMap", "BTreeMap",
@@ -310,12 +318,17 @@ fn plainly_not_result(ty: &Type) -> bool {
     ];
     match ty {
         Type::Path(path) => {
-            path.qself.is_none()
-                && path.path.segments.last().is_some_and(|last| PLAIN.iter().any(|plain| last.ident == plain))
+            let segments = &path.path.segments;
+            let plain = segments.last().is_some_and(|last| PLAIN.iter().any(|plain| last.ident == plain));
+            let generic = path.path.leading_colon.is_none()
+                && segments.first().is_some_and(|first| generics.type_params().any(|param| param.ident == first.ident));
+            path.qself.is_none() && (plain || generic)
         }
-        Type::Group(group) => plainly_not_result(&group.elem),
-        Type::Paren(paren) => plainly_not_result(&paren.elem),
-        Type::Reference(_)
+        Type::Group(group) => plainly_not_result(&group.elem, generics),
+        Type::Paren(paren) => plainly_not_result(&paren.elem, generics),
+        Type::ImplTrait(_)
+        | Type::TraitObject(_)
+        | Type::Reference(_)
         | Type::Tuple(_)
         | Type::Array(_)
         | Type::Slice(_)
@@ -339,10 +352,8 @@ pub fn mentions_impl(ty: &Type) -> bool {
 
 fn check_options(options: &Options, returns: &Returns, shape: &Shape, errors: &mut Errors) {
     // `err(..)` renders the error of what ends the run: a stream's item, a future's output.
-    // Items behind an alias may be `Result`s: the expansion sees at compile time. So may a
-    // written type that could be an alias, and the expansion asks the compiler
+    // What may be a `Result` behind an alias, the expansion asks the compiler about
     // (`__private::returns_result`).
-    let unseen_items = matches!(shape, Shape::Stream(item) if !item.written);
     let returns = match shape {
         Shape::Value => returns,
         Shape::Stream(item) => item,
@@ -379,7 +390,7 @@ fn check_options(options: &Options, returns: &Returns, shape: &Shape, errors: &m
     }
     if let Some((render, err)) = &options.err {
         // `err(redact)` covers panics too, which any function can have.
-        let maybe_result = returns.is_result || unseen_items || returns.may_be_result_alias();
+        let maybe_result = returns.is_result || returns.probed;
         if !maybe_result && *render != ErrRender::Redact {
             errors.add(syn::Error::new_spanned(
                 err,
@@ -389,11 +400,12 @@ fn check_options(options: &Options, returns: &Returns, shape: &Shape, errors: &m
     }
 }
 
-/// A value described as `Returns` describes a returned one: a stream's item, a future's output.
-fn described(ty: Option<&Type>) -> Returns {
+/// A value described as `Returns` describes a returned one: a stream's item, a future's
+/// output; `None` when it is not written (the items of a stream behind an alias).
+fn described(ty: Option<&Type>, generics: &Generics) -> Returns {
     match ty {
-        Some(ty) => Returns { ty: ty.clone(), is_result: is_result(ty), nameable: !mentions_impl(ty), written: true },
-        None => Returns { ty: syn::parse_quote!(_), is_result: false, nameable: false, written: false },
+        Some(ty) => Returns::written(ty, generics),
+        None => Returns { ty: syn::parse_quote!(_), is_result: false, nameable: false, written: false, probed: true },
     }
 }
 
@@ -402,14 +414,14 @@ fn described(ty: Option<&Type>) -> Returns {
 fn shape(sig: &Signature, options: &Options) -> Shape {
     let ReturnType::Type(_, ty) = &sig.output else { return Shape::Value };
     if let Some(item) = stream_item(ty) {
-        return Shape::Stream(described(item.as_ref()));
+        return Shape::Stream(described(item.as_ref(), &sig.generics));
     }
     if options.stream.is_some() {
-        return Shape::Stream(described(None));
+        return Shape::Stream(described(None, &sig.generics));
     }
     if sig.asyncness.is_none() {
         if let Some(output) = boxed_future_output(ty) {
-            return Shape::BoxedFuture(described(Some(&output)));
+            return Shape::BoxedFuture(described(Some(&output), &sig.generics));
         }
     }
     Shape::Value
@@ -582,17 +594,33 @@ mod tests {
     }
 
     #[test]
-    fn stream_marks_an_alias_with_an_unknown_item() {
+    fn stream_marks_an_alias_with_an_unknown_item_that_is_asked_about() {
         assert_eq!(shape_of(quote!(Tokens), false, quote!(stream)), ("stream", "_".into()));
+        let sig: Signature = syn::parse_quote!(fn f() -> Tokens);
+        let Shape::Stream(item) = shape(&sig, &Options::parse(quote!(stream)).expect("options")) else {
+            panic!("`stream` makes a stream")
+        };
+        assert!(item.probed, "its items may be `Result`s");
     }
 
     #[test]
     fn only_types_that_may_be_a_result_alias_are_asked_about() {
         let asked = |ty: TokenStream| {
-            let sig: Signature = syn::parse_quote!(fn f() -> #ty);
-            returns(&sig).may_be_result_alias()
+            let sig: Signature = syn::parse_quote!(fn f<T: Tool>() -> #ty);
+            returns(&sig).probed
         };
-        for alias in [quote!(ApiResult<u8>), quote!(Fallible<u8>), quote!(Reply), quote!(Answer), quote!(T)] {
+        let aliases = [
+            quote!(ApiResult<u8>),
+            quote!(Fallible<u8>),
+            quote!(Reply),
+            quote!(Answer),
+            quote!(U),
+            quote!(ApiResult<T>),
+            quote!(ApiResult<impl Serialize>),
+            quote!(<T as Tool>::Output),
+            quote!(::T),
+        ];
+        for alias in aliases {
             assert!(asked(alias.clone()), "{alias}");
         }
         let plain = [
@@ -607,11 +635,28 @@ mod tests {
             quote!([u8; 4]),
             quote!(impl Iterator<Item = u8>),
             quote!(serde_json::Value),
+            quote!(T),
+            quote!(T::Output),
         ];
         for plain in plain {
             assert!(!asked(plain.clone()), "{plain}");
         }
-        assert!(!returns(&syn::parse_quote!(fn f())).may_be_result_alias(), "nothing written");
+        assert!(!returns(&syn::parse_quote!(fn f())).probed, "nothing written");
+    }
+
+    #[test]
+    fn stream_items_that_may_be_a_result_alias_are_asked_about() {
+        let asked = |ty: TokenStream| {
+            let sig: Signature = syn::parse_quote!(fn f() -> #ty);
+            match shape(&sig, &Options::parse(quote!()).expect("options")) {
+                Shape::Stream(item) => item.probed,
+                _ => panic!("not a stream: {ty}"),
+            }
+        };
+        assert!(asked(quote!(impl Stream<Item = ApiResult<String>>)));
+        assert!(asked(quote!(BoxStream<'static, Reply>)));
+        assert!(!asked(quote!(impl Stream<Item = String>)));
+        assert!(!asked(quote!(impl Stream<Item = Result<String, E>>)), "written as a `Result`");
     }
 
     #[test]

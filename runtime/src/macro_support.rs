@@ -373,19 +373,19 @@ impl Display for NoError {
     }
 }
 
-/// Holds `err(..)` to functions that return a `Result`, for a return type the macro cannot
-/// read as one (an alias).
+/// Holds `err(..)` to functions whose run ends with a `Result` (a returned value, a stream's
+/// items), for a type the macro cannot read as one (an alias).
 #[diagnostic::on_unimplemented(
-    message = "`err(..)` renders the error of a function returning `Result`; `{Self}` is not one",
-    label = "given to a function returning `{Self}`",
-    note = "remove `err(..)`, or return a `Result`"
+    message = "`err(..)` renders the error of a `Result`; `{Self}` is not one",
+    label = "given to a run that ends with `{Self}`, not a `Result`",
+    note = "remove `err(..)`, or return a `Result` (or a stream of `Result`s)"
 )]
 pub trait ReturnsResult {}
 
 impl<T, E> ReturnsResult for Result<T, E> {}
 
-/// Named, not called, by a function with `err(..)` whose return type is not written as a
-/// `Result`: compiles only when it is one.
+/// Named, not called, by a function with `err(..)` whose return type (or stream item) is not
+/// written as a `Result`: compiles only when it is one.
 pub const fn returns_result<R: ReturnsResult>() {}
 
 /// Gives the body's closure its return type, so `?` and errors see the declared type.

@@ -277,3 +277,21 @@ async fn err_debug_renders_the_error_behind_a_result_alias_in_async_fns() {
 
     assert_eq!(the_error(&recorder).message, r#"Parse { input: "two" }"#);
 }
+
+/// A result alias whose `Ok` type is opaque, so the macro cannot name the return type: the
+/// compiler is still asked, about the value.
+#[traced_run(kind = "tool", err(Debug))]
+fn opaque_by_alias(input: String) -> ToolResult<impl serde::Serialize + Send + Sync> {
+    input.parse::<f64>().map_err(|_| ToolError::Parse { input })
+}
+
+#[test]
+fn an_err_behind_a_result_alias_of_an_opaque_type_fails_the_run() {
+    let (recorder, callbacks) = recording();
+
+    assert!(opaque_by_alias("two".into(), &callbacks).is_err());
+    assert!(opaque_by_alias("2".into(), &callbacks).is_ok());
+
+    assert_eq!(the_error(&recorder).message, r#"Parse { input: "two" }"#);
+    assert_eq!(crate::common::outputs(&recorder), [serde_json::json!(2.0)], "the Ok value");
+}

@@ -351,6 +351,36 @@ fn halve(x: f64) -> Checked<f64> {
     if x == 0.0 { Err(ToolError::DivisionByZero(x)) } else { Ok(x / 2.0) }
 }
 
+/// A stream whose written items are a result alias, and a result alias of an opaque type.
+#[traced_run(kind = "tool", tokens, err(Debug))]
+fn halves(xs: Vec<f64>) -> impl futures::Stream<Item = Checked<String>> {
+    futures::stream::iter(xs.into_iter().map(|x| halve(x, CallbackManager::none()).map(|half| half.to_string())))
+}
+
+#[traced_run(kind = "tool")]
+fn opaque_half(x: f64) -> Checked<impl serde::Serialize + Send + Sync> {
+    halve(x, CallbackManager::none())
+}
+
+#[test]
+fn result_alias_items_and_an_opaque_result_alias_fail_their_runs_on_err() {
+    use futures::StreamExt as _;
+    let (recorder, callbacks) = recording();
+    assert_eq!(futures::executor::block_on(halves(vec![3.0, 0.0], &callbacks).count()), 2);
+    assert!(opaque_half(0.0, &callbacks).is_err());
+    assert!(opaque_half(3.0, &callbacks).is_ok());
+    let failed: Vec<String> = recorder
+        .events()
+        .into_iter()
+        .filter_map(|event| match event.data {
+            EventData::Error(error) => Some(error.message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed, ["DivisionByZero(0.0)", "cannot divide 0 by zero"]);
+    assert_eq!(ends(&recorder), [json!(1.5)]);
+}
+
 #[test]
 fn a_result_alias_fails_the_run_on_err() {
     let (recorder, callbacks) = recording();

@@ -250,6 +250,44 @@ fn a_handlers_stop_reaches_the_reader_of_a_stream_behind_an_alias_as_an_err_item
     assert_one_end_per_start(&recorder);
 }
 
+/// A crate's own result alias, as the items of a stream whose type is written.
+type ToolAnswer<T> = Result<T, ToolError>;
+
+#[traced_run(kind = "tool", tokens)]
+fn alias_items(items: Vec<Result<&'static str, &'static str>>) -> impl Stream<Item = ToolAnswer<String>> {
+    stream::iter(tool_results(items))
+}
+
+#[traced_run(kind = "tool", err(Display))]
+fn boxed_alias_items(items: Vec<Result<&'static str, &'static str>>) -> BoxStream<'static, ToolAnswer<String>> {
+    stream::iter(tool_results(items)).boxed()
+}
+
+#[test]
+fn an_err_item_of_a_written_result_alias_fails_the_run() {
+    let (recorder, callbacks) = recording();
+    let read: Vec<_> = block_on(alias_items(vec![Ok("Hel"), Err("b"), Ok("c")], &callbacks).collect());
+    assert_failed_by_its_err_item(&recorder, &read);
+    assert_eq!(tokens(&recorder), ["Hel"], "the Ok values are the tokens, up to the error");
+
+    let (recorder, callbacks) = recording();
+    let read: Vec<_> = block_on(boxed_alias_items(vec![Ok("Hel"), Err("b"), Ok("c")], &callbacks).collect());
+    assert_failed_by_its_err_item(&recorder, &read);
+}
+
+#[test]
+fn the_ok_values_of_written_result_alias_items_make_the_output_and_a_stop_is_an_err_item() {
+    let (recorder, callbacks) = recording();
+    let read: Vec<_> = block_on(alias_items(vec![Ok("Hel"), Ok("lo")], &callbacks).collect());
+    assert_eq!(read.len(), 2);
+    assert_eq!(outputs(&recorder), [json!("Hello")], "the Ok values, not {{\"Ok\": ..}} objects");
+
+    let (recorder, callbacks) = refusing_tokens();
+    let read: Vec<_> = block_on(alias_items(vec![Ok("a"), Ok("b")], &callbacks).collect());
+    assert!(matches!(read.as_slice(), [Err(ToolError::Callback(_))]), "{read:?}");
+    assert_eq!(the_error(&recorder).cause, ErrorCause::Stopped);
+}
+
 #[test]
 fn an_unheard_stream_yields_the_same_items() {
     let read: Vec<u32> = block_on(counts(3, CallbackManager::none()).collect());
