@@ -295,10 +295,20 @@ fn returns(sig: &Signature) -> Returns {
     }
 }
 
+/// Written as a `Result` the macro may take apart itself: `Result<..>` alone (std's, or the
+/// alias of it a crate declares), or a path to one of the well-known `Result`s
+/// (`io::Result<T>`, `std::result::Result`, `anyhow::Result<T>`). Another path ending in
+/// `Result` (`search::Result`) may name a type of the user's that only shares the name: the
+/// compiler is asked about it instead (see `Returns::probed`).
 fn is_result(ty: &Type) -> bool {
+    /// The modules and crates whose `Result` is std's, or an alias of it.
+    const KNOWN: &[&str] = &["result", "io", "fmt", "anyhow", "eyre", "color_eyre", "serde_json"];
     match ty {
         Type::Path(path) => {
-            path.qself.is_none() && path.path.segments.last().is_some_and(|last| last.ident == "Result")
+            let mut segments = path.path.segments.iter().rev();
+            let last = segments.next().is_some_and(|last| last.ident == "Result");
+            let module = segments.next().is_none_or(|module| KNOWN.iter().any(|known| module.ident == known));
+            path.qself.is_none() && last && module
         }
         Type::Group(group) => is_result(&group.elem),
         Type::Paren(paren) => is_result(&paren.elem),
@@ -619,6 +629,8 @@ mod tests {
             quote!(ApiResult<impl Serialize>),
             quote!(<T as Tool>::Output),
             quote!(::T),
+            quote!(search::Result),
+            quote!(crate::Result<u8>),
         ];
         for alias in aliases {
             assert!(asked(alias.clone()), "{alias}");
@@ -626,6 +638,9 @@ mod tests {
         let plain = [
             quote!(Result<u8, E>),
             quote!(io::Result<u8>),
+            quote!(std::io::Result<u8>),
+            quote!(::core::result::Result<u8, E>),
+            quote!(anyhow::Result<u8>),
             quote!(u64),
             quote!(String),
             quote!(Option<Reply>),

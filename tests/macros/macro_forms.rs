@@ -378,6 +378,39 @@ fn result_type_alias_ends_with_ok_fails_with_err_and_carries_a_refused_start() {
     assert!(matches!(refused, Err(ToolError::Callback(CallbackError::Raised { .. }))), "{refused:?}");
 }
 
+mod search {
+    /// A search hit, named `Result` as search crates name theirs: not std's `Result`.
+    #[derive(serde::Serialize)]
+    pub struct Result {
+        pub title: String,
+    }
+}
+
+#[traced_run(kind = "retriever")]
+fn best_hit(query: &str) -> search::Result {
+    search::Result { title: query.to_uppercase() }
+}
+
+#[traced_run(kind = "parser")]
+fn parse_by_path(text: &str) -> parser::Result<u8> {
+    parser::parse_alias(text, CallbackManager::none())
+}
+
+#[test]
+fn a_users_own_type_named_result_is_an_output_and_a_result_alias_by_path_fails_on_err() {
+    let (recorder, callbacks) = recording();
+
+    assert_eq!(best_hit("rust", &callbacks).title, "RUST");
+    assert!(parse_by_path("x", &callbacks).is_err());
+    assert_eq!(parse_by_path("7", &callbacks).ok(), Some(7));
+
+    assert_eq!(outputs(&recorder), [json!({ "title": "RUST" }), json!(7)]);
+    assert_eq!(
+        recorder.event_types(),
+        [EventType::Start, EventType::End, EventType::Start, EventType::Error, EventType::Start, EventType::End]
+    );
+}
+
 #[traced_run]
 fn normalize(mut text: String, _hint: u8) -> String {
     text.make_ascii_lowercase();
