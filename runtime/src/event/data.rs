@@ -221,9 +221,9 @@ impl<'a> RunEnd<'a> {
     /// use std::time::Duration;
     /// use runtrace_runtime::event::{ModelOutcome, Payload, RunEnd, Usage};
     ///
-    /// let mut outcome = ModelOutcome::default();
-    /// outcome.usage = Some(Usage::new(9, 2));
-    /// outcome.time_to_first_token = Some(Duration::from_millis(180));
+    /// let outcome = ModelOutcome::new()
+    ///     .with_usage(Usage::new(9, 2))
+    ///     .with_time_to_first_token(Duration::from_millis(180));
     /// let end = RunEnd::new(Payload::new(serde_json::json!("Hello!"))).with_model(outcome);
     /// assert_eq!(end.model.as_ref().and_then(|model| model.usage).map(|usage| usage.total_tokens), Some(11));
     /// ```

@@ -400,6 +400,72 @@ pub struct ModelOutcome {
     pub time_to_first_token: Option<Duration>,
 }
 
+impl ModelOutcome {
+    /// An outcome with nothing reported, to fill with the `with_*` methods: what a handler's
+    /// own tests end a model run with.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runtrace_runtime::event::{ModelOutcome, ModelResponse, Payload, RunEnd, Usage};
+    ///
+    /// let outcome = ModelOutcome::new()
+    ///     .with_usage(Usage::new(9, 2))
+    ///     .with_response(ModelResponse::new().with_model("gpt-4o-mini"))
+    ///     .with_time_to_first_token(Duration::from_millis(180));
+    /// let end = RunEnd::new(Payload::new(serde_json::json!("Hello!"))).with_model(outcome);
+    /// let model = end.model.as_deref().expect("a model run's end");
+    /// assert_eq!(model.usage.map(|usage| usage.total_tokens), Some(11));
+    /// assert_eq!(model.response.as_ref().and_then(|response| response.model.as_deref()), Some("gpt-4o-mini"));
+    /// assert_eq!(model.time_to_first_token, Some(Duration::from_millis(180)));
+    /// ```
+    #[must_use]
+    pub fn new() -> ModelOutcome {
+        ModelOutcome::default()
+    }
+
+    /// The tokens billed.
+    ///
+    /// ```
+    /// use runtrace_runtime::event::{ModelOutcome, Usage};
+    ///
+    /// assert_eq!(ModelOutcome::new().with_usage(Usage::new(9, 2)).usage, Some(Usage::new(9, 2)));
+    /// ```
+    #[must_use]
+    pub fn with_usage(mut self, usage: Usage) -> ModelOutcome {
+        self.usage = Some(usage);
+        self
+    }
+
+    /// The response.
+    ///
+    /// ```
+    /// use runtrace_runtime::event::{ModelOutcome, ModelResponse};
+    ///
+    /// let outcome = ModelOutcome::new().with_response(ModelResponse::new().with_finish_reason("stop"));
+    /// assert_eq!(outcome.response.map(|response| response.finish_reasons), Some(vec!["stop".to_owned()]));
+    /// ```
+    #[must_use]
+    pub fn with_response(mut self, response: ModelResponse) -> ModelOutcome {
+        self.response = Some(response);
+        self
+    }
+
+    /// The time from the run's start to its first streamed token.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use runtrace_runtime::event::ModelOutcome;
+    ///
+    /// let outcome = ModelOutcome::new().with_time_to_first_token(Duration::from_millis(180));
+    /// assert_eq!(outcome.time_to_first_token, Some(Duration::from_millis(180)));
+    /// ```
+    #[must_use]
+    pub fn with_time_to_first_token(mut self, time: Duration) -> ModelOutcome {
+        self.time_to_first_token = Some(time);
+        self
+    }
+}
+
 /// A model client's response type that knows its usage and content: return it from a traced
 /// model function and the run records them, with no line of code at the call.
 ///
