@@ -317,9 +317,8 @@ fn is_result(ty: &Type) -> bool {
 }
 
 /// Types that are never a `Result`: std's scalars, strings and containers, JSON values,
-/// references, tuples, arrays and the like. A generic parameter of `generics` (and a path
-/// from it, `T::Output`) counts as none: the probe cannot see through one, so it would always
-/// answer no.
+/// references, tuples, arrays and the like. A bare generic parameter of `generics` counts as
+/// none: the probe cannot see through one, so it would always answer no.
 fn plainly_not_result(ty: &Type, generics: &Generics) -> bool {
     const PLAIN: &[&str] = &[
         "bool", "char", "str", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
@@ -330,7 +329,9 @@ fn plainly_not_result(ty: &Type, generics: &Generics) -> bool {
         Type::Path(path) => {
             let segments = &path.path.segments;
             let plain = segments.last().is_some_and(|last| PLAIN.iter().any(|plain| last.ident == plain));
+            // `T::Output` may be bound to an alias (`F: FnOnce() -> ApiResult<u8>`): asked.
             let generic = path.path.leading_colon.is_none()
+                && segments.len() == 1
                 && segments.first().is_some_and(|first| generics.type_params().any(|param| param.ident == first.ident));
             path.qself.is_none() && (plain || generic)
         }
@@ -631,6 +632,7 @@ mod tests {
             quote!(::T),
             quote!(search::Result),
             quote!(crate::Result<u8>),
+            quote!(T::Output),
         ];
         for alias in aliases {
             assert!(asked(alias.clone()), "{alias}");
@@ -651,7 +653,6 @@ mod tests {
             quote!(impl Iterator<Item = u8>),
             quote!(serde_json::Value),
             quote!(T),
-            quote!(T::Output),
         ];
         for plain in plain {
             assert!(!asked(plain.clone()), "{plain}");
