@@ -239,14 +239,7 @@ fn end(
     // `ResultProbe` tells at compile time.
     let probed = returns.probed;
     let end_ok = end_ok(options, returns, probed, &guard, &value, krate);
-    let split = if returns.is_result {
-        Some(quote!(&#ret))
-    } else if probed {
-        Some(split_probed(&quote!(&#ret), krate))
-    } else {
-        None
-    };
-    let end = match split {
+    let end = match split(returns, &quote!(&#ret), krate) {
         Some(split) => {
             let mut render = render_error(options, returns, krate);
             if probed {
@@ -443,16 +436,21 @@ fn start(
     }
 }
 
-/// Ends the run with the value `value` refers to (the `Ok` value of a `Result`), recorded as
-/// `skip_output` / `redact_output` say.
-/// `value`, a reference to what the run records, split by `ResultProbe` into `Ok(value)`
-/// or `Err(error)`, whether its type is a `Result` or not.
-pub(crate) fn split_probed(value: &TokenStream, krate: &Path) -> TokenStream {
-    quote!({
-        #[allow(unused_imports)]
-        use #krate::__private::{SplitPlain as _, SplitResult as _};
-        (&#krate::__private::ResultProbe(#value)).split()
-    })
+/// `value` (of the type `returns` describes) as a `Result` to match on: itself when written
+/// as one, split by `ResultProbe` into `Ok(value)` or `Err(error)` when it may be one behind
+/// an alias; `None` when it plainly is none.
+pub(crate) fn split(returns: &valid::Returns, value: &TokenStream, krate: &Path) -> Option<TokenStream> {
+    if returns.is_result {
+        Some(value.clone())
+    } else if returns.probed {
+        Some(quote!({
+            #[allow(unused_imports)]
+            use #krate::__private::{SplitPlain as _, SplitResult as _};
+            (&#krate::__private::ResultProbe(#value)).split()
+        }))
+    } else {
+        None
+    }
 }
 
 /// Ends the run with `value`, the `Ok` value or the whole value returned; `probed` when its

@@ -10,7 +10,7 @@ use quote::quote;
 use syn::Path;
 
 use crate::attr::Options;
-use crate::expand::{err_check, render_error, split_probed, stopper, take_outcome};
+use crate::expand::{err_check, render_error, split, stopper, take_outcome};
 use crate::respan::{call_about, call_as, extent, hidden, located};
 use crate::valid::Returns;
 
@@ -119,14 +119,7 @@ fn on_item(options: &Options, item: &Returns, krate: &Path) -> TokenStream {
         let #recorded: &dyn #krate::__private::Recorded = #check;
         #run.item(#recorded, #token, #model);
     });
-    let split = if item.is_result {
-        Some(quote!(#item_var))
-    } else if item.probed {
-        Some(split_probed(&quote!(#item_var), krate))
-    } else {
-        None
-    };
-    let body = match split {
+    let body = match split(item, &quote!(#item_var), krate) {
         Some(split) => {
             let mut render = render_error(options, item, krate);
             if item.probed {
