@@ -484,12 +484,23 @@ impl RunManager {
     /// ended, it is not recorded, and a warning says so once.
     ///
     /// ```
-    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, EventData, RunKind};
     /// use runtrace_runtime::event::ModelResponse;
+    /// use runtrace_runtime::handlers::RecordingHandler;
     ///
-    /// let run = CallbackManager::none().start_run(RunKind::ChatModel, "chat", &"hi")?;
-    /// run.report_response(ModelResponse::new().with_model("gpt-4o-mini").with_finish_reason("stop"));
+    /// let recorder = Arc::new(RecordingHandler::new());
+    /// let run = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::ChatModel, "chat", &"hi")?;
+    /// run.report_response(ModelResponse::new().with_model("gpt-4o-mini"));
+    /// // A later report, once the stream finished, replaces the first one whole.
+    /// run.report_response(ModelResponse::new().with_model("gpt-4o-mini-2024-07-18").with_finish_reason("stop"));
     /// run.end(&"Hello")?;
+    ///
+    /// let events = recorder.events();
+    /// let EventData::End(end) = &events.last().expect("the end").data else { unreachable!() };
+    /// let response = end.model.as_ref().and_then(|model| model.response.as_ref()).expect("reported");
+    /// assert_eq!(response.model.as_deref(), Some("gpt-4o-mini-2024-07-18"));
+    /// assert_eq!(response.finish_reasons, ["stop"]);
     /// # Ok::<(), runtrace_runtime::CallbackError>(())
     /// ```
     pub fn report_response(&self, response: ModelResponse) {
