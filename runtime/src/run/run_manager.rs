@@ -387,16 +387,23 @@ impl RunManager {
     /// the child's tag is not inherited, so grandchildren do not see it.
     ///
     /// ```
+    /// use std::sync::Arc;
     /// use runtrace_runtime::{CallbackManager, RunKind};
-    /// use runtrace_runtime::handlers::ConsoleHandler;
+    /// use runtrace_runtime::handlers::RecordingHandler;
     ///
-    /// let callbacks = CallbackManager::new().with_handler(ConsoleHandler::new());
-    /// let run = callbacks.start_run(RunKind::Chain, "map", &())?;
+    /// let recorder = Arc::new(RecordingHandler::new());
+    /// let run = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Chain, "map", &[1, 2])?;
     /// let child = run.get_child("step:1");
     /// assert_eq!(&child.tags()[..], ["step:1"]);
     /// assert!(child.inheritable_tags().is_empty());
     /// assert_eq!(child.parent_run_id(), run.run_id());
-    /// # run.end(&())?;
+    ///
+    /// let step = child.start_run(RunKind::Tool, "double", &1)?;
+    /// assert!(step.children().tags().is_empty(), "the step's own children do not see its tag");
+    /// step.end(&2)?;
+    /// run.end(&[2, 4])?;
+    /// let runs = recorder.runs();
+    /// assert_eq!((runs[1].name.as_ref(), runs[1].parent_run_id), ("double", Some(runs[0].run_id)));
     /// # Ok::<(), runtrace_runtime::CallbackError>(())
     /// ```
     #[must_use]
