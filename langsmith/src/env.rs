@@ -90,6 +90,16 @@ pub struct LangSmithGuard {
 
 impl LangSmithGuard {
     /// A guard over `exporter`.
+    ///
+    /// ```
+    /// use runtrace_langsmith::{LangSmithExporter, LangSmithGuard};
+    ///
+    /// let langsmith = LangSmithExporter::builder().with_project("evals").build()?;
+    /// // Clones share the queue: a guard over one sends what the others exported.
+    /// let guard = LangSmithGuard::new(langsmith.clone());
+    /// assert_eq!(guard.exporter().project(), Some("evals"));
+    /// # Ok::<(), runtrace_langsmith::LangSmithError>(())
+    /// ```
     pub fn new(exporter: LangSmithExporter) -> Self {
         LangSmithGuard { exporter }
     }

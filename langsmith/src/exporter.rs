@@ -323,30 +323,75 @@ impl LangSmithBuilder {
 
     /// The most runs waiting to be sent (default 10,000); a tree that does not fit is
     /// dropped and counted.
+    ///
+    /// ```
+    /// use runtrace_langsmith::LangSmithExporter;
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// let langsmith = LangSmithExporter::builder()
+    ///     .with_endpoint("http://127.0.0.1:9") // in case a run were queued: nothing leaves the machine
+    ///     .with_max_queued_runs(1)
+    ///     .build()?;
+    /// let chain = langsmith.callbacks().start_run(RunKind::Chain, "answer", &"2+2?")?;
+    /// chain.children().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// chain.end(&"4")?; // a tree of two runs: it does not fit, so neither is queued
+    /// assert_eq!((langsmith.queued_runs(), langsmith.dropped_runs()), (0, 2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_max_queued_runs(mut self, runs: usize) -> Self {
         self.config.max_queued_runs = runs;
         self
     }
 
     /// The most bytes of runs waiting to be sent (default 64 MiB).
+    ///
+    /// ```
+    /// use runtrace_langsmith::LangSmithExporter;
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// let langsmith = LangSmithExporter::builder()
+    ///     .with_endpoint("http://127.0.0.1:9") // in case a run were queued: nothing leaves the machine
+    ///     .with_max_queued_bytes(1) // smaller than any run
+    ///     .build()?;
+    /// langsmith.callbacks().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// assert_eq!((langsmith.queued_runs(), langsmith.dropped_runs()), (0, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_max_queued_bytes(mut self, bytes: usize) -> Self {
         self.config.max_queued_bytes = bytes;
         self
     }
 
     /// The most runs in one request (default 100; the server's `/info` may say fewer).
+    ///
+    /// ```
+    /// // At least one run per request, or nothing could ever be sent.
+    /// let builder = runtrace_langsmith::LangSmithExporter::builder().with_max_batch_runs(0);
+    /// assert!(format!("{builder:?}").contains("max_batch_runs: 1,"));
+    /// ```
     pub fn with_max_batch_runs(mut self, runs: usize) -> Self {
         self.config.max_batch_runs = runs.max(1);
         self
     }
 
     /// The most bytes in one request (default 20 MiB; the server's `/info` may say fewer).
+    ///
+    /// ```
+    /// let builder = runtrace_langsmith::LangSmithExporter::builder().with_max_batch_bytes(1 << 20);
+    /// assert!(format!("{builder:?}").contains("max_batch_bytes: 1048576,"));
+    /// ```
     pub fn with_max_batch_bytes(mut self, bytes: usize) -> Self {
         self.config.max_batch_bytes = bytes.max(1);
         self
     }
 
     /// How long one request may take before it is tried again (default 10 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = runtrace_langsmith::LangSmithExporter::builder().with_timeout(Duration::from_secs(3));
+    /// assert!(format!("{builder:?}").contains("timeout: 3s,"));
+    /// ```
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.config.timeout = timeout;
         self
@@ -354,6 +399,14 @@ impl LangSmithBuilder {
 
     /// The pause before the first retry and the longest one, doubling between (default
     /// 0.5 s and 8 s); a `Retry-After` of the server takes their place.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// // A longest pause shorter than the first is raised to it.
+    /// let builder =
+    ///     runtrace_langsmith::LangSmithExporter::builder().with_backoff(Duration::from_secs(2), Duration::from_secs(1));
+    /// assert!(format!("{builder:?}").contains("first_backoff: 2s, max_backoff: 2s,"));
+    /// ```
     pub fn with_backoff(mut self, first: Duration, max: Duration) -> Self {
         self.config.first_backoff = first;
         self.config.max_backoff = max.max(first);
@@ -361,12 +414,24 @@ impl LangSmithBuilder {
     }
 
     /// The longest `Retry-After` obeyed (default 60 s); a longer one is cut to it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = runtrace_langsmith::LangSmithExporter::builder().with_max_retry_after(Duration::from_secs(30));
+    /// assert!(format!("{builder:?}").contains("max_retry_after: 30s,"));
+    /// ```
     pub fn with_max_retry_after(mut self, max: Duration) -> Self {
         self.config.max_retry_after = max;
         self
     }
 
     /// How many times a batch is tried before it is dropped (default 5).
+    ///
+    /// ```
+    /// // Zero attempts would drop every batch unsent: a batch is always tried once.
+    /// let builder = runtrace_langsmith::LangSmithExporter::builder().with_max_attempts(0);
+    /// assert!(format!("{builder:?}").contains("max_attempts: 1,"));
+    /// ```
     pub fn with_max_attempts(mut self, attempts: u32) -> Self {
         self.config.max_attempts = attempts.max(1);
         self
@@ -375,6 +440,12 @@ impl LangSmithBuilder {
     /// How long the handler of [`LangSmithExporter::handlers`] waits, when a run ends, for
     /// the trees exported so far to be sent (default 2 s): what `runtrace::flush()` waits
     /// for at most per run.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let builder = runtrace_langsmith::LangSmithExporter::builder().with_delivery_wait(Duration::from_millis(500));
+    /// assert!(format!("{builder:?}").contains("delivery_wait: 500ms"));
+    /// ```
     pub fn with_delivery_wait(mut self, wait: Duration) -> Self {
         self.config.delivery_wait = wait;
         self

@@ -75,6 +75,19 @@ pub struct OtelGuard {
 
 impl OtelGuard {
     /// A guard over `handler`.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use runtrace_otel::{OtelGuard, OtelHandler};
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// let otel = OtelHandler::new(InMemorySpanExporter::default());
+    /// let guard = OtelGuard::new(otel.clone()); // clones are the same handler
+    /// otel.callbacks().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// drop(guard); // delivers the span before the exporter shuts down
+    /// assert_eq!(otel.exported_spans(), 1);
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// ```
     pub fn new(handler: OtelHandler) -> Self {
         OtelGuard { handler }
     }

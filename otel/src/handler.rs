@@ -102,6 +102,21 @@ pub struct OtelBuilder<E> {
 
 impl OtelHandler {
     /// A builder for a handler that hands its spans to `exporter`.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use runtrace_otel::OtelHandler;
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// // Clones share their spans: this one reads what the handler's clone was given.
+    /// let spans = InMemorySpanExporter::default();
+    /// let otel = OtelHandler::builder(spans.clone()).build();
+    /// otel.callbacks().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// otel.flush().await;
+    /// assert_eq!(spans.get_finished_spans()?.len(), 1);
+    /// # Ok(()) }
+    /// ```
     pub fn builder<E: SpanExporter + 'static>(exporter: E) -> OtelBuilder<E> {
         OtelBuilder { exporter, config: Config::default(), resource: None, project: None, zero_code: false }
     }
@@ -639,6 +654,20 @@ impl<E: SpanExporter + 'static> OtelBuilder<E> {
     /// (see [`install_from_env`](crate::install_from_env)) no longer installs one on the
     /// first traced call, which would export every run a second time; build it before that
     /// call, or call `install_from_env` to have both.
+    ///
+    /// ```
+    /// use opentelemetry_sdk::trace::InMemorySpanExporter;
+    /// use runtrace_otel::OtelHandler;
+    /// use runtrace_runtime::RunKind;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let spans = InMemorySpanExporter::default();
+    /// let otel = OtelHandler::builder(spans.clone()).with_project("support-bot").build();
+    /// otel.callbacks().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// otel.flush().await;
+    /// assert_eq!(spans.get_finished_spans()?[0].name, "execute_tool calculator");
+    /// # Ok(()) }
+    /// ```
     #[must_use]
     pub fn build(self) -> OtelHandler {
         let OtelBuilder { mut exporter, config, resource, project, zero_code } = self;

@@ -60,10 +60,18 @@ impl CallbackError {
     /// The handler's own error, if this error is one a handler raised.
     ///
     /// ```
-    /// # use runtrace_runtime::CallbackError;
-    /// fn is_budget(error: &CallbackError) -> bool {
-    ///     error.handler_error().is_some_and(|e| e.to_string().contains("budget"))
-    /// }
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::{BudgetExceeded, TokenBudget};
+    ///
+    /// let run = CallbackManager::new().with_handler(TokenBudget::streamed(1)).start_run(RunKind::Llm, "fake_llm", &"hi")?;
+    /// run.on_llm_new_token("Hel")?;
+    /// let stop = run.on_llm_new_token("lo").unwrap_err();
+    /// assert!(stop.handler_error().is_some_and(|error| error.is::<BudgetExceeded>()));
+    /// run.error(&stop)?;
+    ///
+    /// let outside = CallbackManager::none().dispatch_custom_event("progress", &50).unwrap_err();
+    /// assert!(outside.handler_error().is_none(), "runtrace's own error, no handler's");
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
     /// ```
     #[must_use]
     pub fn handler_error(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {

@@ -184,7 +184,22 @@ impl EventType {
     }
 }
 
-/// The event's [`name`](EventType::name).
+/// The event's [`name`](EventType::name), as a [`CallbackError`](crate::CallbackError)'s
+/// message names the event a handler stopped the run at.
+///
+/// ```
+/// use runtrace_runtime::{CallbackManager, RunKind};
+/// use runtrace_runtime::event::EventType;
+/// use runtrace_runtime::handlers::TokenBudget;
+///
+/// assert_eq!(EventType::Custom.to_string(), "custom_event");
+///
+/// let run = CallbackManager::new().with_handler(TokenBudget::streamed(0)).start_run(RunKind::Llm, "fake_llm", &"hi")?;
+/// let stop = run.on_llm_new_token("Hel").unwrap_err();
+/// assert!(stop.to_string().contains(&format!("at its `{}` event", EventType::NewToken)));
+/// run.error(&stop)?;
+/// # Ok::<(), runtrace_runtime::CallbackError>(())
+/// ```
 impl fmt::Display for EventType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

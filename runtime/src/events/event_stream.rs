@@ -191,9 +191,24 @@ impl<T> EventStream<T> {
     /// Lets through the events of runs of these kinds (and those other `include_*` admit).
     ///
     /// ```
-    /// # use runtrace_runtime::{CallbackManager, RunKind};
-    /// let events = runtrace_runtime::events::stream_events(CallbackManager::none(), |_| async { 4 })
-    ///     .with_include_kinds([RunKind::Llm, RunKind::ChatModel]);
+    /// use futures::StreamExt;
+    /// use runtrace_runtime::events::{Item, stream_events};
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    ///
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let items: Vec<_> = stream_events(CallbackManager::none(), |callbacks| async move {
+    ///     let chain = callbacks.start_run(RunKind::Chain, "answer", &"2+2?")?;
+    ///     chain.children().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    ///     chain.children().start_run(RunKind::Llm, "fake_llm", &"2+2 is 4. Answer:")?.end(&"4")?;
+    ///     chain.end(&"4")
+    /// })
+    /// .with_include_kinds([RunKind::Llm, RunKind::ChatModel])
+    /// .collect()
+    /// .await;
+    /// let names: Vec<&str> = items.iter().filter_map(Item::event).map(|event| event.event.as_str()).collect();
+    /// assert_eq!(names, ["on_llm_start", "on_llm_end"]);
+    /// # });
+    /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn with_include_kinds(mut self, kinds: impl IntoIterator<Item = RunKind>) -> Self {
         self.filter.include_kinds.get_or_insert_default().extend(kinds);
@@ -203,9 +218,25 @@ impl<T> EventStream<T> {
     /// Lets through the events of runs of these names (and those other `include_*` admit).
     ///
     /// ```
-    /// # use runtrace_runtime::CallbackManager;
-    /// let events = runtrace_runtime::events::stream_events(CallbackManager::none(), |_| async { 4 })
-    ///     .with_include_names(["fake_llm"]);
+    /// use futures::StreamExt;
+    /// use runtrace_runtime::events::{Item, stream_events};
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    ///
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let items: Vec<_> = stream_events(CallbackManager::none(), |callbacks| async move {
+    ///     let chain = callbacks.start_run(RunKind::Chain, "answer", &"2+2?")?;
+    ///     chain.children().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    ///     chain.children().start_run(RunKind::Llm, "fake_llm", &"2+2 is 4. Answer:")?.end(&"4")?;
+    ///     chain.end(&"4")
+    /// })
+    /// .with_include_names(["calculator"])
+    /// .with_include_kinds([RunKind::Llm]) // a run either one admits is let through
+    /// .collect()
+    /// .await;
+    /// let names: Vec<&str> = items.iter().filter_map(Item::event).map(|event| event.event.as_str()).collect();
+    /// assert_eq!(names, ["on_tool_start", "on_tool_end", "on_llm_start", "on_llm_end"]);
+    /// # });
+    /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn with_include_names(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.filter.include_names.get_or_insert_default().extend(self::names(names));
@@ -215,9 +246,24 @@ impl<T> EventStream<T> {
     /// Lets through the events of runs with any of these tags (and those other `include_*` admit).
     ///
     /// ```
-    /// # use runtrace_runtime::CallbackManager;
-    /// let events = runtrace_runtime::events::stream_events(CallbackManager::none(), |_| async { 4 })
-    ///     .with_include_tags(["final-answer"]);
+    /// use futures::StreamExt;
+    /// use runtrace_runtime::events::{Item, stream_events};
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    ///
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let items: Vec<_> = stream_events(CallbackManager::none(), |callbacks| async move {
+    ///     let chain = callbacks.start_run(RunKind::Chain, "answer", &"2+2?")?;
+    ///     chain.get_child("math").start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    ///     chain.children().start_run(RunKind::Llm, "fake_llm", &"2+2 is 4. Answer:")?.end(&"4")?;
+    ///     chain.end(&"4")
+    /// })
+    /// .with_include_tags(["math"])
+    /// .collect()
+    /// .await;
+    /// let names: Vec<&str> = items.iter().filter_map(Item::event).map(|event| event.event.as_str()).collect();
+    /// assert_eq!(names, ["on_tool_start", "on_tool_end"]);
+    /// # });
+    /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn with_include_tags(mut self, tags: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.filter.include_tags.get_or_insert_default().extend(names(tags));
@@ -227,9 +273,23 @@ impl<T> EventStream<T> {
     /// Holds back the events of runs of these kinds.
     ///
     /// ```
-    /// # use runtrace_runtime::{CallbackManager, RunKind};
-    /// let events = runtrace_runtime::events::stream_events(CallbackManager::none(), |_| async { 4 })
-    ///     .with_exclude_kinds([RunKind::Chain]);
+    /// use futures::StreamExt;
+    /// use runtrace_runtime::events::{Item, stream_events};
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    ///
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let items: Vec<_> = stream_events(CallbackManager::none(), |callbacks| async move {
+    ///     let chain = callbacks.start_run(RunKind::Chain, "answer", &"2+2?")?;
+    ///     chain.children().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    ///     chain.end(&"4")
+    /// })
+    /// .with_exclude_kinds([RunKind::Chain])
+    /// .collect()
+    /// .await;
+    /// let names: Vec<&str> = items.iter().filter_map(Item::event).map(|event| event.event.as_str()).collect();
+    /// assert_eq!(names, ["on_tool_start", "on_tool_end"]);
+    /// # });
+    /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn with_exclude_kinds(mut self, kinds: impl IntoIterator<Item = RunKind>) -> Self {
         self.filter.exclude_kinds.extend(kinds);
@@ -239,9 +299,24 @@ impl<T> EventStream<T> {
     /// Holds back the events of runs of these names.
     ///
     /// ```
-    /// # use runtrace_runtime::CallbackManager;
-    /// let events = runtrace_runtime::events::stream_events(CallbackManager::none(), |_| async { 4 })
-    ///     .with_exclude_names(["calculator"]);
+    /// use futures::StreamExt;
+    /// use runtrace_runtime::events::{Item, stream_events};
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    ///
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let items: Vec<_> = stream_events(CallbackManager::none(), |callbacks| async move {
+    ///     let chain = callbacks.start_run(RunKind::Chain, "answer", &"2+2?")?;
+    ///     chain.children().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    ///     chain.children().start_run(RunKind::Llm, "fake_llm", &"2+2 is 4. Answer:")?.end(&"4")?;
+    ///     chain.end(&"4")
+    /// })
+    /// .with_exclude_names(["calculator"])
+    /// .collect()
+    /// .await;
+    /// let names: Vec<&str> = items.iter().filter_map(Item::event).map(|event| event.event.as_str()).collect();
+    /// assert_eq!(names, ["on_chain_start", "on_llm_start", "on_llm_end", "on_chain_end"]);
+    /// # });
+    /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn with_exclude_names(mut self, names: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.filter.exclude_names.extend(self::names(names));
@@ -251,9 +326,24 @@ impl<T> EventStream<T> {
     /// Holds back the events of runs with any of these tags.
     ///
     /// ```
-    /// # use runtrace_runtime::CallbackManager;
-    /// let events = runtrace_runtime::events::stream_events(CallbackManager::none(), |_| async { 4 })
-    ///     .with_exclude_tags(["internal"]);
+    /// use futures::StreamExt;
+    /// use runtrace_runtime::events::{Item, stream_events};
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    ///
+    /// # tokio::runtime::Runtime::new()?.block_on(async {
+    /// let items: Vec<_> = stream_events(CallbackManager::none(), |callbacks| async move {
+    ///     let chain = callbacks.start_run(RunKind::Chain, "answer", &"2+2?")?;
+    ///     chain.get_child("internal").start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    ///     chain.children().start_run(RunKind::Llm, "fake_llm", &"2+2 is 4. Answer:")?.end(&"4")?;
+    ///     chain.end(&"4")
+    /// })
+    /// .with_exclude_tags(["internal"])
+    /// .collect()
+    /// .await;
+    /// let names: Vec<&str> = items.iter().filter_map(Item::event).map(|event| event.event.as_str()).collect();
+    /// assert_eq!(names, ["on_chain_start", "on_llm_start", "on_llm_end", "on_chain_end"]);
+    /// # });
+    /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn with_exclude_tags(mut self, tags: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.filter.exclude_tags.extend(names(tags));

@@ -249,12 +249,28 @@ impl ChannelHandler {
     }
 
     /// Hears no event of the runs in `ignore`: with markers on,
-    /// `.with_ignore(Ignore::CHAIN | Ignore::TOOL)` leaves the markers of model runs only.
+    /// `.with_ignore(Ignore::NON_MODEL_RUNS)` leaves the markers of model runs only.
     ///
     /// ```
-    /// use runtrace_runtime::handlers::{ChannelHandler, Ignore};
-    /// let (sender, _receiver) = tokio::sync::mpsc::unbounded_channel();
-    /// let channel = ChannelHandler::unbounded(sender).with_run_markers().with_ignore(Ignore::CHAIN | Ignore::TOOL);
+    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::handlers::{ChannelHandler, Ignore, StreamEvent};
+    ///
+    /// let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    /// let channel = ChannelHandler::unbounded(sender).with_run_markers().with_ignore(Ignore::NON_MODEL_RUNS);
+    /// let chain = CallbackManager::new().with_handler(channel).start_run(RunKind::Chain, "answer", &"2+2?")?;
+    /// chain.children().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// let llm = chain.children().start_run(RunKind::Llm, "fake_llm", &"2+2 is 4. Answer:")?;
+    /// llm.on_llm_new_token("4")?;
+    /// llm.end(&"4")?;
+    /// chain.end(&"4")?;
+    ///
+    /// let mut heard = Vec::new();
+    /// while let Ok(event) = receiver.try_recv() {
+    ///     heard.push(event);
+    /// }
+    /// assert!(heard.iter().all(|event| event.kind() == RunKind::Llm));
+    /// assert!(matches!(heard[..], [StreamEvent::Start { .. }, StreamEvent::Token { .. }, StreamEvent::End { .. }]));
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
     /// ```
     #[must_use]
     pub fn with_ignore(mut self, ignore: Ignore) -> Self {

@@ -38,8 +38,20 @@ impl RecordingHandler {
     /// Ignores the events in `ignore`.
     ///
     /// ```
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, RunKind};
     /// use runtrace_runtime::handlers::{Ignore, RecordingHandler};
-    /// let chains_only = RecordingHandler::new().with_ignore(Ignore::LLM | Ignore::TOOL);
+    ///
+    /// let recorder = Arc::new(RecordingHandler::new().with_ignore(Ignore::LLM | Ignore::TOOL));
+    /// let chain = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Chain, "answer", &"2+2?")?;
+    /// chain.children().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
+    /// chain.children().start_run(RunKind::Llm, "fake_llm", &"2+2 is 4. Answer:")?.end(&"4")?;
+    /// chain.end(&"4")?;
+    ///
+    /// let names: Vec<_> = recorder.runs().iter().map(|run| run.name.to_string()).collect();
+    /// assert_eq!(names, ["answer"], "the tool and llm runs go unheard");
+    /// assert_eq!(recorder.len(), 2, "the chain's start and end");
+    /// # Ok::<(), runtrace_runtime::CallbackError>(())
     /// ```
     #[must_use]
     pub fn with_ignore(mut self, ignore: Ignore) -> Self {

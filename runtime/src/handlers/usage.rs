@@ -14,7 +14,8 @@ use crate::handler::{CallbackHandler, HandlerResult, Ignore};
 /// A run counts once, when it ends: with the usage of its end event (the last one it
 /// reported, or its returned [`ModelOutput`](crate::event::ModelOutput)'s), or, when it
 /// fails, with the last usage it reported before. A run is filed under the model its
-/// response names, else the model it asked for, else `"unknown"`.
+/// response names, else the model it asked for, else `"unknown"` (exactly: see
+/// [`usage_by_model`](Self::usage_by_model)).
 ///
 /// ```
 /// use std::sync::Arc;
@@ -71,10 +72,16 @@ impl UsageTracker {
         self
     }
 
-    /// The tokens billed so far, per model.
+    /// The tokens billed so far, per model. A run that reported usage is filed under:
     ///
-    /// A run is filed under the model its response names, which may be a dated version of the one
-    /// it asked for:
+    /// - the model its response names, which may be a dated version of the one it asked for;
+    /// - else the model its request asked for
+    ///   ([`start_model_run`](crate::CallbackManager::start_model_run));
+    /// - else the key `"unknown"`: a run that named no model, such as one started with
+    ///   [`start_run`](crate::CallbackManager::start_run) that reported no response naming one.
+    ///
+    /// A run that failed is filed by its request alone, as the response comes with the end
+    /// event it never sent. A run that reported no usage is not filed, under any key.
     ///
     /// ```
     /// use std::sync::Arc;

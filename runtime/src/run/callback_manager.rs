@@ -364,15 +364,30 @@ impl CallbackManager {
         self.parent.as_ref().map(|parent| parent.run_id)
     }
 
-    /// Whether this manager has no handlers, so its runs are not recorded at all.
+    /// Whether this manager has no handlers of its own, local or inheritable; tags and
+    /// metadata do not count.
+    ///
+    /// Its runs may still be recorded: a run started from it also goes to the ambient
+    /// handlers, the tracer of an enclosing trace scope ([`collect_runs`](crate::tracer::collect_runs),
+    /// [`Tracer::in_scope`](crate::tracer::Tracer::in_scope),
+    /// [`Tracer::scope`](crate::tracer::Tracer::scope)), the tracer
+    /// [`RUNTRACE_TRACE`](crate::tracer::Tracer::TRACE_ENV) names, and the handlers of
+    /// [`install_process_handlers`](crate::tracer::install_process_handlers). Only where none
+    /// of these applies is a run of an empty manager not recorded at all.
     ///
     /// ```
-    /// use runtrace_runtime::CallbackManager;
+    /// use runtrace_runtime::{CallbackError, CallbackManager, RunKind};
     /// use runtrace_runtime::handlers::RecordingHandler;
+    /// use runtrace_runtime::tracer::collect_runs;
     ///
     /// assert!(CallbackManager::none().is_empty());
     /// assert!(CallbackManager::new().with_tags(["prod"]).is_empty(), "tags alone hear nothing");
     /// assert!(!CallbackManager::new().with_handler(RecordingHandler::new()).is_empty());
+    ///
+    /// let (_, trees) = collect_runs(|| -> Result<(), CallbackError> {
+    ///     CallbackManager::none().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)
+    /// });
+    /// assert_eq!(trees[0].name, "calculator", "the scope's tracer records it all the same");
     /// ```
     #[must_use]
     #[inline]

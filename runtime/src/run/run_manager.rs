@@ -387,16 +387,23 @@ impl RunManager {
     /// the child's tag is not inherited, so grandchildren do not see it.
     ///
     /// ```
+    /// use std::sync::Arc;
     /// use runtrace_runtime::{CallbackManager, RunKind};
-    /// use runtrace_runtime::handlers::ConsoleHandler;
+    /// use runtrace_runtime::handlers::RecordingHandler;
     ///
-    /// let callbacks = CallbackManager::new().with_handler(ConsoleHandler::new());
-    /// let run = callbacks.start_run(RunKind::Chain, "map", &())?;
+    /// let recorder = Arc::new(RecordingHandler::new());
+    /// let run = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Chain, "map", &[1, 2])?;
     /// let child = run.get_child("step:1");
     /// assert_eq!(&child.tags()[..], ["step:1"]);
     /// assert!(child.inheritable_tags().is_empty());
     /// assert_eq!(child.parent_run_id(), run.run_id());
-    /// # run.end(&())?;
+    ///
+    /// let step = child.start_run(RunKind::Tool, "double", &1)?;
+    /// assert!(step.children().tags().is_empty(), "the step's own children do not see its tag");
+    /// step.end(&2)?;
+    /// run.end(&[2, 4])?;
+    /// let runs = recorder.runs();
+    /// assert_eq!((runs[1].name.as_ref(), runs[1].parent_run_id), ("double", Some(runs[0].run_id)));
     /// # Ok::<(), runtrace_runtime::CallbackError>(())
     /// ```
     #[must_use]
@@ -484,12 +491,23 @@ impl RunManager {
     /// ended, it is not recorded, and a warning says so once.
     ///
     /// ```
-    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use std::sync::Arc;
+    /// use runtrace_runtime::{CallbackManager, EventData, RunKind};
     /// use runtrace_runtime::event::ModelResponse;
+    /// use runtrace_runtime::handlers::RecordingHandler;
     ///
-    /// let run = CallbackManager::none().start_run(RunKind::ChatModel, "chat", &"hi")?;
-    /// run.report_response(ModelResponse::new().with_model("gpt-4o-mini").with_finish_reason("stop"));
+    /// let recorder = Arc::new(RecordingHandler::new());
+    /// let run = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::ChatModel, "chat", &"hi")?;
+    /// run.report_response(ModelResponse::new().with_model("gpt-4o-mini"));
+    /// // A later report, once the stream finished, replaces the first one whole.
+    /// run.report_response(ModelResponse::new().with_model("gpt-4o-mini-2024-07-18").with_finish_reason("stop"));
     /// run.end(&"Hello")?;
+    ///
+    /// let events = recorder.events();
+    /// let EventData::End(end) = &events.last().expect("the end").data else { unreachable!() };
+    /// let response = end.model.as_ref().and_then(|model| model.response.as_ref()).expect("reported");
+    /// assert_eq!(response.model.as_deref(), Some("gpt-4o-mini-2024-07-18"));
+    /// assert_eq!(response.finish_reasons, ["stop"]);
     /// # Ok::<(), runtrace_runtime::CallbackError>(())
     /// ```
     pub fn report_response(&self, response: ModelResponse) {

@@ -324,12 +324,12 @@ impl RunTree {
     /// has no `run_type` of that name (`chat_model`, `agent`, `custom`).
     ///
     /// ```
-    /// use runtrace_runtime::{CallbackManager, RunKind};
+    /// use runtrace_runtime::{CallbackError, CallbackManager, RunKind};
     /// use runtrace_runtime::tracer::{RunTree, collect_runs};
     ///
-    /// let (_, trees) = collect_runs(|| -> Result<(), runtrace_runtime::CallbackError> {
-    ///     let agent = runtrace_runtime::CallbackManager::new().with_metadata([("user", "ada")]);
-    ///     agent.start_run(RunKind::Agent, "agent", &"2+2?")?.end(&4)
+    /// let (_, trees) = collect_runs(|| -> Result<(), CallbackError> {
+    ///     let callbacks = CallbackManager::new().with_metadata([("user", "ada")]);
+    ///     callbacks.start_run(RunKind::Agent, "agent", &"2+2?")?.end(&4)
     /// });
     /// let json = serde_json::to_value(&trees[0])?;
     /// assert_eq!(json["run_type"], "chain");
@@ -367,12 +367,19 @@ impl RunTree {
     /// How long the run took; `None` if it did not end.
     ///
     /// ```
-    /// # let collector = runtrace_runtime::tracer::RunCollector::new();
-    /// # let callbacks = runtrace_runtime::CallbackManager::new().with_handler(runtrace_runtime::tracer::Tracer::new(collector.clone()));
-    /// # callbacks.start_run(runtrace_runtime::RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
-    /// let tree = &collector.trees()[0];
-    /// assert!(tree.duration().is_some());
-    /// # Ok::<(), runtrace_runtime::CallbackError>(())
+    /// use runtrace_runtime::{CallbackError, CallbackManager, RunKind};
+    /// use runtrace_runtime::tracer::collect_runs;
+    ///
+    /// let (_, trees) = collect_runs(|| -> Result<(), CallbackError> {
+    ///     let chain = CallbackManager::none().start_run(RunKind::Chain, "answer", &"2+2?")?;
+    ///     let tool = chain.children().start_run(RunKind::Tool, "calculator", &"2+2")?;
+    ///     chain.end(&"4")?; // the tree is exported now, with its tool still going
+    ///     tool.end(&4)
+    /// });
+    /// let chain = &trees[0];
+    /// let end_time = chain.end_time.expect("the chain ended");
+    /// assert_eq!(chain.duration(), end_time.duration_since(chain.start_time).ok());
+    /// assert_eq!(chain.child_runs[0].duration(), None);
     /// ```
     #[must_use]
     pub fn duration(&self) -> Option<Duration> {
