@@ -295,3 +295,47 @@ fn an_err_behind_a_result_alias_of_an_opaque_type_fails_the_run() {
     assert_eq!(the_error(&recorder).message, r#"Parse { input: "two" }"#);
     assert_eq!(crate::common::outputs(&recorder), [serde_json::json!(2.0)], "the Ok value");
 }
+
+/// A type the bound of a generic names: `F::Output` is a `ToolResult` only through `F`'s
+/// bound, which the macro cannot read, so the compiler is asked.
+#[traced_run(kind = "tool", skip(parse), err(Debug))]
+fn through_a_bound<F: FnOnce() -> ToolResult<f64>>(parse: F) -> F::Output {
+    parse()
+}
+
+/// The same through a trait's associated type.
+trait Tool {
+    type Output;
+    fn call(&self, input: &str) -> Self::Output;
+}
+
+struct Calculator;
+
+impl Tool for Calculator {
+    type Output = ToolResult<f64>;
+    fn call(&self, input: &str) -> ToolResult<f64> {
+        input.parse().map_err(|_| ToolError::Parse { input: input.to_owned() })
+    }
+}
+
+#[traced_run(kind = "tool", skip(tool), err(Debug))]
+fn through_a_trait<U: Tool<Output = ToolResult<f64>>>(tool: &U, input: &str) -> U::Output {
+    tool.call(input)
+}
+
+#[test]
+fn an_err_behind_an_associated_type_fails_the_run() {
+    let (recorder, callbacks) = recording();
+
+    let unparsable = || Calculator.call("two");
+    assert!(through_a_bound(unparsable, &callbacks).is_err());
+    assert_eq!(the_error(&recorder).message, r#"Parse { input: "two" }"#);
+
+    let (recorder, callbacks) = recording();
+
+    assert!(through_a_trait(&Calculator, "two", &callbacks).is_err());
+    assert_eq!(through_a_trait(&Calculator, "2", &callbacks).ok(), Some(2.0));
+
+    assert_eq!(the_error(&recorder).message, r#"Parse { input: "two" }"#);
+    assert_eq!(crate::common::outputs(&recorder), [serde_json::json!(2.0)], "the Ok value, not {{\"Ok\": 2.0}}");
+}
