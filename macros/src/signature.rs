@@ -73,7 +73,11 @@ pub fn rewrite_signature(
     // other functions take any parent, a manager by value included. (A `const` or `extern`
     // fn is an error reported beside; its fallback keeps the plain reference, which adds no
     // error of its own.)
-    let outlives_call = outlives_call && sig.receiver().is_none() && capture_own_generics(sig);
+    let outlives_call = outlives_call && sig.receiver().is_none() && {
+        // The lifetime an elided output borrows must be named for `use<..>` to list it.
+        name_elided_output_lifetime(sig);
+        capture_own_generics(sig)
+    };
     let generic = sig.receiver().is_none() && sig.constness.is_none() && sig.abi.is_none() && !outlives_call;
     let as_parent = as_parent(krate);
     if let Some(index) = run_param {

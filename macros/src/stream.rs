@@ -12,7 +12,7 @@ use syn::Path;
 use crate::attr::Options;
 use crate::expand::{err_check, render_error, split, stopper, take_outcome};
 use crate::respan::{call_about, call_as, extent, hidden, located};
-use crate::valid::Returns;
+use crate::valid::{self, Returns};
 
 /// The stream `__runtrace_ret`, wrapped so that it ends the run (`ending` hands over the
 /// guard); boxed again when the declared type is a boxed stream.
@@ -44,15 +44,20 @@ pub fn wrap(options: &Options, returns: &Returns, item: &Returns, ending: &Token
     // item type, as for a function's return type.
     let stop = stopper(item, krate);
     let traced = quote!(#krate::__private::traced_stream(#ending, #ret, #output, #on_item, #stop));
-    if !returns.nameable {
-        return traced;
-    }
     let ret_ty = &returns.ty;
+    // A type naming an opaque item cannot be written here; the function's tail coerces the
+    // box to it.
+    let boxed = if returns.nameable {
+        quote!(let #boxed: #ret_ty = ::std::boxed::Box::pin(#traced); #boxed)
+    } else if valid::boxed_stream(ret_ty) {
+        quote!(::std::boxed::Box::pin(#traced))
+    } else {
+        return traced;
+    };
     quote! {
         if !#guard.is_recording() {
             return #ret;
         }
-        let #boxed: #ret_ty = ::std::boxed::Box::pin(#traced);
         #boxed
     }
 }

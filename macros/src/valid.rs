@@ -452,6 +452,11 @@ fn stream_item(ty: &Type) -> Option<Option<Type>> {
     alias_arg(ty, &["BoxStream", "LocalBoxStream"]).map(Some)
 }
 
+/// Whether `ty` is a boxed stream: `Pin<Box<..>>`, `BoxStream` or `LocalBoxStream`.
+pub fn boxed_stream(ty: &Type) -> bool {
+    pinned_box(ty).is_some() || alias_arg(ty, &["BoxStream", "LocalBoxStream"]).is_some()
+}
+
 /// `T` of `Pin<Box<dyn Future<Output = T> ..>>`, `BoxFuture<'a, T>` or `LocalBoxFuture<'a, T>`.
 fn boxed_future_output(ty: &Type) -> Option<Type> {
     if let Some(boxed) = pinned_box(ty) {

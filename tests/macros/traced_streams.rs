@@ -445,3 +445,33 @@ fn a_reduce_function_that_panics_fails_the_run_and_the_stream_ends_as_usual() {
     assert!(error.message.contains("cannot reduce"), "{error:?}");
     assert_one_end_per_start(&recorder);
 }
+
+/// A boxed stream whose items are opaque: the traced stream is boxed again, as the type says.
+#[traced_run]
+fn opaque_boxed(words: Vec<&'static str>) -> BoxStream<'static, impl serde::Serialize + Send + 'static> {
+    stream::iter(words).boxed()
+}
+
+#[traced_run]
+async fn opaque_boxed_later(words: Vec<&'static str>) -> BoxStream<'static, impl serde::Serialize + Send + 'static> {
+    tokio::task::yield_now().await;
+    stream::iter(words).boxed()
+}
+
+/// A stream borrowing the caller's argument.
+#[traced_run]
+fn borrowed(text: &str) -> impl Stream<Item = &str> + '_ {
+    stream::iter(text.split(' '))
+}
+
+#[tokio::test]
+async fn streams_of_opaque_items_or_borrowing_an_argument_are_traced() {
+    let (recorder, callbacks) = recording();
+    assert_eq!(opaque_boxed(vec!["a", "b"], &callbacks).count().await, 2);
+    assert_eq!(opaque_boxed_later(vec!["c"], &callbacks).await.count().await, 1);
+    let text = String::from("one two");
+    let words: Vec<&str> = borrowed(&text, &callbacks).collect().await;
+    assert_eq!(words, ["one", "two"]);
+    assert_eq!(outputs(&recorder), [json!("ab"), json!("c"), json!("onetwo")], "text items join into one text");
+    assert_one_end_per_start(&recorder);
+}
