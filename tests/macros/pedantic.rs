@@ -1,5 +1,19 @@
-#![deny(warnings, clippy::all, clippy::pedantic)]
-//! Every option and form of `#[traced_run]`, compiled under `clippy::pedantic` and run: the
+#![deny(
+    warnings,
+    clippy::all,
+    clippy::pedantic,
+    unused_qualifications,
+    trivial_casts,
+    trivial_numeric_casts,
+    unused_results,
+    unused_lifetimes,
+    single_use_lifetimes,
+    unreachable_pub,
+    unsafe_code,
+    variant_size_differences
+)]
+//! Every option and form of `#[traced_run]`, compiled under `clippy::pedantic` and the
+//! allow-by-default rustc lints a crate may deny, and run: the
 //! expansion raises no lint of its own, and what it records is checked through a
 //! `RecordingHandler`.
 
@@ -27,7 +41,7 @@ struct Refusal {
 
 /// Re-exports runtrace under another name, for `crate = ...`.
 mod deps {
-    pub use runtrace as tracing_kit;
+    pub(super) use runtrace as tracing_kit;
 }
 
 #[traced_run(kind = "tool", name = "calculator", tags("math", "fast"), metadata(precision = 2, unit = "none"))]
@@ -349,6 +363,32 @@ type Checked<T> = Result<T, ToolError>;
 #[traced_run(kind = "tool", err(Debug))]
 fn halve(x: f64) -> Checked<f64> {
     if x == 0.0 { Err(ToolError::DivisionByZero(x)) } else { Ok(x / 2.0) }
+}
+
+/// A result alias reached by a path, and one through a bound.
+mod api {
+    pub(super) type Reply<T> = Result<T, super::ToolError>;
+}
+
+#[traced_run(kind = "tool", err(Debug))]
+fn quarter(x: f64) -> api::Reply<f64> {
+    halve(x, CallbackManager::none()).and_then(|half| halve(half, CallbackManager::none()))
+}
+
+#[traced_run(kind = "tool", skip(make), err(Debug))]
+fn made<F: FnOnce() -> api::Reply<f64>>(make: F) -> F::Output {
+    make()
+}
+
+#[test]
+fn result_aliases_by_path_or_bound_fail_their_runs_on_err() {
+    let (recorder, callbacks) = recording();
+    assert!(quarter(0.0, &callbacks).is_err());
+    assert!(made(|| quarter(0.0, CallbackManager::none()), &callbacks).is_err());
+    assert_eq!(made(|| quarter(4.0, CallbackManager::none()), &callbacks).ok(), Some(1.0));
+    let failed = recorder.events().into_iter().filter(|event| matches!(event.data, EventData::Error(_))).count();
+    assert_eq!(failed, 2);
+    assert_eq!(ends(&recorder), [json!(1.0)]);
 }
 
 /// A stream whose written items are a result alias, and a result alias of an opaque type.
