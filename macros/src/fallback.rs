@@ -39,19 +39,15 @@ pub fn untraced(item: Item, errors: Errors, krate: &Path) -> TokenStream {
     if !(runs.is_empty() && takes_callbacks) {
         signature::rewrite_signature(&mut sig, runs.first().map(|(index, ..)| *index), false, krate);
     }
-    let Some(body) = body else {
+    let Some(mut body) = body else {
         return quote!(#error #(#attrs)* #vis #sig;);
     };
     // Each run manager parameter is read (the rewritten one is now the parent) and shadowed
-    // by a manager the body can use.
+    // by a manager the body can use. The bindings go into the user's braces: braces of ours
+    // around them would be needless to `unused_braces`.
     let binds = runs.iter().map(|(_, mutability, ident)| {
-        quote!(let #mutability #ident: &#krate::__private::RunManager = { let _ = #ident; &#krate::__private::RunManager::noop() };)
+        syn::parse_quote!(let #mutability #ident: &#krate::__private::RunManager = { let _ = #ident; &#krate::__private::RunManager::noop() };)
     });
-    quote! {
-        #error
-        #(#attrs)* #vis #sig {
-            #(#binds)*
-            #body
-        }
-    }
+    body.stmts.splice(0..0, binds);
+    quote!(#error #(#attrs)* #vis #sig #body)
 }
