@@ -97,7 +97,10 @@ impl LangSmithExporter {
     ///
     /// ```
     /// let langsmith = runtrace_langsmith::LangSmithExporter::builder().build()?;
-    /// let callbacks = langsmith.handlers().into_iter().fold(runtrace_runtime::CallbackManager::new(), runtrace_runtime::CallbackManager::with_handler);
+    /// let callbacks = langsmith
+    ///     .handlers()
+    ///     .into_iter()
+    ///     .fold(runtrace_runtime::CallbackManager::new(), runtrace_runtime::CallbackManager::with_handler);
     /// assert_eq!(callbacks.handlers().len(), 2);
     /// # Ok::<(), runtrace_langsmith::LangSmithError>(())
     /// ```
@@ -264,7 +267,8 @@ impl LangSmithBuilder {
     /// ```
     /// use runtrace_langsmith::{LangSmithError, LangSmithExporter};
     ///
-    /// let local = LangSmithExporter::builder().with_endpoint("http://127.0.0.1:1984").build()?; // a self-hosted LangSmith
+    /// // A self-hosted LangSmith:
+    /// let local = LangSmithExporter::builder().with_endpoint("http://127.0.0.1:1984").build()?;
     /// let typo = LangSmithExporter::builder().with_endpoint("127.0.0.1:1984").build();
     /// assert!(matches!(typo, Err(LangSmithError::Endpoint(_))));
     /// # drop(local);
@@ -343,7 +347,10 @@ impl LangSmithBuilder {
         self
     }
 
-    /// The most bytes of runs waiting to be sent (default 64 MiB).
+    /// The most bytes of runs waiting to be sent (default 64 MiB). A finished tree that would
+    /// go over it is dropped whole, each of its runs counted in
+    /// [`dropped_runs`](LangSmithExporter::dropped_runs), and the first drop is logged as a
+    /// warning: the traced code never waits for the queue.
     ///
     /// ```
     /// use runtrace_langsmith::LangSmithExporter;
@@ -403,8 +410,8 @@ impl LangSmithBuilder {
     /// ```
     /// use std::time::Duration;
     /// // A longest pause shorter than the first is raised to it.
-    /// let builder =
-    ///     runtrace_langsmith::LangSmithExporter::builder().with_backoff(Duration::from_secs(2), Duration::from_secs(1));
+    /// let builder = runtrace_langsmith::LangSmithExporter::builder()
+    ///     .with_backoff(Duration::from_secs(2), Duration::from_secs(1));
     /// assert!(format!("{builder:?}").contains("first_backoff: 2s, max_backoff: 2s,"));
     /// ```
     pub fn with_backoff(mut self, first: Duration, max: Duration) -> Self {

@@ -2,8 +2,9 @@
 //!
 //! The work is done in the background ([`AsyncCallbackHandler`]): the traced call pays what
 //! it pays for any async handler (an owned copy of each event, pushed on a queue that drops
-//! rather than waits when full), less the inputs and outputs when message content is off. A small sync part runs inline at root run starts only to
-//! read the caller's current OpenTelemetry context, which the background cannot see.
+//! rather than waits when full), less the inputs and outputs when message content is off.
+//! A small sync part runs inline at root run starts only to read the caller's current
+//! OpenTelemetry context, which the background cannot see.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -236,7 +237,12 @@ impl OtelHandler {
         let _ = self.core.pipeline.shutdown_exporter(timeout.saturating_sub(started.elapsed()));
         let (spans, events) = (self.dropped_spans(), self.dropped_events());
         if spans + events > 0 {
-            tracing::warn!(target: "runtrace_otel", spans, events, "runtrace-otel dropped {spans} spans and {events} events in all");
+            tracing::warn!(
+                target: "runtrace_otel",
+                spans,
+                events,
+                "runtrace-otel dropped {spans} spans and {events} events in all"
+            );
         }
     }
 
@@ -611,7 +617,8 @@ impl<E: SpanExporter + 'static> OtelBuilder<E> {
     ///
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let spans = InMemorySpanExporter::default();
-    /// let otel = OtelHandler::builder(spans.clone()).with_resource(Resource::builder().with_service_name("support-bot").build()).build();
+    /// let resource = Resource::builder().with_service_name("support-bot").build();
+    /// let otel = OtelHandler::builder(spans.clone()).with_resource(resource).build();
     /// otel.callbacks().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)?;
     /// otel.flush().await;
     /// assert_eq!(otel.exported_spans(), 1);

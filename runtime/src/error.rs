@@ -63,7 +63,8 @@ impl CallbackError {
     /// use runtrace_runtime::{CallbackManager, RunKind};
     /// use runtrace_runtime::handlers::{BudgetExceeded, TokenBudget};
     ///
-    /// let run = CallbackManager::new().with_handler(TokenBudget::streamed(1)).start_run(RunKind::Llm, "fake_llm", &"hi")?;
+    /// let callbacks = CallbackManager::new().with_handler(TokenBudget::streamed(1));
+    /// let run = callbacks.start_run(RunKind::Llm, "fake_llm", &"hi")?;
     /// run.on_llm_new_token("Hel")?;
     /// let stop = run.on_llm_new_token("lo").unwrap_err();
     /// assert!(stop.handler_error().is_some_and(|error| error.is::<BudgetExceeded>()));

@@ -171,7 +171,8 @@ impl std::ops::AddAssign for Usage {
 /// use runtrace_runtime::event::{Message, ToolCall};
 ///
 /// let question = Message::new("user", "What is 2 + 2?");
-/// let call = Message::new("assistant", "").with_tool_call(ToolCall::new("calculator", serde_json::json!({"expr": "2+2"})));
+/// let add = ToolCall::new("calculator", serde_json::json!({"expr": "2+2"}));
+/// let call = Message::new("assistant", "").with_tool_call(add);
 /// assert_eq!(call.tool_calls[0].name, "calculator");
 /// # let _ = question;
 /// ```

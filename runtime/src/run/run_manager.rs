@@ -598,7 +598,8 @@ impl RunManager {
     /// let recorder = Arc::new(RecordingHandler::new());
     /// let run = CallbackManager::new().with_handler(recorder.clone()).start_run(RunKind::Llm, "fake_llm", &"hi")?;
     /// run.on_retry(1, "rate limited")?;
-    /// assert!(matches!(&recorder.events()[1].data, EventData::Retry(retry) if *retry == Retry::new(1, "rate limited")));
+    /// let events = recorder.events();
+    /// assert!(matches!(&events[1].data, EventData::Retry(retry) if *retry == Retry::new(1, "rate limited")));
     /// # run.end(&"Hello")?;
     /// # Ok::<(), runtrace_runtime::CallbackError>(())
     /// ```

@@ -21,7 +21,9 @@ impl CallbackManager {
     /// Starts a run of `kind` named `name` with `inputs`, sends its start event and returns
     /// the guard that ends it. `#[traced_run]` does this for you.
     ///
-    /// With no handlers this draws no id, reads no clock and serializes nothing.
+    /// With no handlers, and no ambient tracer (a trace scope, `RUNTRACE_TRACE` or a process
+    /// handler, see [`tracer`](crate::tracer)) that would hear the run, this draws no id,
+    /// reads no clock and serializes nothing.
     ///
     /// # Errors
     ///

@@ -47,7 +47,9 @@ pub enum ReadError {
 /// use runtrace_runtime::{CallbackManager, RunKind};
 /// use runtrace_runtime::tracer::{JsonlReader, ReadError, collect_runs};
 ///
-/// let (ended, trees) = collect_runs(|| CallbackManager::none().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4));
+/// let (ended, trees) = collect_runs(|| {
+///     CallbackManager::none().start_run(RunKind::Tool, "calculator", &"2+2")?.end(&4)
+/// });
 /// ended?;
 /// let line = serde_json::to_string(&trees[0])?;
 /// // A whole tree, then one torn by a crash mid-write.
