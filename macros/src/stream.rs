@@ -19,7 +19,6 @@ use crate::valid::{self, Returns};
 pub fn wrap(options: &Options, returns: &Returns, item: &Returns, ending: &TokenStream, krate: &Path) -> TokenStream {
     let guard = hidden("__runtrace_guard");
     let ret = hidden("__runtrace_ret");
-    let boxed = hidden("__runtrace_boxed");
     let output = output(options, krate);
     // Behind an alias the item type is unwritten, but the stream's own type names it, and
     // what is wrong with the item is reported on the alias.
@@ -44,21 +43,17 @@ pub fn wrap(options: &Options, returns: &Returns, item: &Returns, ending: &Token
     // item type, as for a function's return type.
     let stop = stopper(item, krate);
     let traced = quote!(#krate::__private::traced_stream(#ending, #ret, #output, #on_item, #stop));
-    let ret_ty = &returns.ty;
-    // A type naming an opaque item cannot be written here; the function's tail coerces the
-    // box to it.
-    let boxed = if returns.nameable {
-        quote!(let #boxed: #ret_ty = ::std::boxed::Box::pin(#traced); #boxed)
-    } else if valid::boxed_stream(ret_ty) {
-        quote!(::std::boxed::Box::pin(#traced))
-    } else {
+    // A type that can be named is a boxed stream's (an alias of one, with `stream`). The box
+    // is the function's tail, which coerces it to the declared type: a type naming an opaque
+    // item could not be written here.
+    if !returns.nameable && !valid::boxed_stream(&returns.ty) {
         return traced;
-    };
+    }
     quote! {
         if !#guard.is_recording() {
             return #ret;
         }
-        #boxed
+        ::std::boxed::Box::pin(#traced)
     }
 }
 
